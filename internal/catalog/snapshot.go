@@ -1,0 +1,153 @@
+package catalog
+
+import (
+	"sort"
+	"time"
+)
+
+// Snapshot is an immutable, in-memory view of the whole catalog. The media
+// plane consults it on every connection and on every rights sweep, so it
+// answers without touching the database.
+type Snapshot struct {
+	feedList        []Feed
+	broadcasterList []Broadcaster
+	entitlementList []Entitlement
+	entitlements    map[string]Entitlement
+
+	feeds        map[string]Feed
+	broadcasters map[string]Broadcaster
+	byAPIKeyHash map[string]string
+	// grants maps broadcaster id, then feed id, to that pair's entitlements.
+	grants map[string]map[string][]Entitlement
+}
+
+// NewSnapshot indexes the given catalog contents.
+func NewSnapshot(feeds []Feed, broadcasters []Broadcaster, entitlements []Entitlement) *Snapshot {
+	s := &Snapshot{
+		feedList:        sortedBy(feeds, func(f Feed) string { return f.ID }),
+		broadcasterList: sortedBy(broadcasters, func(b Broadcaster) string { return b.ID }),
+		entitlementList: entitlements,
+		entitlements:    make(map[string]Entitlement, len(entitlements)),
+		feeds:        make(map[string]Feed, len(feeds)),
+		broadcasters: make(map[string]Broadcaster, len(broadcasters)),
+		byAPIKeyHash: make(map[string]string, len(broadcasters)),
+		grants:       make(map[string]map[string][]Entitlement),
+	}
+	for _, f := range feeds {
+		s.feeds[f.ID] = f
+	}
+	for _, b := range broadcasters {
+		s.broadcasters[b.ID] = b
+		s.byAPIKeyHash[b.APIKeyHash] = b.ID
+	}
+	for _, e := range entitlements {
+		s.entitlements[e.ID] = e
+		byFeed := s.grants[e.BroadcasterID]
+		if byFeed == nil {
+			byFeed = make(map[string][]Entitlement)
+			s.grants[e.BroadcasterID] = byFeed
+		}
+		byFeed[e.FeedID] = append(byFeed[e.FeedID], e)
+	}
+	return s
+}
+
+// Feed returns the feed with the given id.
+func (s *Snapshot) Feed(id string) (Feed, bool) {
+	f, ok := s.feeds[id]
+	return f, ok
+}
+
+// Broadcaster returns the broadcaster with the given id.
+func (s *Snapshot) Broadcaster(id string) (Broadcaster, bool) {
+	b, ok := s.broadcasters[id]
+	return b, ok
+}
+
+// BroadcasterByAPIKeyHash returns the broadcaster whose API key hashes to h.
+func (s *Snapshot) BroadcasterByAPIKeyHash(h string) (Broadcaster, bool) {
+	id, ok := s.byAPIKeyHash[h]
+	if !ok {
+		return Broadcaster{}, false
+	}
+	return s.Broadcaster(id)
+}
+
+// Entitled reports whether the broadcaster may receive the feed at instant now.
+func (s *Snapshot) Entitled(broadcasterID, feedID string, now time.Time) bool {
+	if _, ok := s.feeds[feedID]; !ok {
+		return false
+	}
+	for _, e := range s.grants[broadcasterID][feedID] {
+		if e.Covers(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// Refusal explains, in words an operator reads in a log, why the broadcaster
+// may not receive the feed at instant now; it is empty when access is granted.
+func (s *Snapshot) Refusal(broadcasterID, feedID string, now time.Time) string {
+	if s.Entitled(broadcasterID, feedID, now) {
+		return ""
+	}
+	grants := s.grants[broadcasterID][feedID]
+	if len(grants) == 0 {
+		return "no entitlement to this feed"
+	}
+	reason := "entitlement revoked"
+	for _, e := range grants {
+		switch {
+		case e.Status == StatusSuspended:
+			reason = "entitlement suspended"
+		case e.Status == StatusActive && !e.StartsAt.IsZero() && now.Before(e.StartsAt):
+			return "entitlement window opens at " + e.StartsAt.UTC().Format(time.RFC3339)
+		case e.Status == StatusActive && !e.EndsAt.IsZero() && !now.Before(e.EndsAt):
+			reason = "entitlement window ended at " + e.EndsAt.UTC().Format(time.RFC3339)
+		}
+	}
+	return reason
+}
+
+// EntitledFeeds lists, sorted by id, the feeds the broadcaster may receive at instant now.
+func (s *Snapshot) EntitledFeeds(broadcasterID string, now time.Time) []Feed {
+	var out []Feed
+	for feedID := range s.grants[broadcasterID] {
+		if s.Entitled(broadcasterID, feedID, now) {
+			out = append(out, s.feeds[feedID])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func sortedBy[T any](items []T, key func(T) string) []T {
+	out := append([]T(nil), items...)
+	sort.SliceStable(out, func(i, j int) bool { return key(out[i]) < key(out[j]) })
+	return out
+}
+
+// Feeds lists every feed, sorted by id. The slice must not be modified.
+func (s *Snapshot) Feeds() []Feed { return s.feedList }
+
+// Broadcasters lists every broadcaster, sorted by id. The slice must not be modified.
+func (s *Snapshot) Broadcasters() []Broadcaster { return s.broadcasterList }
+
+// Entitlement returns the entitlement with the given id.
+func (s *Snapshot) Entitlement(id string) (Entitlement, bool) {
+	e, ok := s.entitlements[id]
+	return e, ok
+}
+
+// Entitlements lists entitlements in creation order, filtered by broadcaster
+// and feed when those are not empty.
+func (s *Snapshot) Entitlements(broadcasterID, feedID string) []Entitlement {
+	var out []Entitlement
+	for _, e := range s.entitlementList {
+		if (broadcasterID == "" || e.BroadcasterID == broadcasterID) && (feedID == "" || e.FeedID == feedID) {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
+)
+
+// CreateBroadcaster adds a broadcaster; an id already in use is catalog.ErrConflict.
+func (s *Store) CreateBroadcaster(ctx context.Context, b catalog.Broadcaster) error {
+	territories, err := json.Marshal(b.Territories)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO broadcasters (id, name, territories, srt_passphrase, api_key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			b.ID, b.Name, string(territories), b.SRTPassphrase, b.APIKeyHash, formatTime(b.CreatedAt))
+		if isUniqueViolation(err) {
+			return fmt.Errorf("broadcaster %q already exists: %w", b.ID, catalog.ErrConflict)
+		}
+		return err
+	})
+}
+
+// DeleteBroadcaster removes a broadcaster and all its entitlements.
+func (s *Store) DeleteBroadcaster(ctx context.Context, id string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM broadcasters WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		return affectedOne(res, "broadcaster", id)
+	})
+}
+
+func (s *Store) loadBroadcasters(ctx context.Context) ([]catalog.Broadcaster, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, territories, srt_passphrase, api_key_hash, created_at FROM broadcasters ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("load broadcasters: %w", err)
+	}
+	defer rows.Close()
+	var out []catalog.Broadcaster
+	for rows.Next() {
+		var b catalog.Broadcaster
+		var territories, created string
+		if err := rows.Scan(&b.ID, &b.Name, &territories, &b.SRTPassphrase, &b.APIKeyHash, &created); err != nil {
+			return nil, fmt.Errorf("load broadcasters: %w", err)
+		}
+		if err := json.Unmarshal([]byte(territories), &b.Territories); err != nil {
+			return nil, fmt.Errorf("load broadcaster %s territories: %w", b.ID, err)
+		}
+		if b.CreatedAt, err = parseTime(created); err != nil {
+			return nil, fmt.Errorf("load broadcaster %s: %w", b.ID, err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,196 @@
+// Package store persists the catalog (feeds, broadcasters, entitlements) in
+// SQLite and serves it as an immutable in-memory catalog.Snapshot that is
+// replaced after every committed write. It holds no rules of its own beyond
+// referential integrity: those live in package catalog.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Store is the catalog's persistence. It is safe for concurrent use.
+type Store struct {
+	db       *sql.DB
+	writeMu  sync.Mutex // serialises write+reload so snapshots follow commit order
+	snapshot atomic.Pointer[catalog.Snapshot]
+
+	observersMu sync.Mutex
+	observers   []func(*catalog.Snapshot)
+}
+
+var migrations = []string{
+	`CREATE TABLE feeds (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL,
+		kind TEXT NOT NULL,
+		publish_passphrase TEXT NOT NULL,
+		created_at TEXT NOT NULL
+	);
+	CREATE TABLE broadcasters (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL,
+		territories TEXT NOT NULL,
+		srt_passphrase TEXT NOT NULL,
+		api_key_hash TEXT NOT NULL UNIQUE,
+		created_at TEXT NOT NULL
+	);
+	CREATE TABLE entitlements (
+		id TEXT PRIMARY KEY,
+		broadcaster_id TEXT NOT NULL REFERENCES broadcasters(id) ON DELETE CASCADE,
+		feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+		starts_at TEXT NOT NULL,
+		ends_at TEXT NOT NULL,
+		status TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	);
+	CREATE INDEX entitlements_pair ON entitlements(broadcaster_id, feed_id);`,
+}
+
+// Open opens (creating if needed) the catalog database in dataDir.
+func Open(ctx context.Context, dataDir string) (*Store, error) {
+	path := filepath.Join(dataDir, "catalog.db")
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
+	}
+	if err := s.reload(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	var version int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	for i := version; i < len(migrations); i++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Snapshot returns the catalog as of the last committed write.
+func (s *Store) Snapshot() *catalog.Snapshot { return s.snapshot.Load() }
+
+// OnChange registers fn to be called with the new snapshot after every
+// committed write. fn runs on the writer's goroutine and must not block.
+func (s *Store) OnChange(fn func(*catalog.Snapshot)) {
+	s.observersMu.Lock()
+	defer s.observersMu.Unlock()
+	s.observers = append(s.observers, fn)
+}
+
+// write runs fn in a transaction, then publishes a fresh snapshot.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if err := s.reload(ctx); err != nil {
+		return err
+	}
+	snap := s.snapshot.Load()
+	s.observersMu.Lock()
+	observers := append([]func(*catalog.Snapshot){}, s.observers...)
+	s.observersMu.Unlock()
+	for _, fn := range observers {
+		fn(snap)
+	}
+	return nil
+}
+
+func (s *Store) reload(ctx context.Context) error {
+	feeds, err := s.loadFeeds(ctx)
+	if err != nil {
+		return err
+	}
+	broadcasters, err := s.loadBroadcasters(ctx)
+	if err != nil {
+		return err
+	}
+	entitlements, err := s.loadEntitlements(ctx)
+	if err != nil {
+		return err
+	}
+	s.snapshot.Store(catalog.NewSnapshot(feeds, broadcasters, entitlements))
+	return nil
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+func isUniqueViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func notFound(what, id string) error {
+	return fmt.Errorf("%s %q: %w", what, id, catalog.ErrNotFound)
+}
+
+func affectedOne(res sql.Result, what, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound(what, id)
+	}
+	return nil
+}
