@@ -1,0 +1,223 @@
+package hub
+
+import (
+	"math/bits"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Feed is the fan-out of one feed: a ring of immutable chunks written by at
+// most one publisher and read by any number of readers.
+type Feed struct {
+	id  string
+	cfg Config
+	now func() time.Time
+
+	mu   sync.Mutex
+	ring []slot
+	mask uint64
+	head uint64 // sequence number of the next chunk
+	tail uint64 // oldest chunk still held
+	// buffered counts the bytes of the chunks held.
+	buffered int
+
+	// The latest random-access point: the chunk, the byte in it, and the PAT
+	// and PMT that stood before it.
+	rapValid  bool
+	rapSeq    uint64
+	rapOffset int
+	rapPSI    []byte
+
+	publisher    *Publisher
+	offlineSince time.Time
+	removed      error
+	readers      map[*Reader]struct{}
+	waiting      []*Reader // readers to wake on the next chunk
+	waking       []*Reader // the previous waiting list, reused
+
+	bytesIn      atomic.Uint64
+	bytesOutDone atomic.Uint64 // bytes delivered to readers that have left
+	lagCuts      atomic.Uint64
+	bitrate      atomic.Uint64
+	lastBytesIn  uint64
+	lastRateAt   time.Time
+}
+
+// slot is one chunk of the ring: whole transport packets, as received.
+type slot struct {
+	data []byte
+	at   int64 // arrival, in nanoseconds since the Unix epoch
+}
+
+func newFeed(id string, cfg Config, now func() time.Time) *Feed {
+	size := 1 << bits.Len(uint(cfg.RingChunks-1))
+	return &Feed{
+		id:           id,
+		cfg:          cfg,
+		now:          now,
+		ring:         make([]slot, size),
+		mask:         uint64(size - 1),
+		rapPSI:       make([]byte, 0, 12*188),
+		readers:      make(map[*Reader]struct{}),
+		offlineSince: now(),
+		lastRateAt:   now(),
+	}
+}
+
+// ID returns the feed's id.
+func (f *Feed) ID() string { return f.id }
+
+// append adds a chunk that the publisher will never modify again. rap is the
+// byte offset of a random-access point in it, or -1; psi is the PAT and PMT
+// that stood before that point.
+func (f *Feed) append(p *Publisher, data []byte, rap int, psi []byte) error {
+	now := f.now().UnixNano()
+	f.mu.Lock()
+	if f.publisher != p {
+		f.mu.Unlock()
+		return errPublisherGone
+	}
+	if f.head-f.tail == uint64(len(f.ring)) {
+		f.release()
+	}
+	f.ring[f.head&f.mask] = slot{data: data, at: now}
+	f.buffered += len(data)
+	if rap >= 0 {
+		f.rapValid, f.rapSeq, f.rapOffset = true, f.head, rap
+		f.rapPSI = append(f.rapPSI[:0], psi...)
+	}
+	f.head++
+	f.trim(now)
+	f.waking, f.waiting = f.waiting, f.waking[:0]
+	wake := f.waking
+	f.mu.Unlock()
+	for _, r := range wake {
+		r.signal()
+	}
+	return nil
+}
+
+// trim releases chunks no reader may still need: those older than the lag bound that precede the latest
+// random-access point.
+func (f *Feed) trim(now int64) {
+	oldest := now - int64(f.cfg.MaxLag)
+	for f.tail < f.head {
+		s := &f.ring[f.tail&f.mask]
+		if s.at >= oldest || (f.rapValid && f.tail >= f.rapSeq) {
+			break
+		}
+		f.release()
+	}
+	if f.rapValid && f.rapSeq < f.tail {
+		f.rapValid = false
+	}
+}
+
+// release drops the oldest chunk.
+func (f *Feed) release() {
+	s := &f.ring[f.tail&f.mask]
+	f.buffered -= len(s.data)
+	s.data = nil
+	f.tail++
+}
+
+// Live reports whether a publisher is attached.
+func (f *Feed) Live() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.publisher != nil
+}
+
+// Stats is a moment's view of a feed.
+type Stats struct {
+	Live          bool
+	Publisher     *PublisherInfo
+	Readers       int
+	BitrateBPS    uint64
+	BytesIn       uint64
+	BytesOut      uint64
+	LaggingCuts   uint64
+	OfflineSince  time.Time
+	BufferedBytes int
+}
+
+// PublisherInfo describes the attached publisher.
+type PublisherInfo struct {
+	RemoteAddr string
+	Since      time.Time
+	BytesIn    uint64
+}
+
+// Stats returns the feed's current figures.
+func (f *Feed) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := Stats{
+		Live:        f.publisher != nil,
+		Readers:     len(f.readers),
+		BitrateBPS:  f.bitrate.Load(),
+		BytesIn:     f.bytesIn.Load(),
+		BytesOut:    f.bytesOutDone.Load(),
+		LaggingCuts: f.lagCuts.Load(),
+	}
+	if p := f.publisher; p != nil {
+		s.Publisher = &PublisherInfo{RemoteAddr: p.remote, Since: p.since, BytesIn: p.bytesIn.Load()}
+	} else {
+		s.OfflineSince = f.offlineSince
+	}
+	for r := range f.readers {
+		s.BytesOut += r.bytesOut.Load()
+	}
+	s.BufferedBytes = f.buffered
+	return s
+}
+
+// close disconnects the publisher and every reader with reason, for good.
+func (f *Feed) close(reason error) {
+	f.mu.Lock()
+	f.removed = reason
+	p := f.publisher
+	f.publisher = nil
+	readers := make([]*Reader, 0, len(f.readers))
+	for r := range f.readers {
+		readers = append(readers, r)
+	}
+	f.mu.Unlock()
+	if p != nil {
+		p.kick(reason)
+	}
+	for _, r := range readers {
+		r.Close(reason)
+	}
+}
+
+// housekeep updates the bitrate and applies the grace period.
+func (f *Feed) housekeep(now time.Time) {
+	in := f.bytesIn.Load()
+	if elapsed := now.Sub(f.lastRateAt); elapsed > 0 {
+		rate := float64(in-f.lastBytesIn) * 8 / elapsed.Seconds()
+		// Smooth over about a second at a 250 ms tick.
+		old := float64(f.bitrate.Load())
+		f.bitrate.Store(uint64(old + (rate-old)*0.25))
+	}
+	f.lastBytesIn, f.lastRateAt = in, now
+
+	f.mu.Lock()
+	var expired []*Reader
+	if f.publisher == nil {
+		for r := range f.readers {
+			since := f.offlineSince
+			if r.attachedAt.After(since) {
+				since = r.attachedAt
+			}
+			if now.Sub(since) >= f.cfg.Grace {
+				expired = append(expired, r)
+			}
+		}
+	}
+	f.mu.Unlock()
+	for _, r := range expired {
+		r.Close(ErrFeedOffline)
+	}
+}

@@ -1,0 +1,325 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// clock is a settable time source for tests.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Date(2028, 7, 14, 20, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func testHub(t *testing.T, cfg Config) (*Hub, *clock) {
+	t.Helper()
+	c := newClock()
+	h := New(cfg)
+	h.now = c.now
+	return h, c
+}
+
+// stream builds a synthetic feed: PAT, PMT (H.264 video on 0x100, audio on
+// 0x101) and GOPs of the given number of chunks, each chunk 7 packets. The
+// first chunk of each GOP holds PAT, PMT, then the IDR.
+type stream struct {
+	cc [0x2000]byte
+}
+
+func (s *stream) pkt(pid int, pusi bool, payload []byte) []byte {
+	p := make([]byte, 188)
+	p[0] = 0x47
+	p[1] = byte(pid >> 8)
+	if pusi {
+		p[1] |= 0x40
+	}
+	p[2] = byte(pid)
+	p[3] = 0x10 | s.cc[pid]&0x0F
+	s.cc[pid]++
+	copy(p[4:], payload)
+	return p
+}
+
+func (s *stream) psi() []byte {
+	pat := s.pkt(0, true, []byte{0, 0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1, 0xF0, 0x00, 0, 0, 0, 0})
+	pmt := s.pkt(0x1000, true, []byte{0, 0x02, 0xB0, 23, 0, 1, 0xC1, 0, 0, 0xE1, 0x00, 0xF0, 0,
+		0x1B, 0xE1, 0x00, 0xF0, 0, 0x0F, 0xE1, 0x01, 0xF0, 0, 0, 0, 0, 0})
+	return append(pat, pmt...)
+}
+
+func (s *stream) chunk(keyframe bool, marker byte) []byte {
+	var out []byte
+	n := 7
+	if keyframe {
+		out = s.psi()
+		n = 5
+		out = append(out, s.pkt(0x100, true, []byte{0, 0, 1, 0xE0, 0, 0, 0x80, 0, 0, 0, 0, 0, 1, 0x65, marker})...)
+		n--
+	}
+	for range n {
+		out = append(out, s.pkt(0x101, false, []byte{marker})...)
+	}
+	return out
+}
+
+func read(t *testing.T, r *Reader) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	chunks, err := r.Next(ctx, make([][]byte, 0, 64))
+	if err != nil {
+		t.Fatalf("Next: %v", err)
+	}
+	return bytes.Join(chunks, nil)
+}
+
+func TestReaderStartsAtLatestAccessPointWithPSIFirst(t *testing.T) {
+	h, _ := testHub(t, DefaultConfig)
+	f := h.Feed("ath-100m-final")
+	p, err := f.Attach("10.0.0.1:5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s stream
+	var written [][]byte
+	for i := range 12 {
+		c := s.chunk(i%5 == 0, byte(i))
+		written = append(written, c)
+		if err := p.Write(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := f.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, r)
+	// Latest keyframe chunk is 10: its PAT/PMT are the PSI, then the IDR packet on.
+	want := append([]byte{}, written[10][:2*188]...)
+	want = append(want, written[10][2*188:]...)
+	want = append(want, written[11]...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("reader got %d bytes, want %d: not PSI + stream from the access point", len(got), len(want))
+	}
+	// Then the stream continues unchanged.
+	next := s.chunk(false, 99)
+	p.Write(next)
+	if got := read(t, r); !bytes.Equal(got, next) {
+		t.Fatal("live chunk altered")
+	}
+}
+
+func TestReaderWaitsForFirstAccessPoint(t *testing.T) {
+	h, _ := testHub(t, DefaultConfig)
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	s.psi()
+	p.Write(s.chunk(false, 1)) // no PSI or keyframe yet
+	r, _ := f.NewReader()
+	p.Write(s.chunk(false, 2))
+	key := s.chunk(true, 3)
+	p.Write(key)
+	if got := read(t, r); !bytes.Equal(got, key) {
+		t.Fatalf("reader did not start exactly at the first keyframe chunk")
+	}
+}
+
+func TestSlowReaderIsCutAndOthersContinue(t *testing.T) {
+	h, c := testHub(t, Config{Grace: time.Second, MaxLag: 500 * time.Millisecond, RingChunks: 1024})
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	p.Write(s.chunk(true, 0))
+	fast, _ := f.NewReader()
+	slow, _ := f.NewReader()
+	read(t, fast)
+	read(t, slow)
+	// 2 s of chunks at 10 ms: the publisher never waits; the fast reader keeps up.
+	for i := range 200 {
+		c.advance(10 * time.Millisecond)
+		if err := p.Write(s.chunk(i%50 == 0, byte(i))); err != nil {
+			t.Fatalf("publisher blocked or refused at chunk %d: %v", i, err)
+		}
+		read(t, fast)
+	}
+	if _, err := slow.Next(context.Background(), make([][]byte, 0, 8)); !errors.Is(err, ErrLagging) {
+		t.Fatalf("slow reader: %v, want ErrLagging", err)
+	}
+	if st := f.Stats(); st.LaggingCuts != 1 || st.Readers != 1 {
+		t.Fatalf("stats after cut: %+v", st)
+	}
+	if err := fast.Err(); err != nil {
+		t.Fatalf("fast reader closed: %v", err)
+	}
+}
+
+func TestRingCapacityBoundsMemory(t *testing.T) {
+	h, _ := testHub(t, Config{Grace: time.Second, MaxLag: time.Hour, RingChunks: 64})
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	p.Write(s.chunk(true, 0))
+	r, _ := f.NewReader()
+	read(t, r)
+	for i := range 1000 {
+		p.Write(s.chunk(i%10 == 0, byte(i)))
+	}
+	if st := f.Stats(); st.BufferedBytes > 64*1316 {
+		t.Fatalf("feed holds %d bytes, more than its ring", st.BufferedBytes)
+	}
+	if _, err := r.Next(context.Background(), make([][]byte, 0, 8)); !errors.Is(err, ErrLagging) {
+		t.Fatalf("reader overrun by the ring: %v, want ErrLagging", err)
+	}
+}
+
+func TestSecondPublisherIsRefusedAndReconnectKeepsReaders(t *testing.T) {
+	h, c := testHub(t, Config{Grace: 10 * time.Second, MaxLag: time.Second, RingChunks: 1024})
+	f := h.Feed("f")
+	p1, _ := f.Attach("a")
+	if _, err := f.Attach("b"); !errors.Is(err, ErrPublisherActive) {
+		t.Fatalf("second publisher: %v", err)
+	}
+	var s stream
+	p1.Write(s.chunk(true, 1))
+	r, _ := f.NewReader()
+	read(t, r)
+	p1.Detach()
+	if err := p1.Write(s.chunk(false, 2)); err == nil {
+		t.Fatal("detached publisher could still write")
+	}
+	c.advance(9 * time.Second)
+	h.Feed("f").housekeep(c.now())
+	p2, err := f.Attach("b")
+	if err != nil {
+		t.Fatalf("reconnect within grace: %v", err)
+	}
+	c.advance(5 * time.Second)
+	f.housekeep(c.now())
+	next := s.chunk(false, 3)
+	p2.Write(next)
+	if got := read(t, r); !bytes.Equal(got, next) {
+		t.Fatal("reader did not resume with the new publisher's stream")
+	}
+}
+
+func TestReadersLeaveAfterGrace(t *testing.T) {
+	h, c := testHub(t, Config{Grace: 10 * time.Second, MaxLag: time.Second, RingChunks: 1024})
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	r, _ := f.NewReader()
+	p.Detach()
+	c.advance(9 * time.Second)
+	f.housekeep(c.now())
+	if r.Err() != nil {
+		t.Fatal("reader closed before the grace period")
+	}
+	c.advance(time.Second)
+	f.housekeep(c.now())
+	if !errors.Is(r.Err(), ErrFeedOffline) {
+		t.Fatalf("reader after grace: %v", r.Err())
+	}
+}
+
+func TestRemoveKicksEveryone(t *testing.T) {
+	h, _ := testHub(t, DefaultConfig)
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	r, _ := f.NewReader()
+	done := make(chan error)
+	go func() {
+		_, err := r.Next(context.Background(), make([][]byte, 0, 8))
+		done <- err
+	}()
+	h.Remove("f", ErrFeedRemoved)
+	if err := <-done; !errors.Is(err, ErrFeedRemoved) {
+		t.Fatalf("waiting reader: %v", err)
+	}
+	select {
+	case <-p.Kicked():
+	default:
+		t.Fatal("publisher not kicked")
+	}
+	if _, err := f.NewReader(); !errors.Is(err, ErrFeedRemoved) {
+		t.Fatal("removed feed accepted a reader")
+	}
+}
+
+func TestConcurrentFanOutDeliversIdenticalStreams(t *testing.T) {
+	h := New(Config{Grace: time.Second, MaxLag: 5 * time.Second, RingChunks: 4096})
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	first := s.chunk(true, 0)
+	p.Write(first)
+	const readers, chunks = 8, 2000
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var want bytes.Buffer
+	want.Write(first)
+	results := make([][]byte, readers)
+	var wg sync.WaitGroup
+	for i := range readers {
+		r, _ := f.NewReader()
+		wg.Go(func() {
+			var got bytes.Buffer
+			buf := make([][]byte, 0, 32)
+			for got.Len() < chunks*1316+len(first) {
+				var err error
+				buf, err = r.Next(ctx, buf[:0])
+				if err != nil {
+					t.Errorf("reader %d: %v", i, err)
+					return
+				}
+				for _, c := range buf {
+					got.Write(c)
+				}
+			}
+			results[i] = got.Bytes()
+		})
+	}
+	for i := range chunks {
+		c := s.chunk(i%100 == 0, byte(i))
+		want.Write(c)
+		if err := p.Write(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	for i, got := range results {
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("reader %d received a different stream (%d bytes, want %d)", i, len(got), want.Len())
+		}
+	}
+}
+
+func TestSteadyStateDoesNotAllocatePerReader(t *testing.T) {
+	h, _ := testHub(t, DefaultConfig)
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	p.Write(s.chunk(true, 0))
+	r, _ := f.NewReader()
+	buf := make([][]byte, 0, 8)
+	chunk := s.chunk(false, 1)
+	ctx := context.Background()
+	buf, _ = r.Next(ctx, buf[:0])
+	allocs := testing.AllocsPerRun(500, func() {
+		p.Write(chunk)
+		buf, _ = r.Next(ctx, buf[:0])
+	})
+	// One arena block per ~49 chunks of 1316 bytes, nothing per reader.
+	if allocs > 0.05 {
+		t.Fatalf("%.3f allocations per chunk", allocs)
+	}
+}
