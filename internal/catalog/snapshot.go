@@ -28,10 +28,10 @@ func NewSnapshot(feeds []Feed, broadcasters []Broadcaster, entitlements []Entitl
 		broadcasterList: sortedBy(broadcasters, func(b Broadcaster) string { return b.ID }),
 		entitlementList: entitlements,
 		entitlements:    make(map[string]Entitlement, len(entitlements)),
-		feeds:        make(map[string]Feed, len(feeds)),
-		broadcasters: make(map[string]Broadcaster, len(broadcasters)),
-		byAPIKeyHash: make(map[string]string, len(broadcasters)),
-		grants:       make(map[string]map[string][]Entitlement),
+		feeds:           make(map[string]Feed, len(feeds)),
+		broadcasters:    make(map[string]Broadcaster, len(broadcasters)),
+		byAPIKeyHash:    make(map[string]string, len(broadcasters)),
+		grants:          make(map[string]map[string][]Entitlement),
 	}
 	for _, f := range feeds {
 		s.feeds[f.ID] = f

@@ -15,14 +15,14 @@ type Reader struct {
 	wake       chan struct{}
 
 	// Guarded by feed.mu.
-	next     uint64 // sequence number of the next chunk to hand out
-	offset   int    // bytes of chunk next already skipped
-	started  bool   // an access point has been found
+	next    uint64 // sequence number of the next chunk to hand out
+	offset  int    // bytes of chunk next already skipped
+	started bool   // an access point has been found
 	// startedAt is when the reader began at its access point: the chunks it
 	// found already buffered are due by startedAt+MaxLag, the rest by arrival+MaxLag.
 	startedAt int64
-	prefix   []byte // PAT and PMT to send before the access point
-	closeErr error
+	prefix    []byte // PAT and PMT to send before the access point
+	closeErr  error
 
 	closeOnce sync.Once
 	done      chan struct{}
