@@ -92,6 +92,12 @@ func (s *Snapshot) Refusal(broadcasterID, feedID string, now time.Time) string {
 	if s.Entitled(broadcasterID, feedID, now) {
 		return ""
 	}
+	if _, ok := s.feeds[feedID]; !ok {
+		return "feed does not exist"
+	}
+	if _, ok := s.broadcasters[broadcasterID]; !ok {
+		return "broadcaster does not exist"
+	}
 	grants := s.grants[broadcasterID][feedID]
 	if len(grants) == 0 {
 		return "no entitlement to this feed"

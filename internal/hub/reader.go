@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,7 +63,6 @@ func (r *Reader) Next(ctx context.Context, chunks [][]byte) ([][]byte, error) {
 		if r.started {
 			if r.lagging() {
 				f.mu.Unlock()
-				f.lagCuts.Add(1)
 				r.Close(ErrLagging)
 				return chunks, ErrLagging
 			}
@@ -146,6 +146,9 @@ func (r *Reader) Close(reason error) {
 		f := r.feed
 		f.mu.Lock()
 		r.closeErr = reason
+		if errors.Is(reason, ErrLagging) {
+			f.lagCuts.Add(1)
+		}
 		delete(f.readers, r)
 		f.bytesOutDone.Add(r.bytesOut.Load())
 		f.mu.Unlock()

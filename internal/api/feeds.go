@@ -1,0 +1,117 @@
+package api
+
+import (
+	"crypto/rand"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
+	"github.com/podium-broadcast/podium/internal/hub"
+)
+
+type feedJSON struct {
+	ID                string         `json:"id"`
+	Name              string         `json:"name"`
+	Kind              string         `json:"kind"`
+	Live              bool           `json:"live"`
+	BitrateBPS        uint64         `json:"bitrate_bps"`
+	Readers           int            `json:"readers"`
+	Publisher         *publisherJSON `json:"publisher"`
+	PublishPassphrase string         `json:"publish_passphrase,omitempty"`
+	CreatedAt         *string        `json:"created_at"`
+}
+
+type publisherJSON struct {
+	RemoteAddr           string  `json:"remote_addr"`
+	Since                *string `json:"since"`
+	BytesIn              uint64  `json:"bytes_in"`
+	PacketsLost          uint64  `json:"packets_lost"`
+	PacketsRetransmitted uint64  `json:"packets_retransmitted"`
+}
+
+func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
+	out := feedJSON{ID: f.ID, Name: f.Name, Kind: string(f.Kind), CreatedAt: formatTime(f.CreatedAt)}
+	live, ok := s.Hub.Lookup(f.ID)
+	if !ok {
+		return out
+	}
+	st := live.Stats()
+	out.Live, out.BitrateBPS, out.Readers = st.Live, st.BitrateBPS, st.Readers
+	if st.Publisher != nil && admin {
+		p := &publisherJSON{RemoteAddr: st.Publisher.RemoteAddr, Since: formatTime(st.Publisher.Since), BytesIn: st.Publisher.BytesIn}
+		if srt, ok := s.Ingest.PublisherStats(f.ID); ok {
+			p.PacketsLost, p.PacketsRetransmitted = srt.PacketsLost, srt.PacketsRetransmitted
+		}
+		out.Publisher = p
+	}
+	return out
+}
+
+func (s *server) listFeeds(w http.ResponseWriter, r *http.Request) {
+	snap := s.Store.Snapshot()
+	out := []feedJSON{}
+	for _, f := range snap.Feeds() {
+		if s.visibleFeed(r, snap, f.ID) {
+			out = append(out, s.feedJSON(f, who(r).admin))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) getFeed(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	snap := s.Store.Snapshot()
+	f, ok := snap.Feed(id)
+	if !ok || !s.visibleFeed(r, snap, id) {
+		writeError(w, notFound("feed", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.feedJSON(f, who(r).admin))
+}
+
+type createFeedRequest struct {
+	ID                string  `json:"id"`
+	Name              string  `json:"name"`
+	Kind              *string `json:"kind"`
+	PublishPassphrase *string `json:"publish_passphrase"`
+}
+
+func (s *server) createFeed(w http.ResponseWriter, r *http.Request) {
+	var req createFeedRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	f := catalog.Feed{ID: req.ID, Name: req.Name, Kind: catalog.KindMultilateral, PublishPassphrase: rand.Text(), CreatedAt: s.now()}
+	if req.Kind != nil {
+		f.Kind = catalog.FeedKind(*req.Kind)
+	}
+	if req.PublishPassphrase != nil {
+		f.PublishPassphrase = *req.PublishPassphrase
+	}
+	if err := f.Validate(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.Store.CreateFeed(r.Context(), f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Log.Info("feed created", "feed", f.ID, "kind", f.Kind)
+	out := s.feedJSON(f, true)
+	out.PublishPassphrase = f.PublishPassphrase
+	w.Header().Set("Location", "/api/v1/feeds/"+f.ID)
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *server) deleteFeed(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if err := s.Store.DeleteFeed(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Hub.Remove(id, hub.ErrFeedRemoved)
+	s.Log.Info("feed deleted", "feed", id)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,203 @@
+// Package api is Podium's REST API under /api/v1: the catalog (feeds,
+// broadcasters, entitlements) for operators, read-only views for
+// broadcasters, and the live deliveries. It authenticates every request with
+// a bearer token: the admin token or a broadcaster's API key.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
+	"github.com/podium-broadcast/podium/internal/delivery"
+	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/store"
+)
+
+// OpenAPI is the description of this API.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Ingest reports on live publishers.
+type Ingest interface {
+	PublisherStats(feedID string) (delivery.TransportStats, bool)
+}
+
+// Deps are what the API works on.
+type Deps struct {
+	Store      *store.Store
+	Hub        *hub.Hub
+	Deliveries *delivery.Registry
+	Ingest     Ingest
+	AdminToken string
+	Log        *slog.Logger
+	// Metrics serves /metrics.
+	Metrics http.Handler
+}
+
+type server struct {
+	Deps
+	now func() time.Time
+}
+
+// Handler returns the HTTP handler of the API, /metrics and /healthz.
+func Handler(d Deps) http.Handler {
+	s := &server{Deps: d, now: time.Now}
+	r := chi.NewRouter()
+	r.Use(s.logRequests)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Handle("/metrics", d.Metrics)
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/yaml")
+			w.Write(OpenAPI)
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate)
+			s.routes(r)
+		})
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, apiError(http.StatusNotFound, "not_found", "", "no such endpoint: %s %s", r.Method, r.URL.Path))
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, apiError(http.StatusMethodNotAllowed, "method_not_allowed", "", "%s is not allowed on %s", r.Method, r.URL.Path))
+		})
+	})
+	return r
+}
+
+func (s *server) routes(r chi.Router) {
+	r.Get("/feeds", s.listFeeds)
+	r.Post("/feeds", s.admin(s.createFeed))
+	r.Get("/feeds/{id}", s.getFeed)
+	r.Delete("/feeds/{id}", s.admin(s.deleteFeed))
+	r.Get("/broadcasters", s.listBroadcasters)
+	r.Post("/broadcasters", s.admin(s.createBroadcaster))
+	r.Get("/broadcasters/{id}", s.getBroadcaster)
+	r.Delete("/broadcasters/{id}", s.admin(s.deleteBroadcaster))
+	r.Get("/entitlements", s.listEntitlements)
+	r.Post("/entitlements", s.admin(s.createEntitlement))
+	r.Get("/entitlements/{id}", s.getEntitlement)
+	r.Patch("/entitlements/{id}", s.admin(s.patchEntitlement))
+	r.Delete("/entitlements/{id}", s.admin(s.revokeEntitlement))
+	r.Get("/deliveries", s.listDeliveries)
+}
+
+// principal is who a request comes from: the operator (admin) or a broadcaster.
+type principal struct {
+	admin         bool
+	broadcasterID string
+}
+
+type principalKey struct{}
+
+func who(r *http.Request) principal { return r.Context().Value(principalKey{}).(principal) }
+
+// HashAPIKey is how broadcaster API keys are stored.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token = strings.TrimSpace(token)
+		if !ok || token == "" {
+			writeError(w, errUnauthorized)
+			return
+		}
+		var p principal
+		if subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminToken)) == 1 {
+			p.admin = true
+		} else if b, found := s.Store.Snapshot().BroadcasterByAPIKeyHash(HashAPIKey(token)); found {
+			p.broadcasterID = b.ID
+		} else {
+			writeError(w, errUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// admin lets only the operator through.
+func (s *server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !who(r).admin {
+			writeError(w, errForbidden)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// fail writes err as an API error, logging what is not the caller's fault.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if e := fromDomain(err); e != nil {
+		writeError(w, e)
+		return
+	}
+	s.Log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, apiError(http.StatusInternalServerError, "internal", "", "internal error; see the server log"))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets streaming responses through the recorder.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		if r.URL.Path == "/metrics" || r.URL.Path == "/healthz" {
+			return
+		}
+		level := slog.LevelDebug
+		if r.Method != http.MethodGet || rec.status >= 400 {
+			level = slog.LevelInfo
+		}
+		s.Log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"remote", r.RemoteAddr, "duration", time.Since(start).Round(time.Microsecond))
+	})
+}
+
+func formatTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+// visibleFeed reports whether the caller may see the feed: the operator sees
+// all, a broadcaster those it is entitled to now.
+func (s *server) visibleFeed(r *http.Request, snap *catalog.Snapshot, feedID string) bool {
+	p := who(r)
+	return p.admin || snap.Entitled(p.broadcasterID, feedID, s.now())
+}

@@ -1,0 +1,177 @@
+// Package config holds Podium's settings and reads them from, in increasing
+// precedence, built-in defaults, a YAML file, environment variables
+// (PODIUM_*) and command-line flags. Each setting is declared once, on the
+// Config struct, with its YAML key, flag, environment variable and help text.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is every setting of `podium serve` and `podium demo`.
+type Config struct {
+	DataDir        string        `yaml:"data_dir" flag:"data-dir" env:"PODIUM_DATA_DIR" help:"directory of the catalog database and the admin token"`
+	HTTPAddr       string        `yaml:"http_addr" flag:"http-addr" env:"PODIUM_HTTP_ADDR" help:"TCP address of the REST API, metrics and health check"`
+	SRTAddr        string        `yaml:"srt_addr" flag:"srt-addr" env:"PODIUM_SRT_ADDR" help:"UDP address of the SRT listener (publish and pull)"`
+	PublicHost     string        `yaml:"public_host" flag:"public-host" env:"PODIUM_PUBLIC_HOST" help:"host name broadcasters reach Podium at, used in printed commands (default: the listen host, or 127.0.0.1)"`
+	SRTLatency     time.Duration `yaml:"srt_latency" flag:"srt-latency" env:"PODIUM_SRT_LATENCY" help:"SRT latency offered to callers (the larger of both sides applies)"`
+	PublisherGrace time.Duration `yaml:"publisher_grace" flag:"publisher-grace" env:"PODIUM_PUBLISHER_GRACE" help:"how long readers stay connected while a feed has no publisher"`
+	ReaderMaxLag   time.Duration `yaml:"reader_max_lag" flag:"reader-max-lag" env:"PODIUM_READER_MAX_LAG" help:"how far a reader may fall behind the live edge before it is cut"`
+	LogLevel       string        `yaml:"log_level" flag:"log-level" env:"PODIUM_LOG_LEVEL" help:"debug, info, warn or error"`
+	LogFormat      string        `yaml:"log_format" flag:"log-format" env:"PODIUM_LOG_FORMAT" help:"text or json"`
+}
+
+// Default is the configuration when nothing is set.
+var Default = Config{
+	DataDir:        "./podium-data",
+	HTTPAddr:       ":8080",
+	SRTAddr:        ":6000",
+	SRTLatency:     120 * time.Millisecond,
+	PublisherGrace: 10 * time.Second,
+	ReaderMaxLag:   time.Second,
+	LogLevel:       "info",
+	LogFormat:      "text",
+}
+
+// Setting describes one field of Config.
+type Setting struct {
+	Field, YAML, Flag, Env, Help string
+}
+
+// Settings lists every setting in declaration order.
+func Settings() []Setting {
+	t := reflect.TypeFor[Config]()
+	out := make([]Setting, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		out[i] = Setting{Field: f.Name, YAML: f.Tag.Get("yaml"), Flag: f.Tag.Get("flag"), Env: f.Tag.Get("env"), Help: f.Tag.Get("help")}
+	}
+	return out
+}
+
+// Flags registers a flag for every setting on fs, plus --config.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML configuration file (see podium.example.yml)")
+	v := reflect.ValueOf(Default)
+	for i, s := range Settings() {
+		help := s.Help + " (env " + s.Env + ")"
+		switch d := v.Field(i).Interface().(type) {
+		case string:
+			fs.String(s.Flag, d, help)
+		case time.Duration:
+			fs.Duration(s.Flag, d, help)
+		}
+	}
+}
+
+// Load builds the configuration from defaults, the --config file, the
+// environment (getenv) and the flags that were set on fs.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
+	cfg := Default
+	path, _ := fs.GetString("config")
+	if path == "" {
+		path = getenv("PODIUM_CONFIG")
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config file: %w", err)
+		}
+		if err := decodeYAML(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	v := reflect.ValueOf(&cfg).Elem()
+	for i, s := range Settings() {
+		raw, source := getenv(s.Env), s.Env
+		if f := fs.Lookup(s.Flag); f != nil && f.Changed {
+			raw, source = f.Value.String(), "--"+s.Flag
+		}
+		if raw == "" {
+			continue
+		}
+		if err := set(v.Field(i), raw); err != nil {
+			return cfg, fmt.Errorf("%s: %w", source, err)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func decodeYAML(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func set(field reflect.Value, raw string) error {
+	switch field.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 10s or 500ms", raw)
+		}
+		field.SetInt(int64(d))
+	default:
+		field.SetString(raw)
+	}
+	return nil
+}
+
+// Validate checks that the settings make sense together.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("data_dir must not be empty")
+	}
+	for _, a := range []struct{ name, addr string }{{"http_addr", c.HTTPAddr}, {"srt_addr", c.SRTAddr}} {
+		if _, port, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("%s %q is not host:port: %w", a.name, a.addr, err)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("%s %q has no valid port", a.name, a.addr)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		min  time.Duration
+	}{{"srt_latency", c.SRTLatency, 20 * time.Millisecond}, {"publisher_grace", c.PublisherGrace, 0}, {"reader_max_lag", c.ReaderMaxLag, 100 * time.Millisecond}} {
+		if d.v < d.min {
+			return fmt.Errorf("%s %v must be at least %v", d.name, d.v, d.min)
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log_format %q must be text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// Host returns the host name to print in commands for addr (host:port).
+func (c Config) Host(addr string) string {
+	if c.PublicHost != "" {
+		return c.PublicHost
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		return "127.0.0.1"
+	}
+	return host
+}

@@ -1,0 +1,236 @@
+// Package srtserver is Podium's SRT front door: one listener that takes
+// contribution from venue encoders (m=publish) into the hub and delivers
+// feeds to broadcasters (m=request) out of it, unchanged. Every connection is
+// authenticated by passphrase and checked against the catalog before it is
+// accepted; refusals use the SRT access-control reject codes.
+package srtserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
+	"github.com/podium-broadcast/podium/internal/delivery"
+	"github.com/podium-broadcast/podium/internal/hub"
+)
+
+// Config sets up the SRT server.
+type Config struct {
+	// Addr is the UDP address to listen on, such as ":6000".
+	Addr string
+	// Latency is the SRT latency the listener offers (the peer's, if larger, wins).
+	Latency time.Duration
+	// MaxLag is how long a receiver may stop acknowledging, or a send queue
+	// stay full, before the delivery is cut as lagging.
+	MaxLag time.Duration
+}
+
+// Catalog gives the current catalog snapshot.
+type Catalog interface {
+	Snapshot() *catalog.Snapshot
+}
+
+// Server is the SRT listener with its publish and request sessions.
+type Server struct {
+	cfg        Config
+	catalog    Catalog
+	hub        *hub.Hub
+	deliveries *delivery.Registry
+	metrics    *Metrics
+	log        *slog.Logger
+	now        func() time.Time
+
+	ln listener
+	wg sync.WaitGroup
+
+	mu         sync.Mutex
+	publishers map[string]*publishSession
+	pulls      map[*pullSession]struct{}
+}
+
+// New returns a server; Listen binds it and Serve runs it.
+func New(cfg Config, c Catalog, h *hub.Hub, d *delivery.Registry, m *Metrics, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, catalog: c, hub: h, deliveries: d, metrics: m, log: log, now: time.Now,
+		publishers: make(map[string]*publishSession), pulls: make(map[*pullSession]struct{})}
+	m.server = s
+	return s
+}
+
+// Listen binds the SRT listener.
+func (s *Server) Listen() error {
+	ln, err := listenGoSRT(s.cfg.Addr, listenConfig{Latency: s.cfg.Latency})
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts connections until ctx ends, then closes every connection and
+// waits for their sessions to finish.
+func (s *Server) Serve(ctx context.Context) error {
+	s.wg.Go(func() { s.watchReceivers(ctx) })
+	stop := context.AfterFunc(ctx, s.ln.Close)
+	defer stop()
+	for {
+		req, err := s.ln.Accept()
+		if err != nil {
+			s.ln.Close()
+			s.wg.Wait()
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("srt accept: %w", err)
+		}
+		s.handle(ctx, req)
+	}
+}
+
+// handle decides on one connection request. It runs on the accept loop, so
+// it only looks things up; sessions run on their own goroutines.
+func (s *Server) handle(ctx context.Context, req request) {
+	remote := req.RemoteAddr().String()
+	id, err := ParseStreamID(req.StreamID())
+	if err != nil {
+		s.refuse(req, remote, err)
+		return
+	}
+	if id.Mode == ModePublish {
+		err = s.acceptPublish(ctx, req, id, remote)
+	} else {
+		err = s.acceptPull(ctx, req, id, remote)
+	}
+	if err != nil {
+		s.refuse(req, remote, err)
+	}
+}
+
+func (s *Server) refuse(req request, remote string, err error) {
+	var rej *Rejection
+	if !errors.As(err, &rej) {
+		rej = &Rejection{Code: RejectInternal, Reason: err.Error()}
+	}
+	req.Reject(rej.Code)
+	s.metrics.rejections.WithLabelValues(rej.Code.String()).Inc()
+	s.log.Warn("srt connection rejected", "remote", remote, "streamid", truncate(req.StreamID()),
+		"code", uint32(rej.Code), "rejection", rej.Code.String(), "reason", rej.Reason)
+}
+
+// authenticate sets the passphrase the caller must have encrypted with.
+func authenticate(req request, passphrase, whose string) error {
+	if !req.Encrypted() {
+		return reject(RejectUnauthorized, "no passphrase: the connection must be encrypted with %s", whose)
+	}
+	if err := req.SetPassphrase(passphrase); err != nil {
+		return reject(RejectUnauthorized, "wrong passphrase: it is not %s", whose)
+	}
+	return nil
+}
+
+func (s *Server) acceptPublish(ctx context.Context, req request, id StreamID, remote string) error {
+	feed, ok := s.catalog.Snapshot().Feed(id.Resource)
+	if !ok {
+		return reject(RejectNotFound, "feed %q does not exist", truncate(id.Resource))
+	}
+	if err := authenticate(req, feed.PublishPassphrase, "the feed's publish passphrase"); err != nil {
+		return err
+	}
+	pub, err := s.hub.Feed(feed.ID).Attach(remote)
+	if errors.Is(err, hub.ErrPublisherActive) {
+		return reject(RejectConflict, "feed %q already has a live publisher", feed.ID)
+	}
+	if err != nil {
+		return reject(RejectNotFound, "feed %q: %v", feed.ID, err)
+	}
+	c, err := req.Accept()
+	if err != nil {
+		pub.Detach()
+		return fmt.Errorf("accept: %w", err)
+	}
+	p := &publishSession{server: s, feedID: feed.ID, conn: c, pub: pub, remote: remote, since: s.now()}
+	s.mu.Lock()
+	s.publishers[feed.ID] = p
+	s.mu.Unlock()
+	s.wg.Go(func() { p.run(ctx) })
+	return nil
+}
+
+func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remote string) error {
+	snap := s.catalog.Snapshot()
+	b, ok := snap.Broadcaster(id.User)
+	if !ok {
+		// Said as unauthorized, not not-found, so that callers cannot probe for broadcaster ids.
+		return reject(RejectUnauthorized, "unknown broadcaster %q", truncate(id.User))
+	}
+	if err := authenticate(req, b.SRTPassphrase, "broadcaster "+b.ID+"'s SRT passphrase"); err != nil {
+		return err
+	}
+	if _, ok := snap.Feed(id.Resource); !ok {
+		return reject(RejectNotFound, "feed %q does not exist", truncate(id.Resource))
+	}
+	if reason := snap.Refusal(b.ID, id.Resource, s.now()); reason != "" {
+		return reject(RejectForbidden, "broadcaster %s may not receive feed %s: %s", b.ID, id.Resource, reason)
+	}
+	reader, err := s.hub.Feed(id.Resource).NewReader()
+	if err != nil {
+		return reject(RejectNotFound, "feed %q: %v", id.Resource, err)
+	}
+	c, err := req.Accept()
+	if err != nil {
+		reader.Close(err)
+		return fmt.Errorf("accept: %w", err)
+	}
+	p := &pullSession{server: s, conn: c, reader: reader,
+		delivery: &delivery.Delivery{BroadcasterID: b.ID, FeedID: id.Resource, Protocol: "srt", RemoteAddr: remote, Since: s.now()}}
+	s.deliveries.Add(p.delivery, p)
+	s.mu.Lock()
+	s.pulls[p] = struct{}{}
+	s.mu.Unlock()
+	s.wg.Go(func() { p.run(ctx) })
+	return nil
+}
+
+// PublisherStats returns the SRT counters of the feed's live SRT publisher.
+func (s *Server) PublisherStats(feedID string) (delivery.TransportStats, bool) {
+	s.mu.Lock()
+	p, ok := s.publishers[feedID]
+	s.mu.Unlock()
+	if !ok {
+		return delivery.TransportStats{}, false
+	}
+	return p.Stats(), true
+}
+
+// watchReceivers cuts deliveries whose receiver stopped acknowledging: a
+// stalled or overloaded receiver must not hold the sender's buffers.
+func (s *Server) watchReceivers(ctx context.Context) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		s.mu.Lock()
+		pulls := make([]*pullSession, 0, len(s.pulls))
+		for p := range s.pulls {
+			pulls = append(pulls, p)
+		}
+		s.mu.Unlock()
+		now := s.now()
+		for _, p := range pulls {
+			if p.stalled(now, s.cfg.MaxLag) {
+				p.Close(fmt.Errorf("%w: receiver acknowledged nothing for %v", hub.ErrLagging, s.cfg.MaxLag))
+			}
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package srtserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/podium-broadcast/podium/internal/delivery"
+	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ts"
+)
+
+// maxPayload is larger than any SRT payload (1456 bytes at most).
+const maxPayload = 1500
+
+var errPeerClosed = errors.New("peer closed the connection")
+
+// publishSession carries an encoder's stream into the hub.
+type publishSession struct {
+	server *Server
+	feedID string
+	conn   conn
+	pub    *hub.Publisher
+	remote string
+	since  time.Time
+}
+
+func (p *publishSession) run(ctx context.Context) {
+	s := p.server
+	s.log.Info("srt publish open", "feed", p.feedID, "remote", p.remote)
+	s.metrics.connections.WithLabelValues("publish").Inc()
+
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		case <-p.pub.Kicked():
+		}
+		p.conn.Close()
+	})
+
+	reason := p.receive()
+	if kicked := p.pub.Reason(); kicked != nil {
+		reason = kicked
+	} else if ctx.Err() != nil {
+		reason = hub.ErrShutdown
+	}
+	close(done)
+	wg.Wait()
+	p.pub.Detach()
+
+	s.mu.Lock()
+	if s.publishers[p.feedID] == p {
+		delete(s.publishers, p.feedID)
+	}
+	s.mu.Unlock()
+	st := p.conn.Stats()
+	s.metrics.addIngest(p.feedID, st)
+	level := s.log.Info
+	if errors.Is(reason, ts.ErrNotTS) {
+		level = s.log.Warn
+	}
+	level("srt publish close", "feed", p.feedID, "remote", p.remote, "reason", reason.Error(),
+		"bytes", p.pub.BytesIn(), "duration", time.Since(p.since).Round(time.Millisecond),
+		"packets_lost", st.PktRecvLoss, "packets_dropped", st.PktRecvDrop, "packets_retransmitted", st.PktRetrans)
+}
+
+// receive copies the publisher's messages into the hub until the connection
+// ends or the data is not a transport stream.
+func (p *publishSession) receive() error {
+	buf := make([]byte, maxPayload)
+	for {
+		n, err := p.conn.Read(buf)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return errPeerClosed
+			}
+			return err
+		}
+		if err := p.pub.Write(buf[:n]); err != nil {
+			return err
+		}
+	}
+}
+
+// Stats returns the publisher connection's counters.
+func (p *publishSession) Stats() delivery.TransportStats {
+	return transportStats(p.conn.Stats())
+}
+
+func transportStats(st connStats) delivery.TransportStats {
+	return delivery.TransportStats{
+		PacketsSent: st.PktSent, PacketsRetransmitted: st.PktRetrans,
+		PacketsLost: st.PktSendLoss + st.PktRecvLoss, PacketsDropped: st.PktSendDrop + st.PktRecvDrop,
+		RTT: st.RTT,
+	}
+}
+
+// pullSession delivers a feed to one broadcaster's receiver.
+type pullSession struct {
+	server   *Server
+	conn     conn
+	reader   *hub.Reader
+	delivery *delivery.Delivery
+
+	// Receiver progress, as seen by Server.watchReceivers only.
+	lastSent, lastACK uint64
+	lastProgress      time.Time
+}
+
+func (p *pullSession) run(ctx context.Context) {
+	s := p.server
+	d := p.delivery
+	s.log.Info("srt delivery open", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr)
+	s.metrics.connections.WithLabelValues("request").Inc()
+
+	var wg sync.WaitGroup
+	// A receiver sends no data, so a Read returns only when the connection ends.
+	wg.Go(func() {
+		var buf [maxPayload]byte
+		for {
+			if _, err := p.conn.Read(buf[:]); err != nil {
+				p.reader.Close(errPeerClosed)
+				return
+			}
+		}
+	})
+	reason := p.send(ctx)
+	if ctx.Err() != nil && !errors.Is(reason, hub.ErrShutdown) {
+		reason = hub.ErrShutdown
+	}
+	p.reader.Close(reason)
+	p.conn.Close()
+	wg.Wait()
+
+	s.deliveries.Remove(d)
+	s.mu.Lock()
+	delete(s.pulls, p)
+	s.mu.Unlock()
+	st := p.conn.Stats()
+	s.metrics.addDelivery(d.FeedID, st)
+	s.log.Info("srt delivery close", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr,
+		"reason", reason.Error(), "bytes", d.Bytes(), "duration", time.Since(d.Since).Round(time.Millisecond),
+		"packets_retransmitted", st.PktRetrans, "packets_lost", st.PktSendLoss, "packets_dropped", st.PktSendDrop)
+}
+
+// send writes the feed to the receiver until the reader is closed.
+func (p *pullSession) send(ctx context.Context) error {
+	chunks := make([][]byte, 0, 64)
+	for {
+		var err error
+		chunks, err = p.reader.Next(ctx, chunks[:0])
+		if err != nil {
+			return err
+		}
+		for _, c := range chunks {
+			if err := p.write(ctx, c); err != nil {
+				return err
+			}
+			p.reader.Wrote(len(c))
+			p.delivery.AddBytes(len(c))
+		}
+	}
+}
+
+// write sends one message. The SRT send queue refuses messages while it is
+// full (say, while a new receiver catches up from the last keyframe): retry
+// briefly, and cut the receiver as lagging if it stays full.
+func (p *pullSession) write(ctx context.Context, chunk []byte) error {
+	var deadline time.Time
+	for {
+		_, err := p.conn.Write(chunk)
+		if err == nil {
+			return nil
+		}
+		if err := p.reader.Err(); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return hub.ErrShutdown
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(p.server.cfg.MaxLag)
+		} else if now.After(deadline) {
+			return hub.ErrLagging
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stalled reports whether the receiver has acknowledged nothing for maxLag while data was being sent.
+func (p *pullSession) stalled(now time.Time, maxLag time.Duration) bool {
+	st := p.conn.Stats()
+	if st.PktRecvACK != p.lastACK || st.PktSent == p.lastSent {
+		p.lastACK, p.lastSent, p.lastProgress = st.PktRecvACK, st.PktSent, now
+		return false
+	}
+	return now.Sub(p.lastProgress) > maxLag
+}
+
+// Stats returns the delivery connection's counters.
+func (p *pullSession) Stats() delivery.TransportStats { return transportStats(p.conn.Stats()) }
+
+// Close ends the delivery with reason.
+func (p *pullSession) Close(reason error) { p.reader.Close(reason) }
