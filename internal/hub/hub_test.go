@@ -6,8 +6,11 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/podium-broadcast/podium/internal/ts"
 )
 
 // clock is a settable time source for tests.
@@ -321,5 +324,57 @@ func TestSteadyStateDoesNotAllocatePerReader(t *testing.T) {
 	// One arena block per ~49 chunks of 1316 bytes, nothing per reader.
 	if allocs > 0.05 {
 		t.Fatalf("%.3f allocations per chunk", allocs)
+	}
+}
+
+func TestPublisherReassemblesPacketsAcrossPayloads(t *testing.T) {
+	h, _ := testHub(t, DefaultConfig)
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	var in []byte
+	for i := range 200 {
+		in = append(in, s.chunk(i%20 == 0, byte(i))...)
+	}
+	// srt-live-transmit's default reads stdin 1456 bytes at a time.
+	p.Write(in[:1456])
+	r, _ := f.NewReader()
+	for rest := in[1456:]; len(rest) > 0; {
+		n := min(1456, len(rest))
+		if err := p.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	var out []byte
+	for len(out) < len(in) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		chunks, err := r.Next(ctx, make([][]byte, 0, 512))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range chunks {
+			if len(c) > 1316 || len(c)%188 != 0 {
+				t.Fatalf("chunk of %d bytes: not at most 7 whole packets", len(c))
+			}
+			out = append(out, c...)
+		}
+	}
+	if !bytes.Equal(out, in) {
+		t.Fatal("stream altered by reassembly")
+	}
+}
+
+func TestPublisherRefusesGarbage(t *testing.T) {
+	h, _ := testHub(t, DefaultConfig)
+	p, _ := h.Feed("f").Attach("a")
+	var s stream
+	good := s.chunk(true, 1)
+	if err := p.Write(good[:100]); err != nil {
+		t.Fatalf("partial packet refused: %v", err)
+	}
+	if err := p.Write([]byte(strings.Repeat("not a transport stream ", 20))); !errors.Is(err, ts.ErrNotTS) {
+		t.Fatalf("garbage accepted: %v", err)
 	}
 }

@@ -11,9 +11,12 @@ import (
 
 var errPublisherGone = errors.New("publisher detached from feed")
 
-// arenaSize is the size of the blocks that incoming chunks are copied into:
+// arenaSize is the size of the blocks that incoming data is copied into:
 // one allocation serves about fifty SRT payloads.
 const arenaSize = 64 << 10
+
+// maxChunk is the most a chunk holds: seven transport packets, one SRT live payload.
+const maxChunk = 7 * ts.PacketSize
 
 // Publisher is the one writer of a feed. Its methods must be called from one goroutine.
 type Publisher struct {
@@ -21,7 +24,10 @@ type Publisher struct {
 	remote  string
 	since   time.Time
 	scanner ts.Scanner
-	arena   []byte
+	// block holds incoming bytes; block[:start] has been handed to the feed
+	// and is never written again, block[start:] waits to make whole packets.
+	block   []byte
+	start   int
 	bytesIn atomic.Uint64
 
 	kickOnce sync.Once
@@ -45,25 +51,50 @@ func (f *Feed) Attach(remote string) (*Publisher, error) {
 	return p, nil
 }
 
-// Write checks that chunk is whole transport packets, copies it into the
-// feed and wakes the readers. It never waits for a reader. An error means
-// the data was refused (ts.ErrNotTS) or the publisher was detached.
-func (p *Publisher) Write(chunk []byte) error {
+// Write takes the next bytes of the publisher's transport stream, cut
+// anywhere (SRT payloads are usually 7 whole packets, but a sender may use
+// 1456-byte payloads). It hands the feed chunks of at most seven whole
+// packets, checking their framing, and wakes the readers; it never waits for
+// a reader. An error means the data is not a transport stream (ts.ErrNotTS)
+// or the publisher was detached.
+func (p *Publisher) Write(data []byte) error {
+	for len(data) > 0 {
+		if len(p.block) == cap(p.block) {
+			p.newBlock()
+		}
+		n := copy(p.block[len(p.block):cap(p.block)], data)
+		p.block = p.block[:len(p.block)+n]
+		data = data[n:]
+		for len(p.block)-p.start >= ts.PacketSize {
+			size := min(len(p.block)-p.start, maxChunk) / ts.PacketSize * ts.PacketSize
+			chunk := p.block[p.start : p.start+size : p.start+size]
+			if err := p.handOver(chunk); err != nil {
+				return err
+			}
+			p.start += size
+		}
+	}
+	return nil
+}
+
+// newBlock moves the incomplete packet at the end of the current block to a new one.
+func (p *Publisher) newBlock() {
+	pending := p.block[p.start:]
+	block := make([]byte, len(pending), arenaSize)
+	copy(block, pending)
+	p.block, p.start = block, 0
+}
+
+func (p *Publisher) handOver(chunk []byte) error {
 	rap, err := p.scanner.Scan(chunk)
 	if err != nil {
 		return err
 	}
-	if len(p.arena) < len(chunk) {
-		p.arena = make([]byte, max(arenaSize, len(chunk)))
-	}
-	data := p.arena[:len(chunk):len(chunk)]
-	p.arena = p.arena[len(chunk):]
-	copy(data, chunk)
 	offset := -1
 	if rap >= 0 {
 		offset = rap * ts.PacketSize
 	}
-	if err := p.feed.append(p, data, offset, p.scanner.RAPPSI()); err != nil {
+	if err := p.feed.append(p, chunk, offset, p.scanner.RAPPSI()); err != nil {
 		return err
 	}
 	p.bytesIn.Add(uint64(len(chunk)))
