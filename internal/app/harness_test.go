@@ -188,7 +188,7 @@ func startPodium(t *testing.T, opts options) *podium {
 	cfg := config.Default
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.SRTAddr = "127.0.0.1:" + freeUDPPort(t)
+	cfg.SRTAddr = "127.0.0.1:0"
 	if opts.grace > 0 {
 		cfg.PublisherGrace = opts.grace
 	}
@@ -218,18 +218,6 @@ func startPodium(t *testing.T, opts options) *podium {
 	})
 	host, port, _ := net.SplitHostPort(a.SRTAddr())
 	return &podium{App: a, t: t, srtHost: host, srtPort: port, base: "http://" + a.HTTPAddr(), logs: logs}
-}
-
-// freeUDPPort finds a UDP port to give the SRT listener.
-func freeUDPPort(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, port, _ := net.SplitHostPort(c.LocalAddr().String())
-	return port
 }
 
 type testLogWriter struct{ t *testing.T }

@@ -1,0 +1,29 @@
+# Podium's entry points. See README.md.
+.PHONY: demo serve build test bench lint fuzz
+
+GO ?= go
+
+demo:
+	$(GO) run ./cmd/podium demo
+
+serve:
+	$(GO) run ./cmd/podium serve
+
+build:
+	CGO_ENABLED=0 $(GO) build -o podium ./cmd/podium
+
+# Installs what the tests need (ffmpeg, srt-tools, libsrt for the reject-code
+# probe) when missing, then runs every test with the race detector.
+test:
+	scripts/install-test-deps.sh
+	$(GO) test -race -timeout 20m ./...
+
+# Fuzzes every parser of outside input for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/srtserver -run '^$$' -fuzz FuzzParseStreamID -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ts -run '^$$' -fuzz FuzzScan -fuzztime $(FUZZTIME)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var podiumBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "podium-bin-")
+	if err != nil {
+		panic(err)
+	}
+	podiumBin = filepath.Join(dir, "podium")
+	if out, err := exec.Command("go", "build", "-o", podiumBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running podium process.
+type server struct {
+	cmd    *exec.Cmd
+	stdout *lockedBuffer
+	logs   chan string
+	http   string
+}
+
+func start(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(podiumBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	s := &server{cmd: cmd, stdout: &lockedBuffer{}, logs: make(chan string, 1000)}
+	cmd.Stdout = s.stdout
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			s.logs <- sc.Text()
+		}
+		close(s.logs)
+	}()
+	running := regexp.MustCompile(`msg="podium running" http=(\S+)`)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case line, ok := <-s.logs:
+			if !ok {
+				t.Fatalf("podium exited before running")
+			}
+			if m := running.FindStringSubmatch(line); m != nil {
+				s.http = "http://" + m[1]
+				return s
+			}
+		case <-deadline:
+			t.Fatal("podium did not start within 10 s")
+		}
+	}
+}
+
+// stop sends SIGTERM and returns the exit code and the remaining log.
+func (s *server) stop(t *testing.T) (int, string) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	var rest strings.Builder
+	done := make(chan struct{})
+	go func() {
+		for line := range s.logs {
+			rest.WriteString(line + "\n")
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("podium did not stop within 10 s of SIGTERM")
+	}
+	s.cmd.Wait()
+	return s.cmd.ProcessState.ExitCode(), rest.String()
+}
+
+func TestServeKeepsItsAdminTokenAndStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
+	first := start(t, nil, args...)
+	token := regexp.MustCompile(`adm_[A-Z0-9]+`).FindString(first.stdout.String())
+	if token == "" {
+		t.Fatalf("first start printed no admin token: %q", first.stdout.String())
+	}
+	if status := get(t, first.http+"/api/v1/feeds", token); status != 200 {
+		t.Fatalf("printed token refused: %d", status)
+	}
+	if code, log := first.stop(t); code != 0 || !strings.Contains(log, "podium stopped") {
+		t.Fatalf("SIGTERM: exit %d, log:\n%s", code, log)
+	}
+	info, err := os.Stat(filepath.Join(dir, "admin-token"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("admin-token file: %v %v", info, err)
+	}
+
+	second := start(t, nil, args...)
+	if strings.Contains(second.stdout.String(), "adm_") {
+		t.Fatal("admin token printed again on the second start")
+	}
+	if status := get(t, second.http+"/api/v1/feeds", token); status != 200 {
+		t.Fatalf("token not kept across restarts: %d", status)
+	}
+	second.stop(t)
+
+	third := start(t, []string{"PODIUM_ADMIN_TOKEN=from-the-environment"}, args...)
+	if get(t, third.http+"/api/v1/feeds", "from-the-environment") != 200 || get(t, third.http+"/api/v1/feeds", token) != 401 {
+		t.Fatal("PODIUM_ADMIN_TOKEN does not replace the kept token")
+	}
+	third.stop(t)
+}
+
+func TestBadCommandLinesFailClearly(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"serve", "--http-addr", "nonsense"}, nil, "http_addr"},
+		{[]string{"serve", "--publisher-grace", "soon"}, nil, "publisher-grace"},
+		{[]string{"serve", "--no-such-flag"}, nil, "unknown flag"},
+		{[]string{"serve", "--config", "/nonexistent/podium.yml"}, nil, "config file"},
+		{[]string{"serve"}, []string{"PODIUM_READER_MAX_LAG=forever"}, "PODIUM_READER_MAX_LAG"},
+		{[]string{"launch"}, nil, "unknown command"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := exec.Command(podiumBin, tc.args...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			cmd.Dir = t.TempDir()
+			out, err := cmd.CombinedOutput()
+			if err == nil || cmd.ProcessState.ExitCode() == 0 {
+				t.Fatalf("exit 0 for %v", tc.args)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("output %q does not mention %q", out, tc.want)
+			}
+		})
+	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func get(t *testing.T, url, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
