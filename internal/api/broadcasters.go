@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/rand"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -61,9 +60,9 @@ func (s *server) createBroadcaster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	apiKey := "pk_" + rand.Text() + rand.Text()
+	apiKey := catalog.NewAPIKey()
 	b := catalog.Broadcaster{ID: req.ID, Name: req.Name, Territories: req.Territories,
-		SRTPassphrase: rand.Text(), APIKeyHash: HashAPIKey(apiKey), CreatedAt: s.now()}
+		SRTPassphrase: catalog.NewPassphrase(), APIKeyHash: catalog.HashAPIKey(apiKey), CreatedAt: s.now()}
 	if req.SRTPassphrase != nil {
 		b.SRTPassphrase = *req.SRTPassphrase
 	}

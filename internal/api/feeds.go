@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/rand"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -83,7 +82,7 @@ func (s *server) createFeed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	f := catalog.Feed{ID: req.ID, Name: req.Name, Kind: catalog.KindMultilateral, PublishPassphrase: rand.Text(), CreatedAt: s.now()}
+	f := catalog.Feed{ID: req.ID, Name: req.Name, Kind: catalog.KindMultilateral, PublishPassphrase: catalog.NewPassphrase(), CreatedAt: s.now()}
 	if req.Kind != nil {
 		f.Kind = catalog.FeedKind(*req.Kind)
 	}

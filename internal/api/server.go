@@ -6,10 +6,8 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -105,12 +103,6 @@ type principalKey struct{}
 
 func who(r *http.Request) principal { return r.Context().Value(principalKey{}).(principal) }
 
-// HashAPIKey is how broadcaster API keys are stored.
-func HashAPIKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
-}
-
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -122,7 +114,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		var p principal
 		if subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminToken)) == 1 {
 			p.admin = true
-		} else if b, found := s.Store.Snapshot().BroadcasterByAPIKeyHash(HashAPIKey(token)); found {
+		} else if b, found := s.Store.Snapshot().BroadcasterByAPIKeyHash(catalog.HashAPIKey(token)); found {
 			p.broadcasterID = b.ID
 		} else {
 			writeError(w, errUnauthorized)

@@ -5,6 +5,9 @@
 package catalog
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 )
@@ -88,4 +91,16 @@ func (e Entitlement) Covers(now time.Time) bool {
 		return false
 	}
 	return true
+}
+
+// NewAPIKey returns a fresh broadcaster API key.
+func NewAPIKey() string { return "pk_" + rand.Text() + rand.Text() }
+
+// NewPassphrase returns a fresh SRT passphrase (26 characters, 130 bits).
+func NewPassphrase() string { return rand.Text() }
+
+// HashAPIKey is how broadcaster API keys are stored and looked up.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }
