@@ -110,7 +110,7 @@ func (s *server) createEntitlement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Log.Info("entitlement granted", "entitlement", e.ID, "broadcaster", e.BroadcasterID, "feed", e.FeedID,
-		"starts_at", formatTime(e.StartsAt), "ends_at", formatTime(e.EndsAt))
+		"starts_at", windowEnd(e.StartsAt), "ends_at", windowEnd(e.EndsAt))
 	w.Header().Set("Location", "/api/v1/entitlements/"+e.ID)
 	writeJSON(w, http.StatusCreated, s.entitlementJSON(e))
 }
@@ -150,4 +150,12 @@ func (s *server) setStatus(w http.ResponseWriter, r *http.Request, id string, st
 	e, _ := s.Store.Snapshot().Entitlement(id)
 	s.Log.Info("entitlement "+string(status), "entitlement", id, "broadcaster", e.BroadcasterID, "feed", e.FeedID)
 	writeJSON(w, http.StatusOK, s.entitlementJSON(e))
+}
+
+// windowEnd writes one end of an entitlement window for the log.
+func windowEnd(t time.Time) string {
+	if t.IsZero() {
+		return "open"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
