@@ -1,7 +1,70 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podium-broadcast/podium/internal/app"
+	"github.com/podium-broadcast/podium/internal/config"
+	"github.com/podium-broadcast/podium/internal/demo"
+)
 
 func demoCommand() *cobra.Command {
-	return &cobra.Command{Use: "demo"}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the Podium server with a demo Games: looping feeds and broadcasters",
+		Long: "demo does everything serve does and, on an empty data directory, seeds a demo Games:\n" +
+			"4 feeds looping bundled samples and 3 broadcasters with different entitlements.\n" +
+			"It prints the credentials and ready-to-paste commands that pull the feeds.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			a, err := app.New(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			creds, ok, err := demo.Seed(ctx, a.Store, cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			if ok {
+				demo.GettingStarted(os.Stdout, endpoints(cfg, a), a.AdminToken, creds)
+			} else {
+				fmt.Fprintf(os.Stdout, "The catalog in %s was not made by the demo: no demo credentials to show. Admin token: %s/admin-token\n", cfg.DataDir, cfg.DataDir)
+			}
+			loopCtx, stopLoops := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			loopErr := make(chan error, 1)
+			wg.Go(func() { loopErr <- demo.Loop(loopCtx, a.Store, a.Hub, log) })
+			err = a.Run(ctx)
+			stopLoops()
+			wg.Wait()
+			if e := <-loopErr; e != nil && err == nil {
+				err = e
+			}
+			return err
+		},
+	}
+	config.Flags(cmd.Flags())
+	return cmd
+}
+
+// endpoints are the server's addresses as a broadcaster reaches them.
+func endpoints(cfg config.Config, a *app.App) demo.Endpoints {
+	_, httpPort, _ := net.SplitHostPort(a.HTTPAddr())
+	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
+	return demo.Endpoints{
+		API:     "http://" + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
+		SRTHost: cfg.Host(cfg.SRTAddr),
+		SRTPort: srtPort,
+	}
 }

@@ -191,3 +191,52 @@ func get(t *testing.T, url, token string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestDemoPrintsCommandsThatWork runs `podium demo` on an empty data
+// directory, then runs the ffmpeg command it printed and checks what arrives.
+func TestDemoPrintsCommandsThatWork(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
+	first := start(t, nil, args...)
+	guide := first.stdout.String()
+	record := regexp.MustCompile(`record  ffmpeg -i '([^']+)'`).FindAllStringSubmatch(guide, -1)
+	if len(record) != 3 {
+		t.Fatalf("want a record command per broadcaster, got %d in:\n%s", len(record), guide)
+	}
+	url := record[0][1]
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", url, "-map", "0", "-c", "copy", "-t", "6", "-f", "mpegts", "-").Output()
+	if err != nil {
+		t.Fatalf("printed command failed: %v", err)
+	}
+	probe := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", "-")
+	probe.Stdin = strings.NewReader(string(out))
+	codecs, err := probe.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"h264", "aac", "ac3"} {
+		if !strings.Contains(string(codecs), c) {
+			t.Fatalf("demo feed lacks %s: %s", c, codecs)
+		}
+	}
+	// Six seconds cross a loop boundary: the decoder must not notice it.
+	decode := exec.Command("ffmpeg", "-v", "warning", "-i", "-", "-map", "0", "-f", "null", "-")
+	decode.Stdin = strings.NewReader(string(out))
+	if msgs, err := decode.CombinedOutput(); err != nil || len(strings.TrimSpace(string(msgs))) > 0 {
+		t.Fatalf("decoding the demo feed across a loop boundary: %v\n%s", err, msgs)
+	}
+	if code, _ := first.stop(t); code != 0 {
+		t.Fatalf("demo exit %d", code)
+	}
+
+	// A restart keeps the catalog and shows the same credentials.
+	second := start(t, nil, args...)
+	key := regexp.MustCompile(`API key\s+(pk_\S+)`).FindStringSubmatch(guide)[1]
+	if !strings.Contains(second.stdout.String(), key) {
+		t.Fatal("restarted demo does not show the same credentials")
+	}
+	if status := get(t, second.http+"/api/v1/feeds", key); status != 200 {
+		t.Fatalf("demo API key refused after restart: %d", status)
+	}
+	second.stop(t)
+}

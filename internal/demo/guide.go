@@ -1,0 +1,56 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Endpoints are the addresses to print, as broadcasters reach them.
+type Endpoints struct {
+	API     string // http://host:port
+	SRTHost string
+	SRTPort string
+}
+
+// PullURL is the SRT URL a broadcaster pulls a feed with.
+func (e Endpoints) PullURL(feed, broadcaster, passphrase string) string {
+	return fmt.Sprintf("srt://%s:%s?streamid=#!::r=%s,u=%s,m=request&passphrase=%s", e.SRTHost, e.SRTPort, feed, broadcaster, passphrase)
+}
+
+// PublishURL is the SRT URL an encoder publishes a feed with.
+func (e Endpoints) PublishURL(feed, passphrase string) string {
+	return fmt.Sprintf("srt://%s:%s?streamid=#!::r=%s,m=publish&passphrase=%s", e.SRTHost, e.SRTPort, feed, passphrase)
+}
+
+// GettingStarted writes the block `podium demo` prints at start.
+func GettingStarted(w io.Writer, e Endpoints, adminToken string, creds Credentials) {
+	var b strings.Builder
+	rule := strings.Repeat("─", 78)
+	fmt.Fprintf(&b, "\n%s\nPodium demo — a Games with %d looping feeds and %d broadcasters\n%s\n\n", rule, len(creds.Feeds), len(creds.Broadcasters), rule)
+	fmt.Fprintf(&b, "  API       %s/api/v1   (OpenAPI: %s/api/v1/openapi.yaml, metrics: %s/metrics)\n", e.API, e.API, e.API)
+	fmt.Fprintf(&b, "  SRT       srt://%s:%s   (publish and pull)\n", e.SRTHost, e.SRTPort)
+	fmt.Fprintf(&b, "  Admin     %s\n\n", adminToken)
+	fmt.Fprintf(&b, "  curl -H 'Authorization: Bearer %s' %s/api/v1/feeds\n\n", adminToken, e.API)
+	fmt.Fprintf(&b, "Feeds (publishers are the demo loops; an encoder takes over a feed when the loop is stopped):\n")
+	for _, f := range creds.Feeds {
+		fmt.Fprintf(&b, "  %-16s %s\n", f.ID, f.Name)
+	}
+	for _, bc := range creds.Broadcasters {
+		fmt.Fprintf(&b, "\nBroadcaster %s (%s) — entitled to %s", bc.ID, bc.Name, strings.Join(bc.Entitled, ", "))
+		if len(bc.Later) > 0 {
+			fmt.Fprintf(&b, "; later: %s", strings.Join(bc.Later, ", "))
+		}
+		fmt.Fprintf(&b, "\n  API key         %s\n  SRT passphrase  %s\n", bc.APIKey, bc.SRTPassphrase)
+		if len(bc.Entitled) == 0 {
+			continue
+		}
+		feed := bc.Entitled[0]
+		url := e.PullURL(feed, bc.ID, bc.SRTPassphrase)
+		fmt.Fprintf(&b, "  watch   ffplay -fflags nobuffer '%s'\n", url)
+		fmt.Fprintf(&b, "  record  ffmpeg -i '%s' -map 0 -c copy %s.ts\n", url, feed)
+		fmt.Fprintf(&b, "  relay   srt-live-transmit '%s' udp://127.0.0.1:5000\n", url)
+	}
+	b.WriteString("\nQuote SRT URLs in single quotes (\"!\" is history expansion in bash). Ctrl-C stops Podium.\n" + rule + "\n\n")
+	io.WriteString(w, b.String())
+}
