@@ -18,11 +18,17 @@ test:
 	scripts/install-test-deps.sh
 	$(GO) test -race -timeout 20m ./...
 
+# Measures SRT fan-out against libsrt's srt-live-transmit and writes BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/hub/
+	$(GO) run ./bench/srtfanout
+
 # Fuzzes every parser of outside input for FUZZTIME each.
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/srtserver -run '^$$' -fuzz FuzzParseStreamID -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ts -run '^$$' -fuzz FuzzScan -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/tsloop -run '^$$' -fuzz FuzzNew -fuzztime $(FUZZTIME)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

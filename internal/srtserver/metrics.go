@@ -85,21 +85,31 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.mu.Unlock()
 	if s := m.server; s != nil {
+		// Copy the sessions, then read their counters without holding the server's lock.
 		s.mu.Lock()
-		for feed, p := range s.publishers {
-			st := p.conn.Stats()
-			t := totals[counterKey{feed, "ingest"}]
-			t.lost, t.retrans, t.dropped = t.lost+st.PktRecvLoss, t.retrans+st.PktRetrans, t.dropped+st.PktRecvDrop
-			totals[counterKey{feed, "ingest"}] = t
+		publishers := make([]*publishSession, 0, len(s.publishers))
+		for _, p := range s.publishers {
+			publishers = append(publishers, p)
 		}
+		pulls := make([]*pullSession, 0, len(s.pulls))
 		for p := range s.pulls {
+			pulls = append(pulls, p)
+		}
+		s.mu.Unlock()
+		for _, p := range publishers {
+			st := p.conn.Stats()
+			k := counterKey{p.feedID, "ingest"}
+			t := totals[k]
+			t.lost, t.retrans, t.dropped = t.lost+st.PktRecvLoss, t.retrans+st.PktRetrans, t.dropped+st.PktRecvDrop
+			totals[k] = t
+		}
+		for _, p := range pulls {
 			st := p.conn.Stats()
 			k := counterKey{p.delivery.FeedID, "delivery"}
 			t := totals[k]
 			t.lost, t.retrans, t.dropped = t.lost+st.PktSendLoss, t.retrans+st.PktRetrans, t.dropped+st.PktSendDrop
 			totals[k] = t
 		}
-		s.mu.Unlock()
 	}
 	for k, t := range totals {
 		ch <- prometheus.MustNewConstMetric(m.lostDesc, prometheus.CounterValue, float64(t.lost), k.feed, k.direction)
