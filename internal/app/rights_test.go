@@ -135,7 +135,12 @@ func TestRightsChangesCloseDeliveriesWithinOneSecond(t *testing.T) {
 			if took > time.Second {
 				t.Fatalf("delivery closed %v after the change, want within 1 s", took)
 			}
-			if tc.name != "delete feed" && witness.exited() {
+			if tc.name == "delete feed" {
+				eventually(t, time.Second, "publisher of the deleted feed not disconnected", func() bool {
+					return strings.Contains(p.logs.String(), `msg="srt publish close" feed=`+f.ID+` remote=`) &&
+						strings.Contains(p.logs.String(), `reason="feed deleted"`)
+				})
+			} else if witness.exited() {
 				t.Fatal("another broadcaster's delivery was closed too")
 			}
 		})
