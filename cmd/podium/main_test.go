@@ -101,7 +101,11 @@ func TestServeKeepsItsAdminTokenAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
-	token := regexp.MustCompile(`adm_[A-Z0-9]+`).FindString(first.stdout.String())
+	var token string
+	// stdout and stderr are separate pipes: the token may arrive after the log line.
+	for deadline := time.Now().Add(2 * time.Second); token == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		token = regexp.MustCompile(`adm_[A-Z0-9]+`).FindString(first.stdout.String())
+	}
 	if token == "" {
 		t.Fatalf("first start printed no admin token: %q", first.stdout.String())
 	}
@@ -198,7 +202,10 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
-	guide := first.stdout.String()
+	var guide string
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(guide, "Ctrl-C") && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		guide = first.stdout.String()
+	}
 	record := regexp.MustCompile(`record  ffmpeg -i '([^']+)'`).FindAllStringSubmatch(guide, -1)
 	if len(record) != 3 {
 		t.Fatalf("want a record command per broadcaster, got %d in:\n%s", len(record), guide)

@@ -188,7 +188,7 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 		reader.Close(err)
 		return fmt.Errorf("accept: %w", err)
 	}
-	p := &pullSession{server: s, conn: c, reader: reader,
+	p := &pullSession{server: s, conn: c, reader: reader, lastProgress: s.now(),
 		delivery: &delivery.Delivery{BroadcasterID: b.ID, FeedID: id.Resource, Protocol: "srt", RemoteAddr: remote, Since: s.now()}}
 	s.deliveries.Add(p.delivery, p)
 	s.mu.Lock()
