@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -74,6 +75,11 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	if err := s.reload(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	// The catalog holds SRT passphrases: keep it from other local users.
+	if err := os.Chmod(path, 0o600); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("protect catalog %s: %w", path, err)
 	}
 	return s, nil
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,6 +17,9 @@ func TestCatalogSurvivesReopenAndRefusesBadReferences(t *testing.T) {
 	st, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "catalog.db")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("catalog.db mode: %v %v", info, err)
 	}
 	changes := 0
 	st.OnChange(func(*catalog.Snapshot) { changes++ })
