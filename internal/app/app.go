@@ -47,7 +47,7 @@ type App struct {
 
 // New opens the data directory and binds the listeners; Run serves.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	token, created, err := adminToken(cfg.DataDir)
