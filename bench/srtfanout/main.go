@@ -1,0 +1,456 @@
+// Command srtfanout measures Podium's SRT fan-out on this machine and writes
+// the figures into BENCHMARKS.md:
+//
+//   - one 20 Mbit/s feed fanned out to N SRT receivers: the largest N at which
+//     every receiver loses under 0.1 % of the stream over 30 s, and Podium's
+//     CPU and memory per receiver;
+//   - beside it, in the same run, the CPU that libsrt's srt-live-transmit
+//     needs to relay the same stream 1:1, and Podium with one receiver, three
+//     times each, interleaved, quoted as medians.
+//
+// Podium runs as its own process (built from ./cmd/podium); the publisher
+// and the receivers are srt-live-transmit processes on the same machine,
+// all on 127.0.0.1. Run it from the repository root:
+//
+//	go run ./bench/srtfanout [-window 30s] [-budget 14m] [-steps 5,10,20,...]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the bench's settings, from its flags.
+type options struct {
+	bitrate int
+	window  time.Duration
+	warmup  time.Duration
+	repeats int
+	steps   []int
+	maxLoss float64
+	budget  time.Duration
+	out     string
+}
+
+func parseFlags() (options, error) {
+	o := options{}
+	var steps string
+	flag.IntVar(&o.bitrate, "bitrate", 20_000_000, "bitrate of the feed, bit/s")
+	flag.DurationVar(&o.window, "window", 30*time.Second, "measurement window of each step")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "settling time between the receivers' first data and the window")
+	flag.IntVar(&o.repeats, "repeats", 3, "runs of each 1:1 comparison (libsrt relay, Podium with one receiver)")
+	flag.StringVar(&steps, "steps", "5,10,15,20,25,30,40,50,60,80,100,120,150", "receiver counts to try, in increasing order, until one fails")
+	flag.Float64Var(&o.maxLoss, "max-loss", 0.001, "loss a receiver may have for a step to pass")
+	flag.DurationVar(&o.budget, "budget", 14*time.Minute, "total time after which no further step is started")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results into, relative to the repository root")
+	flag.Parse()
+	for _, s := range strings.Split(steps, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || (len(o.steps) > 0 && n <= o.steps[len(o.steps)-1]) {
+			return o, fmt.Errorf("-steps: want increasing positive counts, got %q", steps)
+		}
+		o.steps = append(o.steps, n)
+	}
+	if o.bitrate < 1_000_000 || o.window < 5*time.Second || o.repeats < 0 {
+		return o, errors.New("-bitrate must be at least 1 Mbit/s, -window at least 5 s, -repeats not negative")
+	}
+	return o, nil
+}
+
+func main() {
+	opts, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "srtfanout:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, opts)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "srtfanout:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is one run of the benchmark.
+type bench struct {
+	opts   options
+	procs  *supervisor
+	start  time.Time
+	src    *source
+	podium *podium
+	feed   string
+	// passphrases of the broadcasters created so far, one per receiver.
+	passphrases []string
+}
+
+// say prints a progress line, with the time since the start.
+func (b *bench) say(format string, args ...any) {
+	fmt.Printf("[%6s] %s\n", time.Since(b.start).Round(time.Second), fmt.Sprintf(format, args...))
+}
+
+func run(ctx context.Context, opts options) error {
+	b := &bench{opts: opts, procs: newSupervisor(), start: time.Now(), feed: "bench-fanout"}
+	defer b.procs.stopAll()
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	for _, tool := range []string{"ffmpeg", "srt-live-transmit", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("needs %s: apt-get install ffmpeg srt-tools (see scripts/install-test-deps.sh)", tool)
+		}
+	}
+	machine := describeMachine(root)
+	dir, err := os.MkdirTemp("", "podium-srtfanout-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	b.say("source: %d Mbit/s MPEG-TS (ffmpeg, cached in bench/.cache)", opts.bitrate/1_000_000)
+	if b.src, err = loadSource(ctx, filepath.Join(root, "bench", ".cache"), opts.bitrate); err != nil {
+		return err
+	}
+	b.say("building ./cmd/podium")
+	bin, err := buildPodium(ctx, root, dir)
+	if err != nil {
+		return err
+	}
+	rep := &report{date: time.Now(), machine: machine, opts: opts}
+	b.say("hub micro-benchmark: go test -bench BenchmarkFanOut ./internal/hub/")
+	if rep.hub, err = runHubBenchmark(ctx, root); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b.say("hub micro-benchmark failed, going on without it: %v", err)
+	}
+	if b.podium, err = startPodium(ctx, b.procs, bin, dir); err != nil {
+		return err
+	}
+	defer b.keepLog(filepath.Join(root, "bench", ".cache", "podium.log"))
+	publishPassphrase, err := b.podium.createFeed(ctx, b.feed)
+	if err != nil {
+		return err
+	}
+	podiumServer := server{name: "podium", pid: b.podium.proc.pid(), podium: b.podium, readURL: func(i int) string {
+		return b.podium.pullURL(b.feed, broadcasterID(i), b.passphrases[i])
+	}}
+	publishURL := b.podium.publishURL(b.feed, publishPassphrase)
+
+	for i := range opts.repeats {
+		label := fmt.Sprintf("1:1 run %d/%d, libsrt relay", i+1, opts.repeats)
+		relay, err := b.measureRelay(ctx, label)
+		if err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		b.sayResult(label, relay)
+		rep.relay = append(rep.relay, relay)
+
+		label = fmt.Sprintf("1:1 run %d/%d, Podium", i+1, opts.repeats)
+		single, err := b.measurePodium(ctx, label, podiumServer, publishURL, 1)
+		if err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		b.sayResult(label, single)
+		rep.single = append(rep.single, single)
+	}
+	if err := b.fanOut(ctx, rep, podiumServer, publishURL); err != nil {
+		return err
+	}
+	rep.duration = time.Since(b.start)
+	path := filepath.Join(root, opts.out)
+	if err := rep.write(path); err != nil {
+		return err
+	}
+	b.say("done: largest N under %.2g%% loss: %d; figures in %s", opts.maxLoss*100, rep.largest, opts.out)
+	return nil
+}
+
+// fanOut keeps one publisher on Podium, measures it with no receiver, then
+// steps the number of receivers up until a step fails, and refines between
+// the last step that passed and the one that failed while time allows.
+func (b *bench) fanOut(ctx context.Context, rep *report, srv server, publishURL string) error {
+	if err := b.ensureBroadcasters(ctx, b.opts.steps[len(b.opts.steps)-1]); err != nil {
+		return err
+	}
+	if err := b.waitFeedOffline(ctx); err != nil {
+		return err
+	}
+	pub, err := startPublisher(b.procs, b.src, publishURL, b.opts.bitrate)
+	if err != nil {
+		return err
+	}
+	defer pub.stop()
+	if err := b.waitFeedLive(ctx, pub); err != nil {
+		return err
+	}
+	if rep.idle, err = b.measure(ctx, "fan-out, publisher only", srv, pub, 0); err != nil {
+		return err
+	}
+	b.sayResult("fan-out, publisher only", rep.idle)
+
+	deadline := b.start.Add(b.opts.budget)
+	passed, failed := 0, 0
+	if len(rep.single) > 0 && median(rep.single, func(r result) float64 { return r.WorstLoss }) < b.opts.maxLoss {
+		passed = 1
+	}
+	// step measures n receivers; a step that fails is run once more, so that
+	// one burst of load from elsewhere on the machine does not decide.
+	step := func(n int) (bool, error) {
+		for attempt := 1; attempt <= 2; attempt++ {
+			if time.Now().Add(b.stepTime(n)).After(deadline) {
+				rep.stopReason = fmt.Sprintf("the time budget (%v) left no room for N=%d", b.opts.budget, n)
+				return false, nil
+			}
+			label := fmt.Sprintf("fan-out N=%d", n)
+			if attempt > 1 {
+				label += ", second attempt"
+			}
+			r, err := b.measure(ctx, label, srv, pub, n)
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", label, err)
+			}
+			r.Attempt = attempt
+			b.sayResult(label, r)
+			rep.steps = append(rep.steps, r)
+			if err := sleep(ctx, 2*time.Second); err != nil { // let Podium close the deliveries
+				return false, err
+			}
+			if r.passes(b.opts.maxLoss) {
+				passed = max(passed, n)
+				return true, nil
+			}
+		}
+		if failed == 0 || n < failed {
+			failed = n
+		}
+		return true, nil
+	}
+	for _, n := range b.opts.steps {
+		ran, err := step(n)
+		if err != nil {
+			return err
+		}
+		if !ran || failed > 0 {
+			break
+		}
+	}
+	if failed == 0 && rep.stopReason == "" {
+		rep.stopReason = fmt.Sprintf("every step passed, up to the last of -steps (%d)", b.opts.steps[len(b.opts.steps)-1])
+	}
+	for refine := 0; refine < 2 && failed > 0 && failed-passed > max(2, passed/10); refine++ {
+		ran, err := step((passed + failed) / 2)
+		if err != nil {
+			return err
+		}
+		if !ran {
+			break
+		}
+	}
+	if failed > 0 && rep.stopReason == "" {
+		rep.stopReason = fmt.Sprintf("N=%d failed twice", failed)
+	}
+	rep.largest = passed
+	return nil
+}
+
+// stepTime estimates how long a step with n receivers takes.
+func (b *bench) stepTime(n int) time.Duration {
+	return time.Duration(n)*500*time.Millisecond + b.opts.warmup + b.opts.window + drainTime + 8*time.Second
+}
+
+// measurePodium measures Podium with n receivers and its own publisher.
+func (b *bench) measurePodium(ctx context.Context, label string, srv server, publishURL string, n int) (result, error) {
+	if err := b.ensureBroadcasters(ctx, n); err != nil {
+		return result{}, err
+	}
+	if err := b.waitFeedOffline(ctx); err != nil {
+		return result{}, err
+	}
+	pub, err := startPublisher(b.procs, b.src, publishURL, b.opts.bitrate)
+	if err != nil {
+		return result{}, err
+	}
+	defer pub.stop()
+	if err := b.waitFeedLive(ctx, pub); err != nil {
+		return result{}, err
+	}
+	return b.measure(ctx, label, srv, pub, n)
+}
+
+// measureRelay measures srt-live-transmit relaying the feed from one SRT
+// listener to another, both encrypted as Podium's legs are.
+func (b *bench) measureRelay(ctx context.Context, label string) (result, error) {
+	in, err := freePort("udp")
+	if err != nil {
+		return result{}, err
+	}
+	out, err := freePort("udp")
+	if err != nil {
+		return result{}, err
+	}
+	inPass, outPass := "relay-in-"+randomWord(), "relay-out-"+randomWord()
+	relay, err := b.procs.start("libsrt relay", exec.Command("srt-live-transmit", "-q", "-a:no",
+		fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&passphrase=%s", in, inPass),
+		fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&passphrase=%s", out, outPass)))
+	if err != nil {
+		return result{}, err
+	}
+	defer relay.stop(3 * time.Second)
+	if err := waitUDPBound(ctx, in, relay); err != nil {
+		return result{}, err
+	}
+	pub, err := startPublisher(b.procs, b.src, fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", in, inPass), b.opts.bitrate)
+	if err != nil {
+		return result{}, err
+	}
+	defer pub.stop()
+	srv := server{name: "libsrt relay", pid: relay.pid(), readURL: func(int) string {
+		return fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", out, outPass)
+	}}
+	return b.measure(ctx, label, srv, pub, 1)
+}
+
+// ensureBroadcasters creates broadcasters, each entitled to the feed, until there are n.
+func (b *bench) ensureBroadcasters(ctx context.Context, n int) error {
+	for i := len(b.passphrases); i < n; i++ {
+		p, err := b.podium.createBroadcaster(ctx, broadcasterID(i), b.feed)
+		if err != nil {
+			return err
+		}
+		b.passphrases = append(b.passphrases, p)
+	}
+	return nil
+}
+
+func broadcasterID(i int) string { return fmt.Sprintf("rhb-%03d", i+1) }
+
+// waitFeedLive waits until Podium has the publisher attached.
+func (b *bench) waitFeedLive(ctx context.Context, pub *publisher) error {
+	return b.waitFeed(ctx, 1, func() error {
+		if pub.proc.exited() {
+			return errors.New(pub.proc.why())
+		}
+		return nil
+	})
+}
+
+// waitFeedOffline waits until Podium has let the previous publisher go.
+func (b *bench) waitFeedOffline(ctx context.Context) error { return b.waitFeed(ctx, 0, nil) }
+
+func (b *bench) waitFeed(ctx context.Context, live float64, check func() error) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		m, err := b.podium.scrape(ctx)
+		if err != nil {
+			return err
+		}
+		if m.sum("podium_feed_live", `feed="`+b.feed+`"`) == live {
+			return nil
+		}
+		if check != nil {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("feed %s: podium_feed_live did not become %v: %s", b.feed, live, b.podium.logTail())
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func (b *bench) sayResult(label string, r result) {
+	line := fmt.Sprintf("%s: %s %.3f cores, RSS %.0f MiB; SRT peers %.2f cores, bench %.2f, other %.2f, machine %.0f%% busy",
+		label, r.Server, r.ServerCores, float64(r.ServerRSS)/(1<<20), r.PeerCores, r.BenchCores, max(0, r.OtherCores), r.MachineBusy*100)
+	if r.Dropped > 0 || r.Retransmitted > 0 {
+		line += fmt.Sprintf("; Podium's SRT senders dropped %.0f packets, retransmitted %.0f", r.Dropped, r.Retransmitted)
+	}
+	if r.Readers > 0 {
+		verdict := "pass"
+		if !r.passes(b.opts.maxLoss) {
+			verdict = "FAIL"
+		}
+		line += fmt.Sprintf("; joins %v median, %v max; loss %.4f%% (worst receiver %.4f%%, %d/%d connected, %d exited): %s",
+			r.JoinMedian.Round(10*time.Millisecond), r.JoinMax.Round(10*time.Millisecond),
+			r.Loss*100, r.WorstLoss*100, r.Connected, r.Readers, r.Exited, verdict)
+	}
+	if len(r.Closes) > 0 {
+		line += "; Podium closed deliveries: " + closes(r.Closes)
+	}
+	if r.Stale > 0 {
+		line += fmt.Sprintf("; receivers got %d chunks of an earlier publisher first", r.Stale)
+	}
+	b.say("%s", line)
+}
+
+// waitUDPBound waits until a process listens on a loopback UDP port.
+func waitUDPBound(ctx context.Context, port int, c *child) error {
+	want := fmt.Sprintf(":%04X ", port)
+	for range 100 {
+		data, err := os.ReadFile("/proc/net/udp")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(data), want) {
+			return nil
+		}
+		if c.exited() {
+			return errors.New(c.why())
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%s did not bind UDP port %d", c.name, port)
+}
+
+// moduleRoot finds the repository root: the directory of go.mod, from the working directory up.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the Podium repository (no go.mod found)")
+		}
+		dir = parent
+	}
+}
+
+// keepLog copies Podium's log where it outlives the run, once Podium has stopped.
+func (b *bench) keepLog(path string) {
+	b.podium.proc.stop(5 * time.Second)
+	if data, err := os.ReadFile(b.podium.logPath); err == nil && os.WriteFile(path, data, 0o644) == nil {
+		fmt.Printf("Podium's log: %s\n", path)
+	}
+}
+
+// closes lists close reasons with their counts.
+func closes(reasons map[string]int) string {
+	var parts []string
+	for reason, n := range reasons {
+		parts = append(parts, fmt.Sprintf("%d × %s", n, reason))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}

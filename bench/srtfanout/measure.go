@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// server is what a measurement delivers through: Podium, or the libsrt relay.
+type server struct {
+	name string
+	pid  int
+	// readURL returns the SRT URL of receiver i.
+	readURL func(i int) string
+	// podium is set when the server is Podium, for its metrics.
+	podium *podium
+}
+
+// result is one measurement: a feed through a server to some receivers, over one window.
+type result struct {
+	Server    string
+	Readers   int
+	Attempt   int     // 1, or 2 when a failed step was run again
+	Seconds   float64 // length of the window
+	Chunks    uint64  // chunks published in the window
+	Connected int     // receivers that received anything
+	Exited    int     // receivers whose process ended before the window did
+	// Loss is the share of the window's chunks that the receivers, all
+	// together, did not get; WorstLoss is that of the unluckiest receiver.
+	Loss, WorstLoss float64
+	MissedByAll     int // chunks no receiver got
+	// Stale counts the chunks of earlier publishers of the feed that the
+	// receivers got (from the hub's ring) before the current publisher's.
+	Stale       uint64
+	ServerCores float64
+	ServerRSS   uint64  // median over the window
+	PeerCores   float64 // publisher and receivers (srt-live-transmit processes)
+	BenchCores  float64 // this program: pacing and counting
+	MachineBusy float64 // share of all the machine's CPU time
+	OtherCores  float64 // the machine's busy time not spent by the processes above
+	PacerLate   time.Duration
+	// JoinMedian and JoinMax are how long receivers took from their start to the live edge.
+	JoinMedian, JoinMax time.Duration
+	// From Podium's metrics, over the window.
+	Retransmitted float64 // SRT packets retransmitted to receivers
+	// Dropped counts the packets Podium's SRT senders gave up on: not
+	// acknowledged within the latency, whether or not they had arrived.
+	Dropped    float64
+	Goroutines float64 // at the end of the window
+	// Closes counts, by reason, the deliveries Podium closed during the step
+	// (before the bench stopped its receivers).
+	Closes map[string]int
+}
+
+// passes reports whether every receiver got the window with less than maxLoss lost.
+func (r result) passes(maxLoss float64) bool {
+	return r.Readers > 0 && r.Connected == r.Readers && r.Exited == 0 && r.WorstLoss < maxLoss
+}
+
+// deliveredGbps is the rate that reached the receivers.
+func (r result) deliveredGbps(bitrate int) float64 {
+	return float64(r.Readers) * float64(bitrate) * (1 - r.Loss) / 1e9
+}
+
+// snapshot is the CPU counters at one instant.
+type snapshot struct {
+	at                        time.Time
+	server, bench             uint64
+	peers                     map[int]uint64
+	machineBusy, machineTotal uint64
+	metrics                   samples
+}
+
+func (b *bench) snapshot(ctx context.Context, srv server, peers []*child) (snapshot, error) {
+	s := snapshot{at: time.Now(), peers: make(map[int]uint64, len(peers))}
+	var err error
+	if s.server, err = cpuTicks(srv.pid); err != nil {
+		return s, fmt.Errorf("%s: %w", srv.name, err)
+	}
+	s.bench, _ = cpuTicks(os.Getpid())
+	for _, c := range peers {
+		if t, err := cpuTicks(c.pid()); err == nil {
+			s.peers[c.pid()] = t
+		}
+	}
+	if s.machineBusy, s.machineTotal, err = machineTicks(); err != nil {
+		return s, err
+	}
+	if srv.podium != nil {
+		s.metrics, err = srv.podium.scrape(ctx)
+	}
+	return s, err
+}
+
+// drainTime is how long after the window a chunk may still arrive: well
+// beyond the SRT latency (120 ms) and Podium's lag bound (1 s).
+const drainTime = 2 * time.Second
+
+// joinTimeout bounds how long a receiver may take to catch up with the live
+// edge before the next one is started.
+const joinTimeout = 2 * time.Second
+
+// measure starts n receivers through srv, lets them settle, and measures one
+// window of the publisher's stream. The receivers are stopped on return.
+func (b *bench) measure(ctx context.Context, label string, srv server, pub *publisher, n int) (result, error) {
+	res := result{Server: srv.name, Readers: n}
+	var logFrom int64
+	if srv.podium != nil {
+		logFrom = srv.podium.logSize()
+	}
+	var window atomic.Pointer[tally]
+	receivers, err := b.join(ctx, label, srv, pub, n, &window, &res)
+	defer stopReceivers(receivers)
+	if err != nil {
+		return res, err
+	}
+
+	first := pub.seqAt(time.Now().Add(b.opts.warmup)) + 1
+	tl := newTally(first, first+uint64(b.opts.window/pub.interval))
+	window.Store(tl)
+	res.Chunks = tl.end - tl.first
+	b.say("%s: warming up %v, then measuring %v", label, b.opts.warmup, b.opts.window)
+	peers := []*child{pub.proc}
+	for _, r := range receivers {
+		peers = append(peers, r.proc)
+	}
+	if err := b.sampleWindow(ctx, label, srv, pub, tl, peers, &res); err != nil {
+		return res, err
+	}
+	if err := sleep(ctx, drainTime); err != nil {
+		return res, err
+	}
+	res.count(receivers, tl)
+	if srv.podium != nil {
+		res.Closes = srv.podium.deliveryCloses(logFrom)
+	}
+	for _, r := range receivers {
+		if r.proc.exited() {
+			b.say("%s: %s", label, r.proc.why())
+			break
+		}
+	}
+	return res, nil
+}
+
+// join starts n receivers, each when the previous one has caught up with the
+// live edge: a receiver begins at the latest keyframe, up to a second behind,
+// and gets that second in a burst. Receivers joining all at once would be
+// another test (a reconnection storm); this one is after the steady state.
+// It returns the receivers started, even on error.
+func (b *bench) join(ctx context.Context, label string, srv server, pub *publisher, n int, window *atomic.Pointer[tally], res *result) ([]*receiver, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	b.say("%s: starting %d receivers, each once the previous one is live", label, n)
+	receivers := make([]*receiver, 0, n)
+	var joins []time.Duration
+	for i := range n {
+		r, err := startReceiver(b.procs, fmt.Sprintf("receiver %d", i+1), srv.readURL(i), pub.session, window)
+		if err != nil {
+			return receivers, err
+		}
+		receivers = append(receivers, r)
+		started := time.Now()
+		for !r.live(pub) && !r.proc.exited() && time.Since(started) < joinTimeout {
+			if err := sleep(ctx, 10*time.Millisecond); err != nil {
+				return receivers, err
+			}
+		}
+		if r.live(pub) {
+			joins = append(joins, time.Since(started))
+		}
+	}
+	for _, r := range receivers {
+		select {
+		case <-r.connected:
+			res.Connected++
+		default:
+		}
+	}
+	if len(joins) > 0 {
+		slices.Sort(joins)
+		res.JoinMedian, res.JoinMax = joins[len(joins)/2], joins[len(joins)-1]
+	}
+	if res.Connected < n || len(joins) < n {
+		b.say("%s: %d of %d receivers got data, %d caught up with the live edge within %v", label, res.Connected, n, len(joins), joinTimeout)
+	}
+	return receivers, nil
+}
+
+// sampleWindow reads the CPU counters at the start and the end of the
+// window, and the server's memory once a second in between.
+func (b *bench) sampleWindow(ctx context.Context, label string, srv server, pub *publisher, tl *tally, peers []*child, res *result) error {
+	if err := sleepUntil(ctx, pub.timeOf(tl.first)); err != nil {
+		return err
+	}
+	before, err := b.snapshot(ctx, srv, peers)
+	if err != nil {
+		return err
+	}
+	pub.takeMaxLate()
+	var rss []uint64
+	end := pub.timeOf(tl.end)
+	for t := time.Second; ; t += time.Second {
+		at := before.at.Add(t)
+		if end.Before(at) {
+			at = end
+		}
+		if err := sleepUntil(ctx, at); err != nil {
+			return err
+		}
+		if v, err := rssBytes(srv.pid); err == nil {
+			rss = append(rss, v)
+		}
+		if at.Equal(end) {
+			break
+		}
+		if t%(10*time.Second) == 0 {
+			b.say("%s: measuring, %v of %v", label, t, b.opts.window)
+		}
+	}
+	after, err := b.snapshot(ctx, srv, peers)
+	if err != nil {
+		return err
+	}
+	res.PacerLate = pub.takeMaxLate()
+	res.usage(before, after, rss)
+	return nil
+}
+
+// usage fills in the CPU and memory figures from two snapshots and the memory samples.
+func (r *result) usage(before, after snapshot, rss []uint64) {
+	elapsed := after.at.Sub(before.at).Seconds()
+	r.Seconds = elapsed
+	cores := func(from, to uint64) float64 { return float64(to-from) / userHZ / elapsed }
+	r.ServerCores = cores(before.server, after.server)
+	r.BenchCores = cores(before.bench, after.bench)
+	for pid, t := range after.peers {
+		if t0, ok := before.peers[pid]; ok {
+			r.PeerCores += cores(t0, t)
+		}
+	}
+	r.MachineBusy = float64(after.machineBusy-before.machineBusy) / float64(after.machineTotal-before.machineTotal)
+	r.OtherCores = r.MachineBusy*float64(runtime.NumCPU()) - r.ServerCores - r.PeerCores - r.BenchCores
+	if len(rss) > 0 {
+		slices.Sort(rss)
+		r.ServerRSS = rss[len(rss)/2]
+	}
+	if after.metrics != nil {
+		delta := func(name string, labels ...string) float64 {
+			return after.metrics.sum(name, labels...) - before.metrics.sum(name, labels...)
+		}
+		r.Retransmitted = delta("podium_srt_packets_retransmitted_total", `direction="delivery"`)
+		r.Dropped = delta("podium_srt_packets_dropped_total", `direction="delivery"`)
+		r.Goroutines = after.metrics.sum("go_goroutines")
+	}
+}
+
+// count fills in the loss figures from what the receivers got of the window.
+func (r *result) count(receivers []*receiver, tl *tally) {
+	for _, rc := range receivers {
+		r.Stale += rc.stale.Load()
+	}
+	if len(receivers) == 0 {
+		return
+	}
+	var got uint64
+	for _, rc := range receivers {
+		got += rc.got.Load()
+		if rc.proc.exited() {
+			r.Exited++
+		}
+		r.WorstLoss = max(r.WorstLoss, 1-float64(rc.got.Load())/float64(r.Chunks))
+	}
+	r.Loss = 1 - float64(got)/float64(r.Chunks*uint64(len(receivers)))
+	r.MissedByAll = tl.missedByAll()
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error { return sleep(ctx, time.Until(t)) }
