@@ -1,44 +1,85 @@
 #!/usr/bin/env bash
 # Generates the demo feeds' sample transport streams in internal/demo/samples
-# with ffmpeg: 4.8 s of 1280x720 50p H.264 (a keyframe every 48 frames, closed
-# GOPs) with the feed's name and a running clock burned in, an AAC-LC stereo
-# track and an AC-3 stereo track. 4.8 s is 240 video frames, 225 AAC frames
-# and 150 AC-3 frames at 48 kHz, so each file loops without a gap or an
-# overlap in any track (internal/tsloop shifts the timestamps by 4.8 s a pass).
-# AAC's encoder adds a frame of priming: its input is one frame (1024 samples)
-# short, so that it outputs exactly 225 frames.
+# with ffmpeg (5.1, with libx264 and the DejaVu fonts).
+#
+# Each sample is 4.8 s: 240 frames of 1280x720 50p H.264 (a keyframe every 48
+# frames, closed GOPs) with the feed's name and a running clock burned in,
+# 225 frames of AAC-LC stereo (eng) and 150 frames of AC-3 stereo (fra) at
+# 48 kHz. Every track fills the 4.8 s exactly, so that internal/tsloop loops
+# the file without a gap or an overlap by shifting every timestamp by 4.8 s a
+# pass.
+#
+# Audio encoders prime (AAC's adds a whole frame before the signal, AC-3's
+# 256 samples) and pad the last frame, and a tone cut at an arbitrary point
+# jumps in phase: a dropout and a click at every loop boundary. So each tone
+# repeats exactly every 4.8 s (a multiple of 5 Hz: whole cycles), three
+# periods of it are encoded, and exactly one period of frames is copied out
+# of the middle: on the wrap, the frame before the first is the same as in
+# the encoder's eyes.
+# x264 runs on one thread: with more, its output depends on their timing and
+# the samples would change on every run.
+#
+# Usage: scripts/make-samples.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
 out=internal/demo/samples
 font=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf
 mono=/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf
+rate=48000
+loop=4.8
+loop_samples=230400 # 4.8 s at 48 kHz
+video_frames=240 # 4.8 s at 50 fps
+aac_frames=225   # 4.8 s of 1024-sample frames
+ac3_frames=150   # 4.8 s of 1536-sample frames
+
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# id|name|hue shift|tone of track 1 (Hz)|tone of track 2 (Hz)
-while IFS='|' read -r id name hue tone1 tone2; do
-	printf '%s' "$name" >"$tmp/$id.txt"
-	ffmpeg -nostdin -v error -y \
-		-f lavfi -i "testsrc2=size=1280x720:rate=50:duration=4.8,hue=h=$hue,
+ff() { ffmpeg -nostdin -hide_banner -v error -y "$@"; }
+
+# audio FREQ CODEC BITRATE FRAMES OUT encodes three loops of a FREQ Hz tone
+# and keeps FRAMES frames (one loop) from the middle.
+audio() {
+	local freq=$1 codec=$2 bitrate=$3 frames=$4 dst=$5
+	ff -f lavfi -i "sine=frequency=$freq:sample_rate=$rate,atrim=end_sample=$((3 * loop_samples))" \
+		-ac 2 -c:a "$codec" -b:a "$bitrate" -f nut "$tmp/full.nut"
+	ff -i "$tmp/full.nut" -ss "$loop" -frames:a "$frames" -c copy -f nut "$dst"
+}
+
+# id|name|hue shift (degrees)|AAC tone (Hz)|AC-3 tone (Hz)
+while IFS='|' read -r id name hue tone_aac tone_ac3; do
+	printf '%s' "$name" >"$tmp/name.txt"
+	ff -f lavfi -i "testsrc2=size=1280x720:rate=50,hue=h=$hue,
 drawbox=x=0:y=560:w=1280:h=160:color=black@0.6:t=fill,
-drawtext=fontfile=$font:textfile=$tmp/$id.txt:fontsize=44:fontcolor=white:x=40:y=585,
+drawtext=fontfile=$font:textfile=$tmp/name.txt:fontsize=44:fontcolor=white:x=40:y=585,
 drawtext=fontfile=$mono:text='%{pts\:hms}':fontsize=56:fontcolor=yellow:x=40:y=640,
 drawtext=fontfile=$mono:text='$id':fontsize=32:fontcolor=white:x=w-tw-40:y=655" \
-		-f lavfi -i "sine=frequency=$tone1:sample_rate=48000,atrim=end_sample=$((230400 - 1024))" \
-		-f lavfi -i "sine=frequency=$tone2:sample_rate=48000,atrim=end_sample=230400" \
-		-map 0:v -map 1:a -map 2:a \
-		-c:v libx264 -preset slow -profile:v high -pix_fmt yuv420p -b:v 1200k -maxrate 1500k -bufsize 1500k \
+		-frames:v "$video_frames" -threads 1 \
+		-c:v libx264 -preset slow -profile:v high -pix_fmt yuv420p \
+		-b:v 1200k -maxrate 1500k -bufsize 1500k \
 		-g 48 -keyint_min 48 -sc_threshold 0 -x264-params open-gop=0 \
-		-c:a:0 aac -b:a:0 128k -ac:a:0 2 -metadata:s:a:0 language=eng \
-		-c:a:1 ac3 -b:a:1 192k -ac:a:1 2 -metadata:s:a:1 language=fra \
+		-f nut "$tmp/video.nut"
+	audio "$tone_aac" aac 128k "$aac_frames" "$tmp/aac.nut"
+	audio "$tone_ac3" ac3 192k "$ac3_frames" "$tmp/ac3.nut"
+	ff -i "$tmp/video.nut" -i "$tmp/aac.nut" -i "$tmp/ac3.nut" \
+		-map 0:v -map 1:a -map 2:a -c copy \
+		-metadata:s:a:0 language=eng -metadata:s:a:1 language=fra \
 		-metadata service_name="$name" -metadata service_provider=Podium \
-		-mpegts_pmt_start_pid 0x1000 -mpegts_start_pid 0x100 -f mpegts "$out/$id.ts"
-	frames=$(ffprobe -v error -count_packets -show_entries stream=codec_name,nb_read_packets -of csv=p=0 "$out/$id.ts" </dev/null | awk '!seen[$0]++' | tr '\n' ' ')
-	printf '%-16s %8d bytes  packets per stream: %s\n' "$id" "$(stat -c %s "$out/$id.ts")" "$frames"
+		-mpegts_pmt_start_pid 0x1000 -mpegts_start_pid 0x100 -pcr_period 20 \
+		-f mpegts "$out/$id.ts"
+	counts=$(ffprobe -v error -count_packets -show_entries stream=codec_name,nb_read_packets \
+		-of csv=p=0 "$out/$id.ts" </dev/null | awk 'NF && !seen[$0]++' | paste -sd' ')
+	want="h264,$video_frames aac,$aac_frames ac3,$ac3_frames"
+	if [[ $counts != "$want" ]]; then
+		echo "$id: frames per track are $counts, want $want: it would not loop seamlessly" >&2
+		exit 1
+	fi
+	printf '%-16s %8d bytes  frames per track: %s\n' "$id" "$(stat -c %s "$out/$id.ts")" "$counts"
 done <<'FEEDS'
 ath-100m-final|Athletics — Men's 100m Final|0|440|660
-swm-200fr-heats|Swimming — Women's 200m Freestyle Heats|90|523|784
-venue-ols-mlf|Olympic Stadium — Multilateral|180|587|880
-bkb-gold-game|Basketball — Gold Medal Game|270|659|988
+swm-200fr-heats|Swimming — Women's 200m Freestyle Heats|90|520|780
+venue-ols-mlf|Olympic Stadium — Multilateral|180|590|885
+bkb-gold-game|Basketball — Gold Medal Game|270|660|990
 FEEDS

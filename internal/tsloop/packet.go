@@ -1,104 +1,154 @@
 package tsloop
 
-// Reading and rewriting the few fields of a transport packet that looping
-// touches. Every function checks its bounds: a malformed packet is left alone.
+// The few fields of a transport packet that looping reads and rewrites
+// (ISO/IEC 13818-1 §2.4.3). Every function checks its bounds and leaves a
+// malformed packet alone rather than panic.
 
-func packetPID(pkt []byte) uint16 { return uint16(pkt[1]&0x1F)<<8 | uint16(pkt[2]) }
+const (
+	packetSize = 188
+	syncByte   = 0x47
+	pidPAT     = 0x0000
+	pidNull    = 0x1FFF
+	pidCount   = 0x2000
 
-func hasPayload(pkt []byte) bool { return pkt[3]&0x10 != 0 }
+	// ptsWrap is where the 33-bit PTS, DTS and PCR base wrap around.
+	ptsWrap = 1 << 33
+	// pcrWrap is where the 27 MHz PCR (base × 300 + extension) wraps around.
+	pcrWrap = ptsWrap * 300
+)
 
-func hasAdaptation(pkt []byte) bool { return pkt[3]&0x20 != 0 }
+func isPacket(pkt []byte) bool { return len(pkt) == packetSize && pkt[0] == syncByte }
 
-// pcrField returns the 6 bytes of the packet's PCR, if it carries one.
-func pcrField(pkt []byte) []byte {
-	if !hasAdaptation(pkt) || pkt[4] < 7 || pkt[5]&0x10 == 0 {
-		return nil
+func packetPID(pkt []byte) uint16 {
+	if !isPacket(pkt) {
+		return pidNull
 	}
-	return pkt[6:12]
+	return uint16(pkt[1]&0x1F)<<8 | uint16(pkt[2])
 }
 
-// readPCR returns the PCR in 27 MHz units.
-func readPCR(pkt []byte) (int64, bool) {
-	f := pcrField(pkt)
-	if f == nil {
-		return 0, false
+func unitStart(pkt []byte) bool { return isPacket(pkt) && pkt[1]&0x40 != 0 }
+
+// hasPayload reports whether adaptation_field_control says the packet has a
+// payload: only such packets advance the continuity counter.
+func hasPayload(pkt []byte) bool { return isPacket(pkt) && pkt[3]&0x10 != 0 }
+
+func hasAdaptation(pkt []byte) bool { return isPacket(pkt) && pkt[3]&0x20 != 0 }
+
+func continuityCounter(pkt []byte) byte {
+	if !isPacket(pkt) {
+		return 0
 	}
-	base := int64(f[0])<<25 | int64(f[1])<<17 | int64(f[2])<<9 | int64(f[3])<<1 | int64(f[4])>>7
-	ext := int64(f[4]&0x01)<<8 | int64(f[5])
-	return base*300 + ext, true
+	return pkt[3] & 0x0F
 }
 
-// writePCR sets the PCR (27 MHz units), keeping the reserved bits.
-func writePCR(pkt []byte, pcr int64) {
-	f := pcrField(pkt)
-	if f == nil {
-		return
+func setContinuityCounter(pkt []byte, cc byte) {
+	if isPacket(pkt) {
+		pkt[3] = pkt[3]&0xF0 | cc&0x0F
 	}
-	base, ext := pcr/300, pcr%300
-	f[0], f[1], f[2], f[3] = byte(base>>25), byte(base>>17), byte(base>>9), byte(base>>1)
-	f[4] = byte(base&1)<<7 | f[4]&0x7E | byte(ext>>8)&0x01
-	f[5] = byte(ext)
 }
 
-// pesHeader returns the start of the PES packet that begins in pkt, with
-// room for its optional header, or nil.
-func pesHeader(pkt []byte) []byte {
-	if pkt[1]&0x40 == 0 || !hasPayload(pkt) {
+// payload returns the packet's payload, or nil if it has none.
+func payload(pkt []byte) []byte {
+	if !hasPayload(pkt) {
 		return nil
 	}
 	start := 4
 	if hasAdaptation(pkt) {
 		start += 1 + int(pkt[4])
 	}
-	if start+9 > len(pkt) {
+	if start >= packetSize {
 		return nil
 	}
-	pes := pkt[start:]
-	if pes[0] != 0 || pes[1] != 0 || pes[2] != 1 {
-		return nil
-	}
-	switch pes[3] {
-	case 0xBC, 0xBE, 0xBF, 0xF0, 0xF1, 0xF2, 0xF8, 0xFF: // no optional PES header
-		return nil
-	}
-	if pes[6]&0xC0 != 0x80 {
-		return nil
-	}
-	return pes
+	return pkt[start:]
 }
 
-// timestamps returns the PTS and, if present, DTS fields of a PES header.
-func timestamps(pes []byte) (pts, dts []byte) {
-	flags := pes[7] >> 6
-	if flags&0x2 == 0 || len(pes) < 14 {
-		return nil, nil
-	}
-	pts = pes[9:14]
-	if flags == 0x3 && len(pes) >= 19 {
-		dts = pes[14:19]
-	}
-	return pts, dts
+// pcrOffset is where the PCR sits in a packet whose adaptation field has one.
+const pcrOffset = 6
+
+// hasPCR reports whether the packet's adaptation field carries a PCR.
+func hasPCR(pkt []byte) bool {
+	return hasAdaptation(pkt) && pkt[4] >= 7 && pkt[5]&0x10 != 0
 }
 
-// readPTS returns the PTS of the PES that starts in pkt.
-func readPTS(pkt []byte) (int64, bool) {
-	pes := pesHeader(pkt)
-	if pes == nil {
+// readPCR returns the packet's PCR in 27 MHz units.
+func readPCR(pkt []byte) (int64, bool) {
+	if !hasPCR(pkt) {
 		return 0, false
 	}
-	pts, _ := timestamps(pes)
-	if pts == nil {
-		return 0, false
-	}
-	return readTimestamp(pts), true
+	f := pkt[pcrOffset : pcrOffset+6]
+	base := int64(f[0])<<25 | int64(f[1])<<17 | int64(f[2])<<9 | int64(f[3])<<1 | int64(f[4])>>7
+	ext := int64(f[4]&0x01)<<8 | int64(f[5])
+	return base*300 + ext, true
 }
 
-func readTimestamp(f []byte) int64 {
+// writePCR sets the packet's PCR (27 MHz units, taken modulo its wrap),
+// keeping the reserved bits.
+func writePCR(pkt []byte, pcr int64) {
+	if !hasPCR(pkt) {
+		return
+	}
+	pcr = mod(pcr, pcrWrap)
+	base, ext := pcr/300, pcr%300
+	f := pkt[pcrOffset : pcrOffset+6]
+	f[0], f[1], f[2], f[3] = byte(base>>25), byte(base>>17), byte(base>>9), byte(base>>1)
+	f[4] = byte(base&1)<<7 | f[4]&0x7E | byte(ext>>8)&0x01
+	f[5] = byte(ext)
+}
+
+// shiftPCR adds shift (90 kHz units) to the packet's PCR base, wrapping
+// around as a 33-bit counter does; the extension is unchanged.
+func shiftPCR(pkt []byte, shift int64) {
+	if pcr, ok := readPCR(pkt); ok {
+		writePCR(pkt, pcr+mod(shift, ptsWrap)*300)
+	}
+}
+
+// pesTimestamps returns the offsets in pkt of the PTS and DTS fields of the
+// PES header that starts in it, 0 for a field it does not have.
+func pesTimestamps(pkt []byte) (pts, dts int) {
+	p := payload(pkt)
+	if !unitStart(pkt) || len(p) < 9 || p[0] != 0 || p[1] != 0 || p[2] != 1 {
+		return 0, 0
+	}
+	switch p[3] {
+	case 0xBC, 0xBE, 0xBF, 0xF0, 0xF1, 0xF2, 0xF8, 0xFF: // stream ids without the optional header
+		return 0, 0
+	}
+	headerLen := int(p[8])
+	if p[6]&0xC0 != 0x80 || 9+headerLen > len(p) {
+		return 0, 0
+	}
+	at := packetSize - len(p) + 9
+	switch p[7] >> 6 {
+	case 0x2:
+		if headerLen >= 5 {
+			return at, 0
+		}
+	case 0x3:
+		if headerLen >= 10 {
+			return at, at + 5
+		}
+	}
+	return 0, 0
+}
+
+// readTimestamp returns the 33-bit PTS or DTS held in the 5 bytes at off.
+func readTimestamp(pkt []byte, off int) int64 {
+	if off <= 0 || off+5 > len(pkt) {
+		return 0
+	}
+	f := pkt[off : off+5]
 	return int64(f[0]>>1&0x07)<<30 | int64(f[1])<<22 | int64(f[2]>>1)<<15 | int64(f[3])<<7 | int64(f[4]>>1)
 }
 
-// writeTimestamp sets a 33-bit PTS or DTS field, keeping its prefix and marker bits.
-func writeTimestamp(f []byte, ts int64) {
+// writeTimestamp sets the PTS or DTS field at off to ts modulo 2^33,
+// keeping its 4-bit prefix and marker bits.
+func writeTimestamp(pkt []byte, off int, ts int64) {
+	if off <= 0 || off+5 > len(pkt) {
+		return
+	}
+	ts = mod(ts, ptsWrap)
+	f := pkt[off : off+5]
 	f[0] = f[0]&0xF1 | byte(ts>>29)&0x0E
 	f[1] = byte(ts >> 22)
 	f[2] = byte(ts>>14)&0xFE | f[2]&0x01
@@ -106,16 +156,76 @@ func writeTimestamp(f []byte, ts int64) {
 	f[4] = byte(ts<<1)&0xFE | f[4]&0x01
 }
 
-// shiftPESTimestamps adds shift (90 kHz) to the PTS and DTS of a PES that starts in pkt.
-func shiftPESTimestamps(pkt []byte, shift int64) {
-	pes := pesHeader(pkt)
-	if pes == nil {
-		return
+// shiftTimestamp adds shift (90 kHz units) to the PTS or DTS field at off.
+func shiftTimestamp(pkt []byte, off int, shift int64) {
+	writeTimestamp(pkt, off, readTimestamp(pkt, off)+mod(shift, ptsWrap))
+}
+
+// mod is x modulo m, in [0, m).
+func mod(x, m int64) int64 {
+	if x %= m; x < 0 {
+		x += m
 	}
-	pts, dts := timestamps(pes)
-	for _, f := range [][]byte{pts, dts} {
-		if f != nil {
-			writeTimestamp(f, (readTimestamp(f)+shift)%ptsWrap)
+	return x
+}
+
+// section returns the first whole PSI section with the given table_id on
+// pid in the packets of ts, reassembled across packets, or nil.
+func section(ts []byte, pid uint16, tableID byte) []byte {
+	var buf []byte
+	collecting := false
+	for off := 0; off+packetSize <= len(ts); off += packetSize {
+		pkt := ts[off : off+packetSize]
+		p := payload(pkt)
+		if packetPID(pkt) != pid || p == nil {
+			continue
+		}
+		switch {
+		case unitStart(pkt):
+			pointer := 1 + int(p[0])
+			if pointer >= len(p) {
+				collecting = false
+				continue
+			}
+			buf, collecting = append(buf[:0], p[pointer:]...), true
+		case collecting:
+			buf = append(buf, p...)
+		default:
+			continue
+		}
+		if len(buf) < 3 {
+			continue
+		}
+		if buf[0] != tableID {
+			collecting = false
+			continue
+		}
+		if n := 3 + (int(buf[1]&0x0F)<<8 | int(buf[2])); len(buf) >= n {
+			return buf[:n]
 		}
 	}
+	return nil
+}
+
+// patPrograms returns the PMT PIDs that a PAT section lists.
+func patPrograms(pat []byte) []uint16 {
+	// The program loop runs from the end of the 8-byte header to the CRC.
+	if len(pat) < 12 {
+		return nil
+	}
+	var pmts []uint16
+	for p := pat[8 : len(pat)-4]; len(p) >= 4; p = p[4:] {
+		if program := uint16(p[0])<<8 | uint16(p[1]); program != 0 {
+			pmts = append(pmts, uint16(p[2]&0x1F)<<8|uint16(p[3]))
+		}
+	}
+	return pmts
+}
+
+// pmtPCRPID returns the PCR_PID that a PMT section declares.
+func pmtPCRPID(pmt []byte) (uint16, bool) {
+	if len(pmt) < 16 {
+		return 0, false
+	}
+	return uint16(pmt[8]&0x1F)<<8 | uint16(pmt[9]), true
 }

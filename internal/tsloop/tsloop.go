@@ -1,130 +1,193 @@
 // Package tsloop plays a transport stream held in memory forever, in real
 // time, as if it were one endless live stream: on each new pass every PTS,
 // DTS and PCR is shifted by the loop's duration and every continuity counter
-// carries on, so that a decoder downstream never sees a discontinuity. It is
-// what the demo feeds run on.
+// carries on, so that a decoder downstream sees no discontinuity. It is what
+// the demo feeds run on.
+//
+// It does not make a stream loopable: each of its tracks must fill the
+// loop's duration exactly (see scripts/make-samples.sh), and it does not
+// touch the elementary streams, the PSI or anything but those timestamps
+// and counters.
 package tsloop
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
 
-const (
-	packetSize = 188
-	syncByte   = 0x47
-	// chunkPackets is what one SRT live payload carries.
-	chunkPackets = 7
-	// ptsWrap is where the 33-bit PTS, DTS and PCR base wrap around.
-	ptsWrap = 1 << 33
-	// pcrWrap is where the 27 MHz PCR (base × 300 + extension) wraps around.
-	pcrWrap = ptsWrap * 300
-)
+// chunkPackets is what one SRT live payload (1316 bytes) carries.
+const chunkPackets = 7
 
 // Looper plays a transport stream held in memory forever, paced in real time by its PCR.
 type Looper struct {
+	// data is a private copy of the stream, never written after New.
 	data []byte
+	// packets says, for each packet, what Run rewrites in it.
+	packets []packetInfo
+	// firstCC is, per PID, the continuity counter before the stream's
+	// first packet, so that the first pass goes out unchanged.
+	firstCC [pidCount]byte
 	// loop is the length of one pass in 90 kHz ticks.
 	loop int64
-	// due is, for each packet, its time from the start of a pass (PCR-based).
+	// due is, for each packet, when it is sent relative to the first PCR
+	// of its pass: its PCR, or for a packet between two PCRs the time
+	// interpolated from its position, as the transport rate is constant
+	// between PCRs.
 	due []time.Duration
-	// firstCC is the continuity counter of the first packet with payload of each PID.
-	firstCC map[uint16]byte
-	// sleep waits until t or until ctx ends; tests replace it.
-	sleep func(ctx context.Context, t time.Time) error
+	// unpaced makes Run send as fast as emit returns; tests set it.
+	unpaced bool
 }
 
-// New checks ts (188-byte packets with their sync byte, a PAT, PCRs, a
-// video or audio stream with timestamps) and prepares it for looping. It
-// returns an error naming what is wrong.
+// packetInfo is what Run rewrites in one packet.
+type packetInfo struct {
+	pid uint16
+	// payload says whether the packet advances its PID's continuity counter.
+	payload bool
+	pcr     bool
+	// pts and dts are the offsets of the packet's PES timestamp fields, 0 for none.
+	pts, dts uint8
+}
+
+// New checks ts (188-byte packets, sync bytes, at least one PCR, PAT/PMT
+// present) and prepares it for looping. It returns an error naming what is wrong.
 func New(ts []byte) (*Looper, error) {
 	if len(ts) == 0 || len(ts)%packetSize != 0 {
-		return nil, fmt.Errorf("tsloop: %d bytes is not a whole number of 188-byte packets", len(ts))
+		return nil, fmt.Errorf("tsloop: %d bytes is not a whole number of %d-byte packets", len(ts), packetSize)
 	}
-	l := &Looper{data: slices.Clone(ts), firstCC: make(map[uint16]byte), sleep: sleepUntil}
-	n := len(ts) / packetSize
-	l.due = make([]time.Duration, n)
-	var (
-		havePAT  bool
-		pcrPID   = -1
-		firstPCR int64
-		ptsByPID = make(map[uint16][]int64)
-		lastDue  time.Duration
-		pcrCount int
-	)
-	for i := range n {
-		pkt := l.data[i*packetSize : (i+1)*packetSize]
-		if pkt[0] != syncByte {
-			return nil, fmt.Errorf("tsloop: packet %d has no sync byte", i)
-		}
-		pid := packetPID(pkt)
-		havePAT = havePAT || pid == 0
-		if _, seen := l.firstCC[pid]; !seen && hasPayload(pkt) {
-			l.firstCC[pid] = pkt[3] & 0x0F
-		}
-		if pcr, ok := readPCR(pkt); ok && (pcrPID < 0 || int(pid) == pcrPID) {
-			if pcrPID < 0 {
-				pcrPID, firstPCR = int(pid), pcr
-			}
-			lastDue = time.Duration((pcr - firstPCR + pcrWrap) % pcrWrap * 1000 / 27)
-			pcrCount++
-		}
-		l.due[i] = lastDue
-		if pts, ok := readPTS(pkt); ok {
-			ptsByPID[pid] = append(ptsByPID[pid], pts)
+	l := &Looper{data: slices.Clone(ts)}
+	for off := 0; off < len(l.data); off += packetSize {
+		if l.data[off] != syncByte {
+			return nil, fmt.Errorf("tsloop: packet %d has no sync byte", off/packetSize)
 		}
 	}
-	switch {
-	case !havePAT:
-		return nil, errors.New("tsloop: no PAT")
-	case pcrCount < 2:
-		return nil, errors.New("tsloop: fewer than two PCRs: cannot pace the stream")
-	case len(ptsByPID) == 0:
-		return nil, errors.New("tsloop: no PES with a PTS")
+	pcrPID, err := programClock(l.data)
+	if err != nil {
+		return nil, err
 	}
-	l.loop = loopDuration(ptsByPID)
-	if l.loop <= 0 {
-		return nil, errors.New("tsloop: cannot tell the stream's duration from its timestamps")
+	pcrs, ptsByPID := l.index(pcrPID)
+	if len(pcrs) == 0 {
+		return nil, fmt.Errorf("tsloop: no PCR on PCR_PID %#x", pcrPID)
+	}
+	if l.loop, err = loopDuration(ptsByPID); err != nil {
+		return nil, err
+	}
+	if l.due, err = schedule(pcrs, len(l.packets), l.loop); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
 
-// loopDuration is the length of one pass in 90 kHz ticks: for the stream
-// with the most frames, the span of its presentation times plus one frame.
-// A sample made to loop has the same value for every stream.
-func loopDuration(ptsByPID map[uint16][]int64) int64 {
-	var longest []int64
-	for _, pts := range ptsByPID {
-		if len(pts) > len(longest) {
-			longest = pts
-		}
+// programClock returns the PCR_PID of the first program that the stream's PAT lists.
+func programClock(ts []byte) (uint16, error) {
+	pat := section(ts, pidPAT, 0x00)
+	if pat == nil {
+		return 0, errors.New("tsloop: no PAT")
 	}
-	if len(longest) < 2 {
-		return 0
+	programs := patPrograms(pat)
+	if len(programs) == 0 {
+		return 0, errors.New("tsloop: the PAT lists no program")
 	}
-	sorted := unwrap(longest)
-	slices.Sort(sorted)
-	frame := frameDuration(sorted)
-	return sorted[len(sorted)-1] - sorted[0] + frame
+	pmt := section(ts, programs[0], 0x02)
+	if pmt == nil {
+		return 0, fmt.Errorf("tsloop: no PMT on PID %#x", programs[0])
+	}
+	pcrPID, ok := pmtPCRPID(pmt)
+	if !ok || pcrPID == pidNull {
+		return 0, fmt.Errorf("tsloop: the PMT on PID %#x declares no PCR_PID", programs[0])
+	}
+	return pcrPID, nil
 }
 
-// unwrap makes 33-bit timestamps monotonic across a wrap, in stream order.
-func unwrap(pts []int64) []int64 {
-	out := make([]int64, len(pts))
-	var offset int64
-	for i, p := range pts {
-		if i > 0 && p+offset < out[i-1]-ptsWrap/2 {
-			offset += ptsWrap
-		}
-		out[i] = p + offset
-	}
-	return out
+// pcrPoint is a PCR and the index of the packet that carries it.
+type pcrPoint struct {
+	packet int
+	pcr    int64
 }
 
-// frameDuration is the most common step between consecutive sorted timestamps.
+// index fills l.packets and l.firstCC, and returns the PCRs on pcrPID and,
+// per PID, the PTS of every PES that starts in the stream.
+func (l *Looper) index(pcrPID uint16) ([]pcrPoint, map[uint16][]int64) {
+	var (
+		pcrs     []pcrPoint
+		ptsByPID = make(map[uint16][]int64)
+		seen     [pidCount]bool
+	)
+	l.packets = make([]packetInfo, len(l.data)/packetSize)
+	for i := range l.packets {
+		pkt := l.data[i*packetSize : (i+1)*packetSize]
+		info := packetInfo{pid: packetPID(pkt), payload: hasPayload(pkt)}
+		if pcr, ok := readPCR(pkt); ok && info.pid == pcrPID {
+			info.pcr = true
+			pcrs = append(pcrs, pcrPoint{packet: i, pcr: pcr})
+		}
+		pts, dts := pesTimestamps(pkt)
+		info.pts, info.dts = uint8(pts), uint8(dts)
+		if pts != 0 {
+			ptsByPID[info.pid] = append(ptsByPID[info.pid], readTimestamp(pkt, pts))
+		}
+		if !seen[info.pid] {
+			seen[info.pid] = true
+			// A continuous stream has, before its first packet, the
+			// counter that the packet shows less its own increment.
+			cc := continuityCounter(pkt)
+			if info.payload {
+				cc--
+			}
+			l.firstCC[info.pid] = cc & 0x0F
+		}
+		l.packets[i] = info
+	}
+	return pcrs, ptsByPID
+}
+
+// loopDuration is the length of one pass in 90 kHz ticks, told by the
+// stream with the most PES packets (video: one per frame): the span of its
+// presentation times plus its usual frame duration. No stream may span more.
+func loopDuration(ptsByPID map[uint16][]int64) (int64, error) {
+	var (
+		pids    = slices.Sorted(maps.Keys(ptsByPID))
+		spans   = make(map[uint16]int64, len(pids))
+		longest []int64
+		pid     uint16
+	)
+	for _, p := range pids {
+		rel := relative(ptsByPID[p])
+		spans[p] = rel[len(rel)-1] - rel[0]
+		if len(rel) > len(longest) {
+			longest, pid = rel, p
+		}
+	}
+	frame := frameDuration(longest)
+	if frame == 0 {
+		return 0, errors.New("tsloop: no stream has two distinct timestamps: cannot tell the loop's duration")
+	}
+	loop := spans[pid] + frame
+	for _, p := range pids {
+		if span := spans[p]; span >= loop {
+			return 0, fmt.Errorf("tsloop: PID %#x spans %v, not less than the loop's %v told by PID %#x",
+				p, ticks(span, 90_000), ticks(loop, 90_000), pid)
+		}
+	}
+	return loop, nil
+}
+
+// relative returns 33-bit timestamps as signed distances from the first,
+// across a wrap, sorted.
+func relative(ts []int64) []int64 {
+	rel := make([]int64, len(ts))
+	for i, t := range ts {
+		rel[i] = mod(t-ts[0]+ptsWrap/2, ptsWrap) - ptsWrap/2
+	}
+	slices.Sort(rel)
+	return rel
+}
+
+// frameDuration is the most common step between sorted timestamps, the
+// shortest of equally common ones.
 func frameDuration(sorted []int64) int64 {
 	counts := make(map[int64]int)
 	best, bestCount := int64(0), 0
@@ -134,81 +197,125 @@ func frameDuration(sorted []int64) int64 {
 			continue
 		}
 		counts[d]++
-		if counts[d] > bestCount || counts[d] == bestCount && d < best {
-			best, bestCount = d, counts[d]
+		if c := counts[d]; c > bestCount || c == bestCount && d < best {
+			best, bestCount = d, c
 		}
 	}
 	return best
 }
 
-// LoopDuration is the length of one pass, which every timestamp is shifted by on each new pass.
-func (l *Looper) LoopDuration() time.Duration {
-	return time.Duration(l.loop) * time.Second / 90000
+// schedule returns, for each of n packets, when it is due from the first
+// PCR of its pass. The PCRs of one pass and the first of the next (one loop
+// later) must not go backwards.
+func schedule(pcrs []pcrPoint, n int, loop int64) ([]time.Duration, error) {
+	// PCRs in 27 MHz ticks from the first one, across a wrap.
+	period := loop * 300
+	points := make([]pcrPoint, 0, len(pcrs)+2)
+	for i, p := range pcrs {
+		at := int64(0)
+		if i > 0 {
+			step := mod(p.pcr-pcrs[i-1].pcr, pcrWrap)
+			if step > pcrWrap/2 {
+				return nil, fmt.Errorf("tsloop: PCR goes back at packet %d", p.packet)
+			}
+			at = points[i-1].pcr + step
+		}
+		if at >= period {
+			return nil, fmt.Errorf("tsloop: the PCRs span %v by packet %d, not less than the loop's %v",
+				ticks(at, 27_000_000), p.packet, ticks(loop, 90_000))
+		}
+		points = append(points, pcrPoint{packet: p.packet, pcr: at})
+	}
+	last := points[len(points)-1]
+	// The last PCR of the pass before and the first of the pass after
+	// bound the packets before the first PCR and after the last.
+	points = slices.Insert(points, 0, pcrPoint{packet: last.packet - n, pcr: last.pcr - period})
+	points = append(points, pcrPoint{packet: points[1].packet + n, pcr: period})
+
+	due := make([]time.Duration, n)
+	k := 0
+	for i := range due {
+		for points[k+1].packet <= i {
+			k++
+		}
+		a, b := points[k], points[k+1]
+		at := a.pcr + (b.pcr-a.pcr)*int64(i-a.packet)/int64(b.packet-a.packet)
+		due[i] = ticks(at, 27_000_000)
+	}
+	return due, nil
 }
+
+// ticks converts a count of ticks of a clock of hz to a duration, exactly
+// to the nanosecond and without overflow.
+func ticks(n, hz int64) time.Duration {
+	return time.Duration(n/hz)*time.Second + time.Duration(n%hz*int64(time.Second)/hz)
+}
+
+// LoopDuration is the length of one pass, which every timestamp is shifted by on each new pass.
+func (l *Looper) LoopDuration() time.Duration { return ticks(l.loop, 90_000) }
 
 // Run emits the stream in chunks of at most 7 TS packets (1316 bytes, SRT
 // live payload) at the pace of its PCR until ctx ends or emit returns an
-// error. The chunk slice is reused after emit returns (emit must copy what it keeps).
+// error. The chunk slice is reused after emit returns (emit must copy what
+// it keeps).
+//
+// A chunk goes out when its last packet is due, on a schedule fixed at the
+// start so that it does not drift: a chunk that is late (emit was slow)
+// goes out at once. Each Run starts from the first pass; a Looper may run
+// several times at once.
 func (l *Looper) Run(ctx context.Context, emit func(chunk []byte) error) error {
+	cc := l.firstCC
 	chunk := make([]byte, 0, chunkPackets*packetSize)
-	cc := make(map[uint16]byte, len(l.firstCC))
-	for pid, first := range l.firstCC {
-		cc[pid] = (first - 1) & 0x0F
-	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	start := time.Now()
-	n := len(l.due)
-	loop := l.LoopDuration()
 	for pass := int64(0); ; pass++ {
-		passStart := start.Add(time.Duration(pass) * loop)
-		for i := 0; i < n; {
-			target := passStart.Add(l.due[i])
-			if err := l.sleep(ctx, target); err != nil {
+		passStart := start.Add(ticks(pass*l.loop, 90_000))
+		shift := mod(pass*l.loop, ptsWrap)
+		for i, info := range l.packets {
+			chunk = append(chunk, l.data[i*packetSize:(i+1)*packetSize]...)
+			patch(chunk[len(chunk)-packetSize:], info, shift, &cc)
+			if len(chunk) < cap(chunk) {
+				continue
+			}
+			if err := l.wait(ctx, timer, passStart.Add(l.due[i])); err != nil {
 				return err
-			}
-			// Emit every packet now due, seven at a time.
-			now := time.Now()
-			if now.Before(target) {
-				now = target
-			}
-			for chunk = chunk[:0]; i < n && !passStart.Add(l.due[i]).After(now) && len(chunk) < cap(chunk); i++ {
-				chunk = append(chunk, l.data[i*packetSize:(i+1)*packetSize]...)
-				l.patch(chunk[len(chunk)-packetSize:], pass, cc)
 			}
 			if err := emit(chunk); err != nil {
 				return err
 			}
+			chunk = chunk[:0]
 		}
 	}
 }
 
-// patch rewrites one packet of the given pass: timestamps shifted by
-// pass × loop, continuity counter carried on from the previous packet of its PID.
-func (l *Looper) patch(pkt []byte, pass int64, cc map[uint16]byte) {
-	pid := packetPID(pkt)
-	if hasPayload(pkt) {
-		next := (cc[pid] + 1) & 0x0F
-		cc[pid] = next
-		pkt[3] = pkt[3]&0xF0 | next
+// patch rewrites a packet for its pass: timestamps shifted by shift (90 kHz)
+// and its continuity counter carried on from the previous packet of its PID.
+func patch(pkt []byte, info packetInfo, shift int64, cc *[pidCount]byte) {
+	// Null packets have no continuity to keep.
+	if info.pid != pidNull {
+		if info.payload {
+			cc[info.pid] = (cc[info.pid] + 1) & 0x0F
+		}
+		setContinuityCounter(pkt, cc[info.pid])
 	}
-	if pass == 0 {
-		return
+	if info.pcr {
+		shiftPCR(pkt, shift)
 	}
-	shift := pass * l.loop
-	if pcr, ok := readPCR(pkt); ok {
-		writePCR(pkt, (pcr+shift*300)%pcrWrap)
-	}
-	shiftPESTimestamps(pkt, shift)
+	shiftTimestamp(pkt, int(info.pts), shift)
+	shiftTimestamp(pkt, int(info.dts), shift)
 }
 
-func sleepUntil(ctx context.Context, t time.Time) error {
+// wait returns when t has come, or with ctx's error when ctx ends first.
+func (l *Looper) wait(ctx context.Context, timer *time.Timer, t time.Time) error {
 	d := time.Until(t)
-	if d <= 0 {
+	if l.unpaced || d <= 0 {
 		return ctx.Err()
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
+	timer.Reset(d)
 	select {
 	case <-ctx.Done():
+		timer.Stop()
 		return ctx.Err()
 	case <-timer.C:
 		return nil
