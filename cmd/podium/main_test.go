@@ -76,6 +76,19 @@ func start(t *testing.T, env []string, args ...string) *server {
 	}
 }
 
+// waitGuide returns the getting-started block `podium demo` prints on
+// stdout, which may follow the "running" log line by a moment.
+func (s *server) waitGuide(t *testing.T) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if guide := s.stdout.String(); strings.Contains(guide, "Ctrl-C") {
+			return guide
+		}
+	}
+	t.Fatalf("no getting-started block within 5 s:\n%s", s.stdout.String())
+	return ""
+}
+
 // stop sends SIGTERM and returns the exit code and the remaining log.
 func (s *server) stop(t *testing.T) (int, string) {
 	t.Helper()
@@ -202,10 +215,7 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
-	var guide string
-	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(guide, "Ctrl-C") && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		guide = first.stdout.String()
-	}
+	guide := first.waitGuide(t)
 	record := regexp.MustCompile(`record  ffmpeg -i '([^']+)'`).FindAllStringSubmatch(guide, -1)
 	if len(record) != 3 {
 		t.Fatalf("want a record command per broadcaster, got %d in:\n%s", len(record), guide)
@@ -239,7 +249,7 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	// A restart keeps the catalog and shows the same credentials.
 	second := start(t, nil, args...)
 	key := regexp.MustCompile(`API key\s+(pk_\S+)`).FindStringSubmatch(guide)[1]
-	if !strings.Contains(second.stdout.String(), key) {
+	if !strings.Contains(second.waitGuide(t), key) {
 		t.Fatal("restarted demo does not show the same credentials")
 	}
 	if status := get(t, second.http+"/api/v1/feeds", key); status != 200 {
