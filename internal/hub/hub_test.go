@@ -216,6 +216,30 @@ func TestSecondPublisherIsRefusedAndReconnectKeepsReaders(t *testing.T) {
 	}
 }
 
+func TestReaderJoiningOfflineFeedWaitsForNewPublishersKeyframe(t *testing.T) {
+	h, _ := testHub(t, DefaultConfig)
+	f := h.Feed("f")
+	p1, _ := f.Attach("a")
+	var s stream
+	p1.Write(s.chunk(true, 1))
+	p1.Write(s.chunk(false, 2))
+	p1.Detach()
+	r, _ := f.NewReader() // joins while offline: nothing stale to show
+	p2, err := f.Attach("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2.Write(s.chunk(false, 3)) // the new encoder's first chunk is not a keyframe
+	late, _ := f.NewReader()    // joins after reconnect, before the first keyframe
+	key := s.chunk(true, 4)
+	p2.Write(key)
+	for name, r := range map[string]*Reader{"offline": r, "reconnected": late} {
+		if got := read(t, r); !bytes.Equal(got, key) {
+			t.Fatalf("reader that joined %s did not start at the new publisher's keyframe (got %d bytes)", name, len(got))
+		}
+	}
+}
+
 func TestReadersLeaveAfterGrace(t *testing.T) {
 	h, c := testHub(t, Config{Grace: 10 * time.Second, MaxLag: time.Second, RingChunks: 1024})
 	f := h.Feed("f")

@@ -48,6 +48,7 @@ func (f *Feed) Attach(remote string) (*Publisher, error) {
 	}
 	p := &Publisher{feed: f, remote: remote, since: f.now(), kicked: make(chan struct{})}
 	f.publisher = p
+	f.rapValid = false // a new reader waits for this publisher's first keyframe
 	return p, nil
 }
 
@@ -122,13 +123,16 @@ func (p *Publisher) kick(reason error) {
 	})
 }
 
-// Detach ends the publisher's session. Readers stay connected for the grace period.
+// Detach ends the publisher's session. Readers stay connected for the grace
+// period. A reader that joins while the feed is offline waits for the next
+// publisher's first keyframe rather than replaying the last one's.
 func (p *Publisher) Detach() {
 	f := p.feed
 	f.mu.Lock()
 	if f.publisher == p {
 		f.publisher = nil
 		f.offlineSince = f.now()
+		f.rapValid = false
 	}
 	f.mu.Unlock()
 }
