@@ -20,7 +20,6 @@ test:
 
 # Measures SRT fan-out against libsrt's srt-live-transmit and writes BENCHMARKS.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/hub/
 	$(GO) run ./bench/srtfanout
 
 # Fuzzes every parser of outside input for FUZZTIME each.

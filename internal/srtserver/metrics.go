@@ -41,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		retransDesc: prometheus.NewDesc("podium_srt_packets_retransmitted_total",
 			"SRT packets retransmitted, per feed and direction.", []string{"feed", "direction"}, nil),
 		droppedDesc: prometheus.NewDesc("podium_srt_packets_dropped_total",
-			"SRT packets dropped as too late to play, per feed and direction.", []string{"feed", "direction"}, nil),
+			"SRT packets given up on, per feed and direction: on ingest, too late to play; on delivery, not acknowledged within the latency (the receiver may still have them).", []string{"feed", "direction"}, nil),
 	}
 	reg.MustRegister(m.rejections, m.connections, m)
 	return m

@@ -162,7 +162,9 @@ func FuzzScan(f *testing.F) {
 	f.Add(packet(0x1000, true, 0, nil, []byte{0, 2, 0xBF, 0xFF}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s Scanner
-		// Force framing so the fuzzer explores packet contents, not just sync bytes.
+		// Force framing so the fuzzer explores packet contents, not just
+		// sync bytes; on a copy, as the fuzzer's input must not be modified.
+		data = append([]byte(nil), data...)
 		for off := 0; off+PacketSize <= len(data); off += PacketSize {
 			data[off] = syncByte
 		}
