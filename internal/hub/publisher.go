@@ -48,7 +48,6 @@ func (f *Feed) Attach(remote string) (*Publisher, error) {
 	}
 	p := &Publisher{feed: f, remote: remote, since: f.now(), kicked: make(chan struct{})}
 	f.publisher = p
-	f.rapValid = false // a new reader waits for this publisher's first keyframe
 	return p, nil
 }
 

@@ -13,10 +13,12 @@ import (
 // PacketSize is the size of an MPEG-TS packet.
 const PacketSize = 188
 
+// NullPID is the PID of null packets, and the PCR_PID of a program without a PCR.
+const NullPID = 0x1FFF
+
 const (
 	syncByte = 0x47
 	pidPAT   = 0x0000
-	pidNull  = 0x1FFF
 	// maxSectionPackets bounds a PAT or PMT section (at most 1024 bytes) in packets.
 	maxSectionPackets = 6
 )
@@ -38,6 +40,7 @@ type Scanner struct {
 	videoPID   int // -1 until a PMT names one
 	videoType  byte
 	firstPID   int // first elementary stream: the access point of a stream without video
+	pcrPID     int // the PMT's PCR_PID
 	havePMT    bool
 	started    bool
 	pat, pmt   section
@@ -62,7 +65,7 @@ type section struct {
 func (s *Scanner) init() {
 	if !s.started {
 		s.started = true
-		s.pmtPID, s.videoPID, s.firstPID = -1, -1, -1
+		s.pmtPID, s.videoPID, s.firstPID, s.pcrPID = -1, -1, -1, -1
 		if s.rapPSI == nil {
 			s.rapPSI = make([]byte, 0, 2*maxSectionPackets*PacketSize)
 		}
@@ -116,12 +119,29 @@ func (s *Scanner) VideoPID() (pid int, streamType byte, ok bool) {
 	return s.videoPID, s.videoType, s.videoPID >= 0
 }
 
+// Program is what a scanner has learnt of the stream's first program.
+type Program struct {
+	PAT    bool // a PAT has been read
+	PMTPID int  // the PID of the program's PMT, -1 while no PAT names one
+	PMT    bool // the PMT on PMTPID has been read
+	PCRPID int  // the PMT's PCR_PID (NullPID for none), -1 before the PMT
+}
+
+// Program returns what the scanner has learnt of the first program so far.
+func (s *Scanner) Program() Program {
+	s.init()
+	return Program{PAT: s.pat.complete > 0, PMTPID: s.pmtPID, PMT: s.havePMT, PCRPID: s.pcrPID}
+}
+
+// PID returns a packet's PID.
+func PID(pkt []byte) int { return int(pkt[1]&0x1F)<<8 | int(pkt[2]) }
+
 // scanPacket follows one packet and reports whether it is a random-access point.
 func (s *Scanner) scanPacket(pkt []byte) bool {
-	pid := int(pkt[1]&0x1F)<<8 | int(pkt[2])
+	pid := PID(pkt)
 	pusi := pkt[1]&0x40 != 0
 	switch {
-	case pid == pidNull:
+	case pid == NullPID:
 		return false
 	case pid == pidPAT:
 		if s.pat.add(pkt) {
@@ -140,7 +160,7 @@ func (s *Scanner) scanPacket(pkt []byte) bool {
 	var isRAP bool
 	switch {
 	case pid == s.videoPID:
-		isRAP = randomAccessIndicator(pkt) || keyframeStart(s.videoType, payload(pkt))
+		isRAP = randomAccessIndicator(pkt) || keyframeStart(s.videoType, Payload(pkt))
 	case s.videoPID < 0 && pid == s.firstPID:
 		isRAP = true
 	}
@@ -151,15 +171,16 @@ func (s *Scanner) scanPacket(pkt []byte) bool {
 	return isRAP
 }
 
-// payload returns the packet's payload, after any adaptation field.
-func payload(pkt []byte) []byte {
+// Payload returns a 188-byte packet's payload, after any adaptation field,
+// or nil if it has none.
+func Payload(pkt []byte) []byte {
 	afc := pkt[3] >> 4 & 0x3
 	switch afc {
 	case 1:
 		return pkt[4:]
 	case 3:
 		start := 5 + int(pkt[4])
-		if start > PacketSize {
+		if start >= PacketSize {
 			return nil
 		}
 		return pkt[start:]
@@ -174,7 +195,7 @@ func randomAccessIndicator(pkt []byte) bool {
 
 // add appends a packet of the section's PID; it reports whether a section was completed.
 func (sec *section) add(pkt []byte) bool {
-	data := payload(pkt)
+	data := Payload(pkt)
 	if len(data) == 0 {
 		return false
 	}
@@ -233,7 +254,7 @@ func (s *Scanner) parsePAT() {
 			continue // network PID
 		}
 		if pid != s.pmtPID {
-			s.pmtPID, s.havePMT, s.videoPID, s.firstPID = pid, false, -1, -1
+			s.pmtPID, s.havePMT, s.videoPID, s.firstPID, s.pcrPID = pid, false, -1, -1, -1
 			s.pmt = section{}
 		}
 		return
@@ -246,6 +267,7 @@ func (s *Scanner) parsePMT() {
 		return
 	}
 	infoLen := int(body[10]&0x0F)<<8 | int(body[11])
+	s.pcrPID = int(body[8]&0x1F)<<8 | int(body[9])
 	s.videoPID, s.firstPID = -1, -1
 	for off := 12 + infoLen; off+5 <= len(body); {
 		streamType := body[off]

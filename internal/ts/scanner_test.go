@@ -123,6 +123,29 @@ func TestMultiPacketPMT(t *testing.T) {
 	}
 }
 
+func TestProgramReportsWhatTheScannerHasRead(t *testing.T) {
+	var s Scanner
+	if p := s.Program(); p.PAT || p.PMT || p.PMTPID != -1 || p.PCRPID != -1 {
+		t.Fatalf("fresh scanner: %+v", p)
+	}
+	steps := []struct {
+		pkt  []byte
+		want Program
+	}{
+		{psiPacket(0, 0, patSection(0x1000)), Program{PAT: true, PMTPID: 0x1000, PCRPID: -1}},
+		{psiPacket(0x1000, 0, pmtSection(0x101, esEntry{StreamTypeH264, 0x100})), Program{PAT: true, PMTPID: 0x1000, PMT: true, PCRPID: 0x101}},
+		{psiPacket(0, 1, patSection(0x1001)), Program{PAT: true, PMTPID: 0x1001, PCRPID: -1}}, // a new program: its PMT is still to come
+	}
+	for i, step := range steps {
+		if _, err := s.Scan(step.pkt); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Program(); got != step.want {
+			t.Fatalf("after packet %d: %+v, want %+v", i, got, step.want)
+		}
+	}
+}
+
 func TestScanRejectsBadFraming(t *testing.T) {
 	good := packet(0x100, false, 0, nil, []byte{1})
 	bad := append([]byte{}, good...)

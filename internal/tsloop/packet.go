@@ -4,11 +4,12 @@ package tsloop
 // (ISO/IEC 13818-1 §2.4.3). Every function checks its bounds and leaves a
 // malformed packet alone rather than panic.
 
+import "github.com/podium-broadcast/podium/internal/ts"
+
 const (
-	packetSize = 188
+	packetSize = ts.PacketSize
 	syncByte   = 0x47
-	pidPAT     = 0x0000
-	pidNull    = 0x1FFF
+	pidNull    = ts.NullPID
 	pidCount   = 0x2000
 
 	// ptsWrap is where the 33-bit PTS, DTS and PCR base wrap around.
@@ -23,7 +24,7 @@ func packetPID(pkt []byte) uint16 {
 	if !isPacket(pkt) {
 		return pidNull
 	}
-	return uint16(pkt[1]&0x1F)<<8 | uint16(pkt[2])
+	return uint16(ts.PID(pkt))
 }
 
 func unitStart(pkt []byte) bool { return isPacket(pkt) && pkt[1]&0x40 != 0 }
@@ -45,21 +46,6 @@ func setContinuityCounter(pkt []byte, cc byte) {
 	if isPacket(pkt) {
 		pkt[3] = pkt[3]&0xF0 | cc&0x0F
 	}
-}
-
-// payload returns the packet's payload, or nil if it has none.
-func payload(pkt []byte) []byte {
-	if !hasPayload(pkt) {
-		return nil
-	}
-	start := 4
-	if hasAdaptation(pkt) {
-		start += 1 + int(pkt[4])
-	}
-	if start >= packetSize {
-		return nil
-	}
-	return pkt[start:]
 }
 
 // pcrOffset is where the PCR sits in a packet whose adaptation field has one.
@@ -106,7 +92,10 @@ func shiftPCR(pkt []byte, shift int64) {
 // pesTimestamps returns the offsets in pkt of the PTS and DTS fields of the
 // PES header that starts in it, 0 for a field it does not have.
 func pesTimestamps(pkt []byte) (pts, dts int) {
-	p := payload(pkt)
+	if !isPacket(pkt) {
+		return 0, 0
+	}
+	p := ts.Payload(pkt)
 	if !unitStart(pkt) || len(p) < 9 || p[0] != 0 || p[1] != 0 || p[2] != 1 {
 		return 0, 0
 	}
@@ -167,65 +156,4 @@ func mod(x, m int64) int64 {
 		x += m
 	}
 	return x
-}
-
-// section returns the first whole PSI section with the given table_id on
-// pid in the packets of ts, reassembled across packets, or nil.
-func section(ts []byte, pid uint16, tableID byte) []byte {
-	var buf []byte
-	collecting := false
-	for off := 0; off+packetSize <= len(ts); off += packetSize {
-		pkt := ts[off : off+packetSize]
-		p := payload(pkt)
-		if packetPID(pkt) != pid || p == nil {
-			continue
-		}
-		switch {
-		case unitStart(pkt):
-			pointer := 1 + int(p[0])
-			if pointer >= len(p) {
-				collecting = false
-				continue
-			}
-			buf, collecting = append(buf[:0], p[pointer:]...), true
-		case collecting:
-			buf = append(buf, p...)
-		default:
-			continue
-		}
-		if len(buf) < 3 {
-			continue
-		}
-		if buf[0] != tableID {
-			collecting = false
-			continue
-		}
-		if n := 3 + (int(buf[1]&0x0F)<<8 | int(buf[2])); len(buf) >= n {
-			return buf[:n]
-		}
-	}
-	return nil
-}
-
-// patPrograms returns the PMT PIDs that a PAT section lists.
-func patPrograms(pat []byte) []uint16 {
-	// The program loop runs from the end of the 8-byte header to the CRC.
-	if len(pat) < 12 {
-		return nil
-	}
-	var pmts []uint16
-	for p := pat[8 : len(pat)-4]; len(p) >= 4; p = p[4:] {
-		if program := uint16(p[0])<<8 | uint16(p[1]); program != 0 {
-			pmts = append(pmts, uint16(p[2]&0x1F)<<8|uint16(p[3]))
-		}
-	}
-	return pmts
-}
-
-// pmtPCRPID returns the PCR_PID that a PMT section declares.
-func pmtPCRPID(pmt []byte) (uint16, bool) {
-	if len(pmt) < 16 {
-		return 0, false
-	}
-	return uint16(pmt[8]&0x1F)<<8 | uint16(pmt[9]), true
 }

@@ -4,6 +4,7 @@ package tsloop
 // and PCRs to loop, built packet by packet.
 
 const (
+	pidPAT     = 0x0000
 	synthPMT   = 0x1000
 	synthVideo = 0x100
 	synthAudio = 0x101

@@ -17,6 +17,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/podium-broadcast/podium/internal/ts"
 )
 
 // chunkPackets is what one SRT live payload (1316 bytes) carries.
@@ -54,11 +56,11 @@ type packetInfo struct {
 
 // New checks ts (188-byte packets, sync bytes, at least one PCR, PAT/PMT
 // present) and prepares it for looping. It returns an error naming what is wrong.
-func New(ts []byte) (*Looper, error) {
-	if len(ts) == 0 || len(ts)%packetSize != 0 {
-		return nil, fmt.Errorf("tsloop: %d bytes is not a whole number of %d-byte packets", len(ts), packetSize)
+func New(stream []byte) (*Looper, error) {
+	if len(stream) == 0 || len(stream)%packetSize != 0 {
+		return nil, fmt.Errorf("tsloop: %d bytes is not a whole number of %d-byte packets", len(stream), packetSize)
 	}
-	l := &Looper{data: slices.Clone(ts)}
+	l := &Looper{data: slices.Clone(stream)}
 	for off := 0; off < len(l.data); off += packetSize {
 		if l.data[off] != syncByte {
 			return nil, fmt.Errorf("tsloop: packet %d has no sync byte", off/packetSize)
@@ -81,25 +83,27 @@ func New(ts []byte) (*Looper, error) {
 	return l, nil
 }
 
-// programClock returns the PCR_PID of the first program that the stream's PAT lists.
-func programClock(ts []byte) (uint16, error) {
-	pat := section(ts, pidPAT, 0x00)
-	if pat == nil {
+// programClock returns the PCR_PID of the first program that the stream's
+// PAT lists, as the relay's scanner reads it. data is framed (New checked it).
+func programClock(data []byte) (uint16, error) {
+	var s ts.Scanner
+	for off := 0; off < len(data) && !s.Program().PMT; off += packetSize {
+		if _, err := s.Scan(data[off : off+packetSize]); err != nil {
+			return 0, fmt.Errorf("tsloop: %w", err)
+		}
+	}
+	switch p := s.Program(); {
+	case !p.PAT:
 		return 0, errors.New("tsloop: no PAT")
-	}
-	programs := patPrograms(pat)
-	if len(programs) == 0 {
+	case p.PMTPID < 0:
 		return 0, errors.New("tsloop: the PAT lists no program")
+	case !p.PMT:
+		return 0, fmt.Errorf("tsloop: no PMT on PID %#x", p.PMTPID)
+	case p.PCRPID == ts.NullPID:
+		return 0, fmt.Errorf("tsloop: the PMT on PID %#x declares no PCR_PID", p.PMTPID)
+	default:
+		return uint16(p.PCRPID), nil
 	}
-	pmt := section(ts, programs[0], 0x02)
-	if pmt == nil {
-		return 0, fmt.Errorf("tsloop: no PMT on PID %#x", programs[0])
-	}
-	pcrPID, ok := pmtPCRPID(pmt)
-	if !ok || pcrPID == pidNull {
-		return 0, fmt.Errorf("tsloop: the PMT on PID %#x declares no PCR_PID", programs[0])
-	}
-	return pcrPID, nil
 }
 
 // pcrPoint is a PCR and the index of the packet that carries it.
@@ -177,10 +181,10 @@ func loopDuration(ptsByPID map[uint16][]int64) (int64, error) {
 
 // relative returns 33-bit timestamps as signed distances from the first,
 // across a wrap, sorted.
-func relative(ts []int64) []int64 {
-	rel := make([]int64, len(ts))
-	for i, t := range ts {
-		rel[i] = mod(t-ts[0]+ptsWrap/2, ptsWrap) - ptsWrap/2
+func relative(stamps []int64) []int64 {
+	rel := make([]int64, len(stamps))
+	for i, t := range stamps {
+		rel[i] = mod(t-stamps[0]+ptsWrap/2, ptsWrap) - ptsWrap/2
 	}
 	slices.Sort(rel)
 	return rel
