@@ -149,7 +149,7 @@ function srtPanel(id, admin) {
       text(note, admin
         ? 'What this broadcaster uses to pull the feed, unchanged, with every audio track.'
         : 'Pull this feed, unchanged with every track, with your own passphrase.');
-      body.replaceChildren(...details(d));
+      body.replaceChildren(...details(d).flat());
     } catch (err) {
       text(note, err.status === 404 ? 'Not available.' : `Could not load the SRT details: ${err.message}`);
       body.replaceChildren();
@@ -169,9 +169,9 @@ function srtPanel(id, admin) {
 
 function details(d) {
   const rows = [
-    ['Address', 'address', `${d.host}:${d.port}`],
-    ['Stream ID', 'streamid', d.streamid],
-    ['Passphrase', 'passphrase', d.passphrase],
+    ['Address', 'address', `${d.host}:${d.port}`, 'address'],
+    ['Stream ID', 'streamid', d.streamid, 'stream ID'],
+    ['Passphrase', 'passphrase', d.passphrase, 'passphrase'],
     ['Latency', 'latency', `${d.latency_ms} ms`],
   ];
   const commands = [
@@ -180,11 +180,11 @@ function details(d) {
     ['srt-live-transmit', 'relay', d.commands?.srt_live_transmit],
   ];
   return [
-    h('dl', { class: 'srt-fields' }, rows.map(([label, key, value]) =>
+    h('dl', { class: 'srt-fields' }, rows.map(([label, key, value, copyName]) =>
       h('div', { class: 'srt-row', dataset: { srt: key } },
         h('dt', {}, label),
         h('dd', {}, h('code', {}, value)),
-        h('dd', { class: 'srt-copy' }, copyButton(label.toLowerCase(), () => value))))),
+        h('dd', { class: 'srt-copy' }, copyName ? copyButton(copyName, () => value) : null)))),
     h('div', { class: 'srt-row srt-url', dataset: { srt: 'url' } },
       h('span', { class: 'srt-label' }, 'URL'),
       h('code', {}, d.url),

@@ -15,9 +15,9 @@ export function mountOperator(main, { live }) {
   const broadcasterRows = h('tbody');
   const feedSummary = h('p', { class: 'summary num' });
   const deliverySummary = h('p', { class: 'summary num' });
-  const noFeeds = emptyRow(9, 'No feeds yet: create one below.');
-  const noDeliveries = emptyRow(11, 'No live deliveries.');
-  const noBroadcasters = emptyRow(3, 'No broadcasters yet: create one below.');
+  const noFeeds = emptyNote('No feeds yet: create one below.');
+  const noDeliveries = emptyNote('No live deliveries.');
+  const noBroadcasters = emptyNote('No broadcasters yet: create one below.');
   const forms = {
     feed: feedForm(refresh),
     broadcaster: broadcasterForm(refresh),
@@ -104,7 +104,7 @@ function table(columns, tbody, labelledBy, id) {
     tbody);
 }
 
-function emptyRow(_, message) {
+function emptyNote(message) {
   return h('p', { class: 'empty', hidden: true }, message);
 }
 
