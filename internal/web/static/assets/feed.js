@@ -50,6 +50,7 @@ export function mountFeed(main, { live, who, id }) {
         srt.unavailable();
         badge.className = 'badge gone';
         text(badge, 'Not available');
+        for (const dd of Object.values(facts)) text(dd, '—');
         if (present) announce(`${title.textContent} is no longer available`);
       }
       present = false;

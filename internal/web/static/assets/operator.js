@@ -159,11 +159,13 @@ function updateDeliveryRow(tr, d) {
   text(c[3], d.remote_addr ?? '—');
   text(c[4], since(d.since));
   text(c[5], bytes(d.bytes));
-  text(c[6], count(d.packets_sent));
-  text(c[7], count(d.packets_lost));
-  text(c[8], count(d.packets_retransmitted));
-  text(c[9], count(d.packets_dropped));
-  text(c[10], d.rtt_ms === undefined ? '—' : `${d.rtt_ms.toFixed(1)} ms`);
+  // Packet counts and RTT are SRT's; other protocols have none.
+  const srt = d.protocol === 'srt';
+  text(c[6], srt ? count(d.packets_sent) : '—');
+  text(c[7], srt ? count(d.packets_lost) : '—');
+  text(c[8], srt ? count(d.packets_retransmitted) : '—');
+  text(c[9], srt ? count(d.packets_dropped) : '—');
+  text(c[10], srt && d.rtt_ms !== undefined ? `${d.rtt_ms.toFixed(1)} ms` : '—');
   c[7].classList.toggle('warn', d.packets_lost > 0);
 }
 
