@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,8 +22,10 @@ const repoRoot = "../.."
 func browserTestDeps(t *testing.T) {
 	t.Helper()
 	var missing []string
-	if _, err := exec.LookPath("node"); err != nil {
+	if out, err := exec.Command("node", "-p", "process.versions.node.split('.')[0]").Output(); err != nil {
 		missing = append(missing, "node")
+	} else if major, _ := strconv.Atoi(strings.TrimSpace(string(out))); major < 20 {
+		missing = append(missing, "Node.js 20 or later (playwright-core's minimum)")
 	}
 	if _, err := os.Stat(filepath.Join(repoRoot, "web/node_modules/playwright-core/package.json")); err != nil {
 		missing = append(missing, "web/node_modules/playwright-core")
