@@ -12,7 +12,7 @@ export class Live extends EventTarget {
     this.intervalMs = 2000;
     this.history = new Map(); // feed id -> bitrates, oldest first, one every intervalMs
     this.lastSample = new Map(); // feed id -> time of the newest history sample
-    this.connected = false;
+    this.connected = null; // unknown until the stream opens or fails
   }
 
   start() {
@@ -38,7 +38,7 @@ export class Live extends EventTarget {
   stop() {
     this.es?.close();
     this.es = null;
-    this.setConnected(false);
+    this.connected = null;
   }
 
   setConnected(on) {

@@ -172,7 +172,10 @@ function updateDeliveryRow(tr, d) {
 function broadcasterRow(b) {
   const tr = cells(h('tr', { dataset: { broadcaster: b.id } }), 3);
   tr.cells[0].append(h('span', { class: 'cell-name' }), h('span', { class: 'cell-id mono' }, b.id));
-  tr.cells[2].append(h('ul', { class: 'rights', 'aria-label': `Entitlements of ${b.id}` }));
+  tr.cells[1].className = 'territories-cell';
+  tr.cells[2].className = 'rights-cell';
+  tr.cells[2].append(h('ul', { class: 'rights', 'aria-label': `Entitlements of ${b.id}` }),
+    h('p', { class: 'help', hidden: true }, 'No feed granted yet.'));
   return tr;
 }
 
@@ -186,6 +189,7 @@ function updateBroadcasterRow(tr, b, ents, refresh) {
     create: (e) => rightItem(e, refresh),
     update: updateRightItem,
   });
+  c[2].lastChild.hidden = sorted.length > 0;
 }
 
 function rightItem(e, refresh) {
@@ -227,7 +231,8 @@ async function change(li, call, done, refresh) {
 function updateRightItem(li, e) {
   li.dataset.status = e.status;
   const [, badge, win, actions] = li.children;
-  const label = e.status === 'active' && !e.effective ? 'outside window' : e.status;
+  let label = e.status;
+  if (e.status === 'active' && !e.effective) label = e.starts_at && Date.parse(e.starts_at) > Date.now() ? 'scheduled' : 'ended';
   badge.className = `badge ${e.status === 'active' && e.effective ? 'ok' : e.status === 'revoked' ? 'off' : 'warn'}`;
   text(badge, label);
   text(win, windowText(e));
