@@ -12,13 +12,13 @@ npm ci --prefix web --ignore-scripts --no-audit --no-fund
 vendor=internal/web/static/vendor
 mkdir -p "$vendor"
 cp web/node_modules/hls.js/dist/hls.min.js "$vendor/hls.min.js"
-cp web/node_modules/hls.js/LICENSE "$vendor/hls.js.LICENSE"
+cp web/node_modules/hls.js/LICENSE "$vendor/hls.js.LICENSE.txt"
 
 version() { node -p "require('./web/node_modules/$1/package.json').version"; }
 {
 	echo "# Made by scripts/vendor-web.sh from web/package-lock.json. Do not edit."
 	echo "# package version file sha256"
-	for f in hls.min.js hls.js.LICENSE; do
+	for f in hls.min.js hls.js.LICENSE.txt; do
 		echo "hls.js $(version hls.js) $f $(sha256sum "$vendor/$f" | cut -d' ' -f1)"
 	done
 } >"$vendor/VERSIONS"

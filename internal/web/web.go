@@ -39,18 +39,17 @@ const (
 
 // contentTypes are the types of the files the portal ships; anything else
 // falls back to the mime package, and files without an extension
-// (LICENSE, VERSIONS) are plain text.
+// (VERSIONS) are plain text.
 var contentTypes = map[string]string{
-	".html":    "text/html; charset=utf-8",
-	".js":      "text/javascript; charset=utf-8",
-	".mjs":     "text/javascript; charset=utf-8",
-	".css":     "text/css; charset=utf-8",
-	".svg":     "image/svg+xml",
-	".png":     "image/png",
-	".json":    "application/json",
-	".txt":     "text/plain; charset=utf-8",
-	".LICENSE": "text/plain; charset=utf-8",
-	"":         "text/plain; charset=utf-8",
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".mjs":  "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".json": "application/json",
+	".txt":  "text/plain; charset=utf-8",
+	"":      "text/plain; charset=utf-8",
 }
 
 // securityHeaders go with every answer. The policy allows scripts and styles

@@ -45,7 +45,7 @@ func TestHandler(t *testing.T) {
 		{"style", "GET", "/assets/portal.css", 200, "text/css; charset=utf-8", revalidate, false},
 		{"icon", "GET", "/assets/favicon.svg", 200, "image/svg+xml", revalidate, false},
 		{"vendored library", "GET", "/vendor/hls.min.js", 200, "text/javascript; charset=utf-8", immutable, false},
-		{"vendored licence", "GET", "/vendor/hls.js.LICENSE", 200, "text/plain; charset=utf-8", immutable, false},
+		{"vendored licence", "GET", "/vendor/hls.js.LICENSE.txt", 200, "text/plain; charset=utf-8", immutable, false},
 		{"versions", "GET", "/vendor/VERSIONS", 200, "text/plain; charset=utf-8", immutable, false},
 		{"missing file", "GET", "/assets/nope.js", 404, "", "", false},
 		{"missing map", "GET", "/vendor/hls.min.js.map", 404, "", "", false},
