@@ -22,6 +22,13 @@ import (
 // with continuous timestamps, until the test ends.
 func (p *podium) publishSample(f feedCreds, name string) {
 	p.t.Helper()
+	p.publishSampleStoppable(f, name)
+}
+
+// publishSampleStoppable is publishSample, returning a function that stops
+// the publisher and waits until the feed is off.
+func (p *podium) publishSampleStoppable(f feedCreds, name string) (stop func()) {
+	p.t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "demo", "samples", name+".ts"))
 	if err != nil {
 		p.t.Fatal(err)
@@ -30,7 +37,7 @@ func (p *podium) publishSample(f feedCreds, name string) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	_, pw := startFedPeer(p.t, "srt-live-transmit", "-q", "-a:no", "-chunk:1316", "file://con", p.publishURL(f))
+	pub, pw := startFedPeer(p.t, "srt-live-transmit", "-q", "-a:no", "-chunk:1316", "file://con", p.publishURL(f))
 	ctx, cancel := context.WithCancel(context.Background())
 	p.t.Cleanup(cancel)
 	go func() {
@@ -40,10 +47,16 @@ func (p *podium) publishSample(f feedCreds, name string) {
 			return err
 		})
 	}()
-	eventually(p.t, 10*time.Second, "feed "+f.ID+" live", func() bool {
+	live := func() bool {
 		var feed struct{ Live bool }
 		return p.api("GET", "/api/v1/feeds/"+f.ID, p.AdminToken, nil, &feed) == 200 && feed.Live
-	})
+	}
+	eventually(p.t, 10*time.Second, "feed "+f.ID+" live", live)
+	return func() {
+		cancel()
+		pub.stop()
+		eventually(p.t, 10*time.Second, "feed "+f.ID+" off", func() bool { return !live() })
+	}
 }
 
 // playback asks the API for the feed's HLS URL with token.
@@ -335,4 +348,52 @@ func TestHLSTokensAndRightsAreCheckedOnEveryRequest(t *testing.T) {
 	if status := p.api("GET", "/api/v1/feeds/"+f.ID+"/playback", b.APIKey, nil, nil); status != 404 {
 		t.Fatalf("playback after revoke: %d, want 404", status)
 	}
+}
+
+// TestHLSCarriesOnWhenANewPublisherTakesOver replaces the publisher, mid
+// playback, by one whose timestamps start seconds earlier, as when an
+// encoder restarts: a player reading the same URL across the switch sees no
+// error and only the gap of the switch itself.
+func TestHLSCarriesOnWhenANewPublisherTakesOver(t *testing.T) {
+	p := startPodium(t, options{})
+	f := p.createFeed("hls-takeover")
+	b := p.createBroadcaster("rtv")
+	p.grant(b.ID, f.ID)
+	stop := p.publishSampleStoppable(f, "ath-100m-final")
+	url := p.playback(f.ID, b.APIKey)
+
+	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", url, "-t", "14", "-map", "0:v", "-f", "null", "-progress", "pipe:1", "-")
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	frames := make(chan int, 100)
+	go func() {
+		defer close(frames)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "frame="); ok {
+				n, _ := strconv.Atoi(v)
+				frames <- n
+			}
+		}
+	}()
+	time.Sleep(5 * time.Second) // well into the first timeline
+	stop()
+	p.publishSample(f, "bkb-gold-game")
+	last := 0
+	for n := range frames {
+		last = n
+	}
+	if err := cmd.Wait(); err != nil || strings.TrimSpace(stderr.String()) != "" {
+		t.Fatalf("ffmpeg across the publisher switch: %v\n%s", err, stderr)
+	}
+	// 14 s of 50p is 700 frames; the switch itself (stop, SRT handshake,
+	// first keyframe) may cost a couple of seconds.
+	if last < 550 {
+		t.Fatalf("ffmpeg decoded %d frames of 14 s at 50 fps across the switch", last)
+	}
+	t.Logf("ffmpeg decoded %d frames of 14 s across the publisher switch", last)
 }

@@ -24,6 +24,17 @@ import (
 // ErrNoTracks means a feed carries nothing HLS can carry to a browser.
 var ErrNoTracks = errors.New("no H.264, H.265 or AAC track in the feed")
 
+// A track's timestamps that step back more than maxBackStep (B-frame
+// reordering stays well within it) or forward more than maxForwardStep are a
+// new timeline, as when a new publisher takes over the feed: the muxer
+// rebases them to continue the old one rebaseStep later, so players keep
+// their URLs and carry on.
+const (
+	maxBackStep    = 90000     // 1 s
+	maxForwardStep = 5 * 90000 // 5 s
+	rebaseStep     = 3600      // 40 ms
+)
+
 // feedMuxer turns one feed's transport stream, read from the hub like any
 // other reader, into LL-HLS: it demuxes the TS and remuxes the video
 // (passthrough, no transcoding) and every AAC track into fMP4 parts and
@@ -57,6 +68,9 @@ func startMuxer(ctx context.Context, wg *sync.WaitGroup, f *hub.Feed, cfg Config
 		defer close(m.done)
 		defer cancel()
 		m.err = m.run(ctx, cfg)
+		if ctx.Err() == nil {
+			log.Info("hls muxer stopped", "feed", m.feedID, "reason", m.err)
+		}
 		reader.Close(m.err)
 	})
 	return m, nil
@@ -123,22 +137,36 @@ func (m *feedMuxer) run(ctx context.Context, cfg Config) error {
 		}
 		return anchor.Add(time.Duration(pts-anchorPTS) * time.Second / 90000)
 	}
+	var shift int64 // added to every timestamp since the last new timeline
 	for _, t := range tracks {
+		var last int64
+		started := false
+		// decode unwraps a track's timestamp onto the muxer's timeline.
+		decode := func(raw int64) int64 {
+			pts := td.Decode(raw) + shift
+			if started && (pts < last-maxBackStep || pts > last+maxForwardStep) {
+				m.log.Info("hls timeline rebased", "feed", m.feedID, "pid", t.in.PID, "jump", time.Duration(pts-last)*time.Second/90000)
+				shift += last + rebaseStep - pts
+				pts = last + rebaseStep
+			}
+			last, started = pts, true
+			return pts
+		}
 		switch c := t.out.Codec.(type) {
 		case *codecs.H264:
 			ts.OnDataH264(t.in, func(rawPTS, _ int64, au [][]byte) error {
-				pts := td.Decode(rawPTS)
+				pts := decode(rawPTS)
 				return mux.WriteH264(t.out, wallClock(pts), pts, au)
 			})
 		case *codecs.H265:
 			ts.OnDataH265(t.in, func(rawPTS, _ int64, au [][]byte) error {
-				pts := td.Decode(rawPTS)
+				pts := decode(rawPTS)
 				return mux.WriteH265(t.out, wallClock(pts), pts, au)
 			})
 		case *codecs.MPEG4Audio:
 			rate := int64(c.Config.SampleRate)
 			ts.OnDataMPEG4Audio(t.in, func(rawPTS int64, aus [][]byte) error {
-				pts := td.Decode(rawPTS)
+				pts := decode(rawPTS)
 				return mux.WriteMPEG4Audio(t.out, wallClock(pts), pts*rate/90000, aus)
 			})
 		}

@@ -292,7 +292,6 @@ func (s *Server) muxer(ctx context.Context, feedID string) (*feedMuxer, error) {
 		if err == nil {
 			err = errors.New("muxer stopped")
 		}
-		s.log.Info("hls muxer ended", "feed", feedID, "err", err)
 		return nil, fmt.Errorf("feed cannot be served as HLS: %w", err)
 	}
 	return m, nil
