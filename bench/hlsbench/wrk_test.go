@@ -42,9 +42,9 @@ func TestParseWrk(t *testing.T) {
 
 func TestParseWrkRejects(t *testing.T) {
 	for name, report := range map[string]string{
-		"empty":      "",
-		"no latency": "  112005 requests in 2.00s, 83.16MB read\nRequests/sec:  55877.43\n",
-		"bad unit":   wrkReport[:len(wrkReport)-90] + "     99%    4.53xs\n",
+		"empty":              "",
+		"no latency":         "  112005 requests in 2.00s, 83.16MB read\nRequests/sec:  55877.43\n",
+		"bad unit":           wrkReport[:len(wrkReport)-90] + "     99%    4.53xs\n",
 		"connection refused": "unable to connect to 127.0.0.1:1 Connection refused\n",
 	} {
 		t.Run(name, func(t *testing.T) {
