@@ -21,6 +21,8 @@ type wrkResult struct {
 	Non2xx int64
 	// SocketErrors sums wrk's connect, read, write and timeout errors.
 	SocketErrors int64
+	// CPU is the user and system time wrk itself used (not in its report).
+	CPU time.Duration
 }
 
 // wrkLoad is the load wrk puts on a server: fixed, so that runs compare.
@@ -56,6 +58,7 @@ func runWrk(ctx context.Context, procs *supervisor, load wrkLoad, url string) (w
 	if err != nil {
 		return r, fmt.Errorf("wrk %s: %w\n%s", url, err, out.String())
 	}
+	r.CPU = c.cmd.ProcessState.UserTime() + c.cmd.ProcessState.SystemTime()
 	return r, nil
 }
 

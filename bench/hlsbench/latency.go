@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// hlsConfig is the hls.js configuration of the latency measurement: the
+// portal's (low-latency mode), everything else hls.js's defaults.
+var hlsConfig = map[string]any{"lowLatencyMode": true}
+
+// latencyResult is one glass-to-glass measurement: the same live source
+// watched at once in Chromium over LL-HLS and through an SRT pull decoded by ffmpeg.
+type latencyResult struct {
+	from, to time.Time // the window measured, after the warm-up
+	hls      []time.Duration
+	srt      []time.Duration
+	browser  browserResult
+	// srtFrames and srtUnreadable count the SRT baseline's pictures in the window.
+	srtFrames, srtUnreadable int
+	// hlsJSLatency is hls.js's own estimate (hls.latency), median over the window.
+	hlsJSLatency, hlsJSTarget time.Duration
+	playbackRate              float64
+}
+
+// srtBaseline collects the ages of the stamps of the pictures that an
+// ffmpeg pulling the feed over SRT decodes, until ctx ends.
+type srtBaseline struct {
+	mu       sync.Mutex
+	readings []stampReading
+	done     chan error
+}
+
+func startSRTBaseline(ctx context.Context, procs *supervisor, pullURL string) *srtBaseline {
+	b := &srtBaseline{done: make(chan error, 1)}
+	go func() {
+		b.done <- decodeStrips(ctx, procs, "ffmpeg SRT pull", pullURL, func(r stampReading) {
+			b.mu.Lock()
+			b.readings = append(b.readings, r)
+			b.mu.Unlock()
+		})
+	}()
+	return b
+}
+
+// wait waits for the pull to end (after its ctx has) and returns the stamps' ages in [from, to).
+func (b *srtBaseline) wait(from, to time.Time) (ages []time.Duration, frames, unreadable int, err error) {
+	err = <-b.done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range b.readings {
+		if r.at.Before(from) || !r.at.Before(to) {
+			continue
+		}
+		frames++
+		if !r.ok {
+			unreadable++
+			continue
+		}
+		ages = append(ages, stampAge(r.at, r.stamp))
+	}
+	return ages, frames, unreadable, err
+}
+
+// measureLatency publishes the clocked live source to the feed over SRT
+// with ffmpeg, then watches it for warmup+window in Chromium over LL-HLS
+// and, at the same time, through an SRT pull decoded by ffmpeg, and
+// returns the latencies of the frames shown within the window.
+func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, error) {
+	var res latencyResult
+	pub, err := b.procs.start("ffmpeg live source", exec.Command("ffmpeg", liveSourceArgs(b.podium.publishURL(v), true, 0)...))
+	if err != nil {
+		return res, err
+	}
+	defer pub.stop(3 * time.Second)
+	if err := b.waitLive(ctx, v.feed, pub); err != nil {
+		return res, err
+	}
+	hlsURL, err := b.podium.playbackURL(ctx, v)
+	if err != nil {
+		return res, err
+	}
+	if _, err := b.waitPlaylist(ctx, hlsURL); err != nil {
+		return res, err
+	}
+	pageSrv, err := startPageServer(b.opts.nodeModules)
+	if err != nil {
+		return res, err
+	}
+	defer pageSrv.close()
+
+	pullCtx, stopPull := context.WithCancel(ctx)
+	defer stopPull()
+	start := time.Now()
+	baseline := startSRTBaseline(pullCtx, b.procs, b.podium.pullURL(v))
+	res.from, res.to = start.Add(b.opts.warmup), start.Add(b.opts.warmup+b.opts.window)
+	b.say("latency: Chromium + hls.js and the SRT pull, %v warm-up then %v measured", b.opts.warmup, b.opts.window)
+	res.browser, err = runBrowser(ctx, b.procs, b.dir, b.opts.nodeModules, pageSrv.playerURL(hlsURL, hlsConfig), time.Until(res.to))
+	stopPull()
+	var pullErr error
+	res.srt, res.srtFrames, res.srtUnreadable, pullErr = baseline.wait(res.from, res.to)
+	if err != nil {
+		return res, fmt.Errorf("chromium: %w", err)
+	}
+	if pullErr != nil {
+		return res, fmt.Errorf("SRT baseline: %w", pullErr)
+	}
+	if pub.exited() {
+		return res, errors.New(pub.why())
+	}
+	var jsLatency, jsTarget, rate []float64
+	fromMs, toMs := float64(res.from.UnixMilli()), float64(res.to.UnixMilli())
+	for _, f := range res.browser.Frames {
+		if f[0] < fromMs || f[0] >= toMs {
+			continue
+		}
+		res.hls = append(res.hls, time.Duration(f[1])*time.Millisecond)
+		jsLatency, jsTarget, rate = append(jsLatency, f[2]), append(jsTarget, f[3]), append(rate, f[4])
+	}
+	res.hlsJSLatency = time.Duration(median(jsLatency) * float64(time.Second))
+	res.hlsJSTarget = time.Duration(median(jsTarget) * float64(time.Second))
+	res.playbackRate = median(rate)
+	if len(res.hls) == 0 {
+		return res, fmt.Errorf("chromium showed no readable frame in the window (%d frames in all, %d unreadable, errors %s)",
+			len(res.browser.Frames), res.browser.Undecoded, res.browser.Errors)
+	}
+	if len(res.srt) == 0 {
+		return res, fmt.Errorf("the SRT pull decoded no readable frame in the window (%d pictures)", res.srtFrames)
+	}
+	return res, nil
+}
