@@ -4,8 +4,9 @@
 #
 # Each sample is 4.8 s: 240 frames of 1280x720 50p H.264 (a keyframe every 48
 # frames, closed GOPs) with the feed's name and a running clock burned in,
-# 225 frames of AAC-LC stereo (eng) and 150 frames of AC-3 stereo (fra) at
-# 48 kHz. Every track fills the 4.8 s exactly, so that internal/tsloop loops
+# two tracks of 225 frames of AAC-LC stereo (eng, then fra: the two
+# renditions a browser can switch between over HLS) and 150 frames of AC-3
+# stereo (eng; SRT only, browsers do not decode it), all at 48 kHz. Every track fills the 4.8 s exactly, so that internal/tsloop loops
 # the file without a gap or an overlap by shifting every timestamp by 4.8 s a
 # pass.
 #
@@ -48,8 +49,8 @@ audio() {
 	ff -i "$tmp/full.nut" -ss "$loop" -frames:a "$frames" -c copy -f nut "$dst"
 }
 
-# id|name|hue shift (degrees)|AAC tone (Hz)|AC-3 tone (Hz)
-while IFS='|' read -r id name hue tone_aac tone_ac3; do
+# id|name|hue shift (degrees)|AAC eng tone|AAC fra tone|AC-3 tone (Hz)
+while IFS='|' read -r id name hue tone_aac tone_aac2 tone_ac3; do
 	printf '%s' "$name" >"$tmp/name.txt"
 	ff -f lavfi -i "testsrc2=size=1280x720:rate=50,hue=h=$hue,
 drawbox=x=0:y=560:w=1280:h=160:color=black@0.6:t=fill,
@@ -62,10 +63,11 @@ drawtext=fontfile=$mono:text='$id':fontsize=32:fontcolor=white:x=w-tw-40:y=655" 
 		-g 48 -keyint_min 48 -sc_threshold 0 -x264-params open-gop=0 \
 		-f nut "$tmp/video.nut"
 	audio "$tone_aac" aac 128k "$aac_frames" "$tmp/aac.nut"
+	audio "$tone_aac2" aac 128k "$aac_frames" "$tmp/aac2.nut"
 	audio "$tone_ac3" ac3 192k "$ac3_frames" "$tmp/ac3.nut"
-	ff -i "$tmp/video.nut" -i "$tmp/aac.nut" -i "$tmp/ac3.nut" \
-		-map 0:v -map 1:a -map 2:a -c copy \
-		-metadata:s:a:0 language=eng -metadata:s:a:1 language=fra \
+	ff -i "$tmp/video.nut" -i "$tmp/aac.nut" -i "$tmp/aac2.nut" -i "$tmp/ac3.nut" \
+		-map 0:v -map 1:a -map 2:a -map 3:a -c copy \
+		-metadata:s:a:0 language=eng -metadata:s:a:1 language=fra -metadata:s:a:2 language=eng \
 		-metadata service_name="$name" -metadata service_provider=Podium \
 		-mpegts_pmt_start_pid 0x1000 -mpegts_start_pid 0x100 -pcr_period 20 \
 		-f mpegts "$out/$id.ts"
@@ -78,8 +80,8 @@ drawtext=fontfile=$mono:text='$id':fontsize=32:fontcolor=white:x=w-tw-40:y=655" 
 	fi
 	printf '%-16s %8d bytes  frames per track: %s\n' "$id" "$(stat -c %s "$out/$id.ts")" "$counts"
 done <<'FEEDS'
-ath-100m-final|Athletics — Men's 100m Final|0|440|660
-swm-200fr-heats|Swimming — Women's 200m Freestyle Heats|90|520|780
-venue-ols-mlf|Olympic Stadium — Multilateral|180|590|885
-bkb-gold-game|Basketball — Gold Medal Game|270|660|990
+ath-100m-final|Athletics — Men's 100m Final|0|440|550|660
+swm-200fr-heats|Swimming — Women's 200m Freestyle Heats|90|520|650|780
+venue-ols-mlf|Olympic Stadium — Multilateral|180|590|740|885
+bkb-gold-game|Basketball — Gold Medal Game|270|660|825|990
 FEEDS

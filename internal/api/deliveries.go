@@ -18,6 +18,12 @@ type deliveryJSON struct {
 }
 
 func (s *server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.visibleDeliveries(r))
+}
+
+// visibleDeliveries lists the live deliveries the caller may see: all for the
+// operator, its own for a broadcaster.
+func (s *server) visibleDeliveries(r *http.Request) []deliveryJSON {
 	p := who(r)
 	out := []deliveryJSON{}
 	for _, d := range s.Deliveries.List() {
@@ -30,5 +36,5 @@ func (s *server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 			PacketsSent: st.PacketsSent, PacketsLost: st.PacketsLost, PacketsRetransmitted: st.PacketsRetransmitted,
 			PacketsDropped: st.PacketsDropped, RTTMillis: float64(st.RTT.Microseconds()) / 1000})
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }

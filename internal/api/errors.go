@@ -35,7 +35,7 @@ func invalid(field, format string, args ...any) *Error {
 }
 
 var (
-	errUnauthorized = apiError(http.StatusUnauthorized, "unauthorized", "", "missing or unknown token: send Authorization: Bearer TOKEN with the admin token or a broadcaster API key")
+	errUnauthorized = apiError(http.StatusUnauthorized, "unauthorized", "", "missing or unknown token: send Authorization: Bearer TOKEN with the admin token or a broadcaster API key, or sign in to the portal")
 	errForbidden    = apiError(http.StatusForbidden, "forbidden", "", "a broadcaster API key may only read; this needs the admin token")
 )
 

@@ -48,6 +48,11 @@ func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
 }
 
 func (s *server) listFeeds(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.visibleFeeds(r))
+}
+
+// visibleFeeds lists the feeds the caller may see, with their live state.
+func (s *server) visibleFeeds(r *http.Request) []feedJSON {
 	snap := s.Store.Snapshot()
 	out := []feedJSON{}
 	for _, f := range snap.Feeds() {
@@ -55,7 +60,7 @@ func (s *server) listFeeds(w http.ResponseWriter, r *http.Request) {
 			out = append(out, s.feedJSON(f, who(r).admin))
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *server) getFeed(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/podium-broadcast/podium/internal/api"
+	"github.com/podium-broadcast/podium/internal/store"
 )
 
 // TestOpenAPIMatchesRoutes keeps the OpenAPI document and the router in agreement.
@@ -29,7 +31,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 	var routed []string
-	handler := api.Handler(api.Deps{Metrics: http.NotFoundHandler()})
+	st, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	handler := api.Handler(api.Deps{Store: st, Metrics: http.NotFoundHandler()})
 	chi.Walk(handler.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if strings.HasPrefix(route, "/api/v1/") && route != "/api/v1/openapi.yaml" {
 			routed = append(routed, method+" "+strings.TrimSuffix(route, "/"))

@@ -1,16 +1,18 @@
 // Package api is Podium's REST API under /api/v1: the catalog (feeds,
 // broadcasters, entitlements) for operators, read-only views for
-// broadcasters, and the live deliveries. It authenticates every request with
-// a bearer token: the admin token or a broadcaster's API key.
+// broadcasters, the live deliveries, playback and SRT pull details, and a
+// server-sent event stream for the portal. It authenticates every request
+// with a bearer token (the admin token or a broadcaster's API key) or with
+// the portal's session cookie obtained by signing in with one of them.
 package api
 
 import (
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -41,16 +43,29 @@ type Deps struct {
 	Log        *slog.Logger
 	// Metrics serves /metrics.
 	Metrics http.Handler
+	// SRTAddr is the SRT listener's address as broadcasters reach it (host:port).
+	SRTAddr string
+	// SRTLatency is the SRT latency the server offers.
+	SRTLatency time.Duration
+	// Playback signs HLS playback URLs; nil when HLS is off.
+	Playback Playback
 }
 
 type server struct {
 	Deps
-	now func() time.Time
+	now      func() time.Time
+	sessions *sessions
+
+	subsMu  sync.Mutex
+	nextSub uint64
+	subs    map[uint64]func()
 }
 
 // Handler returns the HTTP handler of the API, /metrics and /healthz.
 func Handler(d Deps) http.Handler {
-	s := &server{Deps: d, now: time.Now}
+	s := &server{Deps: d, now: time.Now, subs: make(map[uint64]func())}
+	s.sessions = newSessions(s.now)
+	d.Store.OnChange(s.catalogChanged)
 	r := chi.NewRouter()
 	r.Use(s.logRequests)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -62,6 +77,7 @@ func Handler(d Deps) http.Handler {
 			w.Header().Set("Content-Type", "application/yaml")
 			w.Write(OpenAPI)
 		})
+		r.Post("/session", s.signIn)
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
 			s.routes(r)
@@ -90,7 +106,12 @@ func (s *server) routes(r chi.Router) {
 	r.Get("/entitlements/{id}", s.getEntitlement)
 	r.Patch("/entitlements/{id}", s.admin(s.patchEntitlement))
 	r.Delete("/entitlements/{id}", s.admin(s.revokeEntitlement))
+	r.Get("/feeds/{id}/playback", s.playback)
+	r.Get("/feeds/{id}/srt", s.srtDetails)
 	r.Get("/deliveries", s.listDeliveries)
+	r.Get("/session", s.getSession)
+	r.Delete("/session", s.signOut)
+	r.Get("/events", s.events)
 }
 
 // principal is who a request comes from: the operator (admin) or a broadcaster.
@@ -105,18 +126,17 @@ func who(r *http.Request) principal { return r.Context().Value(principalKey{}).(
 
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		token = strings.TrimSpace(token)
-		if !ok || token == "" {
-			writeError(w, errUnauthorized)
-			return
-		}
 		var p principal
-		if subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminToken)) == 1 {
-			p.admin = true
-		} else if b, found := s.Store.Snapshot().BroadcasterByAPIKeyHash(catalog.HashAPIKey(token)); found {
-			p.broadcasterID = b.ID
+		var ok bool
+		if header := r.Header.Get("Authorization"); header != "" {
+			token, bearer := strings.CutPrefix(header, "Bearer ")
+			if bearer {
+				p, ok = s.tokenPrincipal(strings.TrimSpace(token))
+			}
 		} else {
+			p, ok = s.sessionPrincipal(r)
+		}
+		if !ok {
 			writeError(w, errUnauthorized)
 			return
 		}

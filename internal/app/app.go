@@ -24,6 +24,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/api"
 	"github.com/podium-broadcast/podium/internal/config"
 	"github.com/podium-broadcast/podium/internal/delivery"
+	"github.com/podium-broadcast/podium/internal/hls"
 	"github.com/podium-broadcast/podium/internal/hub"
 	"github.com/podium-broadcast/podium/internal/srtserver"
 	"github.com/podium-broadcast/podium/internal/store"
@@ -37,6 +38,7 @@ type App struct {
 	Hub        *hub.Hub
 	Deliveries *delivery.Registry
 	SRT        *srtserver.Server
+	HLS        *hls.Server
 	AdminToken string
 	// AdminTokenCreated is true when the admin token was generated at this start.
 	AdminTokenCreated bool
@@ -76,9 +78,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
-	handler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
-		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
-	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	key, err := hls.LoadKey(cfg.DataDir, os.Getenv("PODIUM_HLS_SIGNING_KEY"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	signer, err := hls.NewSigner(key)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	hlsCfg := hls.DefaultConfig
+	hlsCfg.BaseURL, hlsCfg.TokenTTL = cfg.HLSBaseURL, cfg.HLSTokenTTL
+	hlsCfg.PartMinDuration, hlsCfg.SegmentMinDuration = cfg.HLSPart, cfg.HLSSegment
+	a.HLS = hls.New(hlsCfg, signer, st, a.Hub, a.Deliveries, hls.NewMetrics(reg), log)
+
+	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
+	apiHandler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
+		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS})
+	mux := http.NewServeMux()
+	mux.Handle("/", apiHandler)
+	mux.Handle(hls.Prefix, a.HLS)
+	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return a, nil
 }
 
@@ -97,6 +119,7 @@ func (a *App) Run(ctx context.Context) error {
 	errs := make(chan error, 2)
 	wg.Go(func() { a.Hub.Run(ctx) })
 	wg.Go(func() { a.Deliveries.Run(ctx) })
+	wg.Go(func() { a.HLS.Run(ctx) })
 	wg.Go(func() {
 		if err := a.SRT.Serve(ctx); err != nil {
 			errs <- err

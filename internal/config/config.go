@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -29,6 +30,10 @@ type Config struct {
 	SRTLatency     time.Duration `yaml:"srt_latency" flag:"srt-latency" env:"PODIUM_SRT_LATENCY" help:"SRT latency offered to callers (the larger of both sides applies)"`
 	PublisherGrace time.Duration `yaml:"publisher_grace" flag:"publisher-grace" env:"PODIUM_PUBLISHER_GRACE" help:"how long readers stay connected while a feed has no publisher"`
 	ReaderMaxLag   time.Duration `yaml:"reader_max_lag" flag:"reader-max-lag" env:"PODIUM_READER_MAX_LAG" help:"how far a reader may fall behind the live edge before it is cut"`
+	HLSBaseURL     string        `yaml:"hls_base_url" flag:"hls-base-url" env:"PODIUM_HLS_BASE_URL" help:"scheme and host put before /hls/ in playback URLs, such as a CDN's (default: the host the API was asked on)"`
+	HLSTokenTTL    time.Duration `yaml:"hls_token_ttl" flag:"hls-token-ttl" env:"PODIUM_HLS_TOKEN_TTL" help:"how long a signed HLS playback URL stays valid (at least; expiries are rounded up to 15 minutes)"`
+	HLSPart        time.Duration `yaml:"hls_part" flag:"hls-part" env:"PODIUM_HLS_PART" help:"LL-HLS part duration (minimum; parts end on frames)"`
+	HLSSegment     time.Duration `yaml:"hls_segment" flag:"hls-segment" env:"PODIUM_HLS_SEGMENT" help:"HLS segment duration (minimum; segments end on keyframes)"`
 	LogLevel       string        `yaml:"log_level" flag:"log-level" env:"PODIUM_LOG_LEVEL" help:"debug, info, warn or error"`
 	LogFormat      string        `yaml:"log_format" flag:"log-format" env:"PODIUM_LOG_FORMAT" help:"text or json"`
 }
@@ -41,6 +46,9 @@ var Default = Config{
 	SRTLatency:     120 * time.Millisecond,
 	PublisherGrace: 10 * time.Second,
 	ReaderMaxLag:   time.Second,
+	HLSTokenTTL:    4 * time.Hour,
+	HLSPart:        200 * time.Millisecond,
+	HLSSegment:     time.Second,
 	LogLevel:       "info",
 	LogFormat:      "text",
 }
@@ -148,9 +156,19 @@ func (c Config) Validate() error {
 		name string
 		v    time.Duration
 		min  time.Duration
-	}{{"srt_latency", c.SRTLatency, 20 * time.Millisecond}, {"publisher_grace", c.PublisherGrace, 0}, {"reader_max_lag", c.ReaderMaxLag, 100 * time.Millisecond}} {
+	}{{"srt_latency", c.SRTLatency, 20 * time.Millisecond}, {"publisher_grace", c.PublisherGrace, 0}, {"reader_max_lag", c.ReaderMaxLag, 100 * time.Millisecond},
+		{"hls_token_ttl", c.HLSTokenTTL, time.Minute}, {"hls_part", c.HLSPart, 100 * time.Millisecond}, {"hls_segment", c.HLSSegment, 500 * time.Millisecond}} {
 		if d.v < d.min {
 			return fmt.Errorf("%s %v must be at least %v", d.name, d.v, d.min)
+		}
+	}
+	if c.HLSPart > c.HLSSegment {
+		return fmt.Errorf("hls_part %v must not be longer than hls_segment %v", c.HLSPart, c.HLSSegment)
+	}
+	if c.HLSBaseURL != "" {
+		u, err := url.Parse(c.HLSBaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("hls_base_url %q must be http(s)://host[:port], without a path", c.HLSBaseURL)
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {

@@ -42,7 +42,20 @@ type Feed struct {
 	bitrate      atomic.Uint64
 	lastBytesIn  uint64
 	lastRateAt   time.Time
+
+	// history keeps the bitrate every HistoryInterval for HistoryLength
+	// samples, oldest first once full; written by housekeep only.
+	histMu      sync.Mutex
+	history     []uint64
+	historyNext int
+	lastSample  time.Time
 }
+
+// HistoryInterval and HistoryLength shape a feed's bitrate history: five minutes at 2 s.
+const (
+	HistoryInterval = 2 * time.Second
+	HistoryLength   = 150
+)
 
 // slot is one chunk of the ring: whole transport packets, as received.
 type slot struct {
@@ -202,6 +215,10 @@ func (f *Feed) housekeep(now time.Time) {
 		f.bitrate.Store(uint64(old + (rate-old)*0.25))
 	}
 	f.lastBytesIn, f.lastRateAt = in, now
+	if now.Sub(f.lastSample) >= HistoryInterval {
+		f.lastSample = now
+		f.recordBitrate(f.bitrate.Load())
+	}
 
 	f.mu.Lock()
 	var expired []*Reader
@@ -220,4 +237,25 @@ func (f *Feed) housekeep(now time.Time) {
 	for _, r := range expired {
 		r.Close(ErrFeedOffline)
 	}
+}
+
+func (f *Feed) recordBitrate(bps uint64) {
+	f.histMu.Lock()
+	defer f.histMu.Unlock()
+	if len(f.history) < HistoryLength {
+		f.history = append(f.history, bps)
+		return
+	}
+	f.history[f.historyNext] = bps
+	f.historyNext = (f.historyNext + 1) % HistoryLength
+}
+
+// BitrateHistory returns the feed's bitrate, in bit/s, sampled every
+// HistoryInterval over the last HistoryLength samples, oldest first.
+func (f *Feed) BitrateHistory() []uint64 {
+	f.histMu.Lock()
+	defer f.histMu.Unlock()
+	out := make([]uint64, 0, len(f.history))
+	out = append(out, f.history[f.historyNext:]...)
+	return append(out, f.history[:f.historyNext]...)
 }

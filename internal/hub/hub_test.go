@@ -402,3 +402,23 @@ func TestPublisherRefusesGarbage(t *testing.T) {
 		t.Fatalf("garbage accepted: %v", err)
 	}
 }
+
+func TestBitrateHistoryKeepsTheLastMinutesOldestFirst(t *testing.T) {
+	h, c := testHub(t, DefaultConfig)
+	f := h.Feed("f")
+	for i := range HistoryLength + 3 {
+		c.advance(HistoryInterval)
+		f.bitrate.Store(uint64(i))
+		f.housekeep(c.now())
+	}
+	got := f.BitrateHistory()
+	if len(got) != HistoryLength {
+		t.Fatalf("history has %d samples, want %d", len(got), HistoryLength)
+	}
+	for i, v := range got {
+		// housekeep smooths the stored rate; what counts is the order.
+		if i > 0 && v < got[i-1] {
+			t.Fatalf("history not oldest first at %d: %v", i, got[i-3:i+1])
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
+)
+
+// Playback signs HLS playback URLs.
+type Playback interface {
+	// URL returns the path, under /hls/, of the multivariant playlist of
+	// feedID for broadcasterID ("" for the operator), and when it expires.
+	URL(feedID, broadcasterID string) (path string, expires time.Time)
+	// BaseURL is the scheme and host to put before the path, such as a CDN's;
+	// empty means the host the request came to.
+	BaseURL() string
+}
+
+type playbackJSON struct {
+	HLSURL    string  `json:"hls_url"`
+	ExpiresAt *string `json:"expires_at"`
+}
+
+func (s *server) playback(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	snap := s.Store.Snapshot()
+	if _, ok := snap.Feed(id); !ok || !s.visibleFeed(r, snap, id) {
+		writeError(w, notFound("feed", id))
+		return
+	}
+	if s.Playback == nil {
+		writeError(w, apiError(http.StatusServiceUnavailable, "unavailable", "", "HLS delivery is off on this server"))
+		return
+	}
+	path, expires := s.Playback.URL(id, who(r).broadcasterID)
+	base := s.Playback.BaseURL()
+	if base == "" {
+		base = requestScheme(r) + "://" + r.Host
+	}
+	writeJSON(w, http.StatusOK, playbackJSON{HLSURL: strings.TrimSuffix(base, "/") + path, ExpiresAt: formatTime(expires)})
+}
+
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return "https"
+	}
+	return "http"
+}
+
+type srtCommandsJSON struct {
+	FFplay          string `json:"ffplay"`
+	FFmpeg          string `json:"ffmpeg"`
+	SRTLiveTransmit string `json:"srt_live_transmit"`
+}
+
+type srtDetailsJSON struct {
+	Host          string          `json:"host"`
+	Port          int             `json:"port"`
+	StreamID      string          `json:"streamid"`
+	Passphrase    string          `json:"passphrase"`
+	URL           string          `json:"url"`
+	LatencyMillis int64           `json:"latency_ms"`
+	Commands      srtCommandsJSON `json:"commands"`
+}
+
+// srtDetails tells a broadcaster how to pull a feed over SRT: its own
+// streamid and passphrase, and commands ready to paste. The operator asks on
+// a broadcaster's behalf with ?broadcaster=ID.
+func (s *server) srtDetails(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	snap := s.Store.Snapshot()
+	p := who(r)
+	broadcasterID := p.broadcasterID
+	if p.admin {
+		broadcasterID = r.URL.Query().Get("broadcaster")
+		if broadcasterID == "" {
+			writeError(w, badRequest("broadcaster", "the operator must name the broadcaster: ?broadcaster=ID"))
+			return
+		}
+	}
+	if _, ok := snap.Feed(id); !ok || !s.visibleFeed(r, snap, id) {
+		writeError(w, notFound("feed", id))
+		return
+	}
+	b, ok := snap.Broadcaster(broadcasterID)
+	if !ok {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "broadcaster", "broadcaster %q does not exist", broadcasterID))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.srtDetailsJSON(id, b))
+}
+
+func (s *server) srtDetailsJSON(feedID string, b catalog.Broadcaster) srtDetailsJSON {
+	host, portText, _ := net.SplitHostPort(s.SRTAddr)
+	port, _ := strconv.Atoi(portText)
+	streamID := fmt.Sprintf("#!::r=%s,u=%s,m=request", feedID, b.ID)
+	latency := s.SRTLatency.Milliseconds()
+	url := fmt.Sprintf("srt://%s?streamid=%s&passphrase=%s&latency=%d", net.JoinHostPort(host, portText), streamID, b.SRTPassphrase, latency*1000)
+	// ffmpeg's srt latency option is in microseconds, srt-live-transmit's in milliseconds.
+	slt := fmt.Sprintf("srt://%s?streamid=%s&passphrase=%s&latency=%d", net.JoinHostPort(host, portText), streamID, b.SRTPassphrase, latency)
+	return srtDetailsJSON{
+		Host: host, Port: port, StreamID: streamID, Passphrase: b.SRTPassphrase, URL: url, LatencyMillis: latency,
+		Commands: srtCommandsJSON{
+			FFplay:          fmt.Sprintf("ffplay -fflags nobuffer '%s'", url),
+			FFmpeg:          fmt.Sprintf("ffmpeg -i '%s' -map 0 -c copy %s.ts", url, feedID),
+			SRTLiveTransmit: fmt.Sprintf("srt-live-transmit '%s' udp://127.0.0.1:5000", slt),
+		},
+	}
+}
