@@ -66,8 +66,8 @@ func startPageServer(nodeModules string) (*pageServer, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /", http.FileServerFS(files))
-	mux.HandleFunc("GET /hls.js", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/", http.FileServerFS(files))
+	mux.HandleFunc("/hls.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, filepath.Join(nodeModules, "hls.js", "dist", "hls.min.js"))
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -134,7 +134,7 @@ func runBrowser(ctx context.Context, procs *supervisor, dir, nodeModules, pageUR
 	cmd.Env = append(os.Environ(), "HLSBENCH_OPTIONS="+string(opts))
 	var out strings.Builder
 	cmd.Stdout = &out
-	proc, err := procs.start("chromium (playwright)", cmd)
+	proc, err := procs.start(browserProc, cmd)
 	if err != nil {
 		return r, err
 	}

@@ -104,7 +104,7 @@ func TestPlayerPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.close()
-	srv.mux.Handle("GET /hls/", http.StripPrefix("/hls/", http.FileServer(http.Dir(hlsDir))))
+	srv.mux.Handle("/hls/", http.StripPrefix("/hls/", http.FileServer(http.Dir(hlsDir))))
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(hlsDir, "live.m3u8")); err == nil {

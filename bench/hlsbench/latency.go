@@ -4,9 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os/exec"
+	"runtime"
 	"sync"
 	"time"
+
+	"github.com/podium-broadcast/podium/internal/hls"
+)
+
+// Names of the latency measurement's processes.
+const (
+	sourceProc  = "ffmpeg live source"
+	pullProc    = "ffmpeg SRT pull"
+	browserProc = "chromium (playwright)"
 )
 
 // hlsConfig is the hls.js configuration of the latency measurement: the
@@ -25,6 +36,8 @@ type latencyResult struct {
 	// hlsJSLatency is hls.js's own estimate (hls.latency), median over the window.
 	hlsJSLatency, hlsJSTarget time.Duration
 	playbackRate              float64
+	// cpu is what the machine's CPU did during the window.
+	cpu cpuUse
 }
 
 // srtBaseline collects the ages of the stamps of the pictures that an
@@ -38,7 +51,7 @@ type srtBaseline struct {
 func startSRTBaseline(ctx context.Context, procs *supervisor, pullURL string) *srtBaseline {
 	b := &srtBaseline{done: make(chan error, 1)}
 	go func() {
-		b.done <- decodeStrips(ctx, procs, "ffmpeg SRT pull", pullURL, func(r stampReading) {
+		b.done <- decodeStrips(ctx, procs, pullProc, pullURL, func(r stampReading) {
 			b.mu.Lock()
 			b.readings = append(b.readings, r)
 			b.mu.Unlock()
@@ -72,7 +85,7 @@ func (b *srtBaseline) wait(from, to time.Time) (ages []time.Duration, frames, un
 // returns the latencies of the frames shown within the window.
 func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, error) {
 	var res latencyResult
-	pub, err := b.procs.start("ffmpeg live source", exec.Command("ffmpeg", liveSourceArgs(b.podium.publishURL(v), true, 0)...))
+	pub, err := b.procs.start(sourceProc, exec.Command("ffmpeg", liveSourceArgs(b.podium.publishURL(v), true, 0)...))
 	if err != nil {
 		return res, err
 	}
@@ -92,6 +105,13 @@ func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, er
 		return res, err
 	}
 	defer pageSrv.close()
+	// The portal plays hls_url from Podium's own origin, and Podium's HLS
+	// answers carry no CORS headers: the page's server serves /hls/ with
+	// Podium's own HLS handler, so that page and stream share an origin.
+	pageSrv.mux.Handle(hls.Prefix, b.podium.app.HLS)
+	if hlsURL, err = rebase(hlsURL, pageSrv.base); err != nil {
+		return res, err
+	}
 
 	pullCtx, stopPull := context.WithCancel(ctx)
 	defer stopPull()
@@ -99,6 +119,17 @@ func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, er
 	baseline := startSRTBaseline(pullCtx, b.procs, b.podium.pullURL(v))
 	res.from, res.to = start.Add(b.opts.warmup), start.Add(b.opts.warmup+b.opts.window)
 	b.say("latency: Chromium + hls.js and the SRT pull, %v warm-up then %v measured", b.opts.warmup, b.opts.window)
+	cpu := make(chan cpuUse, 1)
+	go func() {
+		if sleep(pullCtx, time.Until(res.from)) != nil {
+			return
+		}
+		first := b.procs.cpuSnapshot()
+		if sleep(pullCtx, time.Until(res.to)) != nil {
+			return
+		}
+		cpu <- cpuBetween(first, b.procs.cpuSnapshot(), runtime.NumCPU())
+	}()
 	res.browser, err = runBrowser(ctx, b.procs, b.dir, b.opts.nodeModules, pageSrv.playerURL(hlsURL, hlsConfig), time.Until(res.to))
 	stopPull()
 	var pullErr error
@@ -111,6 +142,10 @@ func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, er
 	}
 	if pub.exited() {
 		return res, errors.New(pub.why())
+	}
+	select {
+	case res.cpu = <-cpu:
+	default:
 	}
 	var jsLatency, jsTarget, rate []float64
 	fromMs, toMs := float64(res.from.UnixMilli()), float64(res.to.UnixMilli())
@@ -132,4 +167,18 @@ func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, er
 		return res, fmt.Errorf("the SRT pull decoded no readable frame in the window (%d pictures)", res.srtFrames)
 	}
 	return res, nil
+}
+
+// rebase returns rawURL with the scheme and host of base.
+func rebase(rawURL, base string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	u.Scheme, u.Host = b.Scheme, b.Host
+	return u.String(), nil
 }

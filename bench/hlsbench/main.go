@@ -170,7 +170,11 @@ func run(ctx context.Context, opts options) error {
 	if opts.out == "" {
 		return nil
 	}
-	if err := rep.write(filepath.Join(root, opts.out)); err != nil {
+	out := opts.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	if err := rep.write(out); err != nil {
 		return err
 	}
 	b.say("done in %v; figures in %s", rep.duration.Round(time.Second), opts.out)

@@ -104,9 +104,6 @@ func startNginx(ctx context.Context, procs *supervisor, prefix, root string) (*n
 	}
 }
 
-// pids returns nginx's master and worker processes, whose CPU time is nginx's.
-func (n *nginxServer) pids() []int { return append([]int{n.proc.pid()}, childPIDs(n.proc.pid())...) }
-
 // put writes a mirrored file at the URL path it is served at.
 func (n *nginxServer) put(urlPath string, data []byte) error {
 	path := filepath.Join(n.root, filepath.FromSlash(strings.TrimPrefix(urlPath, "/")))

@@ -171,16 +171,16 @@ worker. wrk, the server and this program share the machine's %[4]d cores; the ma
 and noisy: compare ratios, not absolutes. Podium's Go runtime may use both cores; nginx's single
 worker, one: requests per core-second compare the work per request.
 
-| target | run | Podium req/s | nginx req/s | Podium / nginx | Podium p50 / p99 | nginx p50 / p99 | Podium CPU (cores) | nginx CPU (cores) | Podium / nginx req per core-s | machine busy (Podium / nginx) |
+| target | run | Podium req/s | nginx req/s | Podium / nginx | Podium p50 / p99 | nginx p50 / p99 | Podium CPU (cores) | nginx CPU (cores) | Podium / nginx req per core-s | machine busy (others, cores), Podium / nginx |
 |---|---|---|---|---|---|---|---|---|---|---|
 `, "`"+sample+"`", o.load, o.repeats, rep.machine.cpus)
 	for _, pr := range t.pairings {
 		for i := range min(len(pr.podium), len(pr.nginx)) {
 			a, b := pr.podium[i], pr.nginx[i]
-			p("| %s | %d | %s | %s | %.2f× | %s / %s | %s / %s | %.2f | %.2f | %.2f× | %.0f%% / %.0f%% |\n",
+			p("| %s | %d | %s | %s | %.2f× | %s / %s | %s / %s | %.2f | %.2f | %.2f× | %.0f%% (%.2f) / %.0f%% (%.2f) |\n",
 				pr.target, i+1, rate(a.wrk.RequestsPerS), rate(b.wrk.RequestsPerS), a.wrk.RequestsPerS/b.wrk.RequestsPerS,
 				ms(a.wrk.P50), ms(a.wrk.P99), ms(b.wrk.P50), ms(b.wrk.P99), a.cores, b.cores,
-				perCore(a)/perCore(b), a.busy*100, b.busy*100)
+				perCore(a)/perCore(b), a.busy*100, a.others, b.busy*100, b.others)
 		}
 		pod, ngx := pr.medianRun(pr.podium), pr.medianRun(pr.nginx)
 		podCores, ngxCores := medianOf(pr.podium, func(r serverRun) float64 { return r.cores }), medianOf(pr.nginx, func(r serverRun) float64 { return r.cores })
@@ -250,6 +250,11 @@ Both start together; frames shown within the %[7]v after a %[8]v warm-up count.
 		p(", no hls.js error")
 	}
 	p(". SRT baseline: %d pictures in the window, %d unreadable.\n", l.srtFrames, l.srtUnreadable)
+	if c := l.cpu; c.cpus > 0 {
+		p("\nCPU during the window, in cores: Chromium (all its processes, with node) %.2f, the ffmpeg source %.2f, "+
+			"the SRT pull's ffmpeg %.2f, Podium (this process, with the bench) %.2f; the machine was %.0f%% busy, "+
+			"%.2f cores of it other tenants'.\n", c.children[browserProc], c.children[sourceProc], c.children[pullProc], c.self, c.busy*100, c.others())
+	}
 }
 
 // hlsConfigJSON is the hls.js configuration, as the page gets it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -12,14 +13,17 @@ import (
 // serverRun is one wrk run against one server.
 type serverRun struct {
 	wrk wrkResult
-	// cores is the server's CPU time over the run, in cores: Podium's
-	// process (with this program's publisher loop in it), or nginx's
-	// master and worker.
+	// cores is the server's CPU time over the run, in cores: this process
+	// for Podium (with the bench's publisher loop in it), or nginx's master
+	// and worker.
 	cores float64
 	// wrkCores is wrk's CPU time over the run, in cores.
 	wrkCores float64
 	// busy is the share of the machine's CPU time that was busy.
 	busy float64
+	// others is the machine's busy time beyond the server, wrk and this
+	// process, in cores: other tenants of the shared machine.
+	others float64
 }
 
 // pairing is a target measured on both servers, interleaved.
@@ -88,13 +92,13 @@ func (b *bench) measureThroughput(ctx context.Context, v viewer) (throughputResu
 			p.path, p.bytes = u.Path, len(data)
 			nginxURL := ngx.base + u.RequestURI()
 			label := fmt.Sprintf("%s, run %d/%d", p.target, i+1, b.opts.repeats)
-			run, err := b.wrkRun(ctx, podiumURL, []int{os.Getpid()})
+			run, err := b.wrkRun(ctx, podiumURL, "podium")
 			if err != nil {
 				return res, fmt.Errorf("%s, Podium: %w", label, err)
 			}
 			p.podium = append(p.podium, run)
 			b.sayRun(label+", Podium", run)
-			if run, err = b.wrkRun(ctx, nginxURL, ngx.pids()); err != nil {
+			if run, err = b.wrkRun(ctx, nginxURL, "nginx"); err != nil {
 				return res, fmt.Errorf("%s, nginx: %w", label, err)
 			}
 			p.nginx = append(p.nginx, run)
@@ -179,38 +183,31 @@ func mirrorSet(ctx context.Context, ngx *nginxServer, hlsURL, mediaURL string) (
 	return out, nil
 }
 
-// wrkRun loads url with wrk and measures the CPU time of the server's processes meanwhile.
-func (b *bench) wrkRun(ctx context.Context, url string, serverPIDs []int) (serverRun, error) {
+// wrkRun loads url with wrk and measures the CPU time used meanwhile: the
+// server's (this process for Podium, the nginx child for nginx), wrk's, and
+// the rest of the machine's.
+func (b *bench) wrkRun(ctx context.Context, url, server string) (serverRun, error) {
 	var run serverRun
-	ticks := func() uint64 {
-		var sum uint64
-		for _, pid := range serverPIDs {
-			t, _ := cpuTicks(pid)
-			sum += t
-		}
-		return sum
-	}
-	server0 := ticks()
-	busy0, total0, _ := machineTicks()
-	start := time.Now()
+	before := b.procs.cpuSnapshot()
 	r, err := runWrk(ctx, b.procs, b.opts.load, url)
 	if err != nil {
 		return run, err
 	}
-	elapsed := time.Since(start).Seconds()
-	busy1, total1, _ := machineTicks()
+	use := cpuBetween(before, b.procs.cpuSnapshot(), runtime.NumCPU())
 	run.wrk = r
-	run.cores = float64(ticks()-server0) / userHZ / elapsed
-	run.wrkCores = r.CPU.Seconds() / elapsed
-	if total1 > total0 {
-		run.busy = float64(busy1-busy0) / float64(total1-total0)
+	run.wrkCores = r.CPU.Seconds() / time.Since(before.at).Seconds()
+	run.cores = use.self
+	if server != "podium" {
+		run.cores = use.children[server]
 	}
+	run.busy = use.busy
+	run.others = max(0, use.others()-run.wrkCores)
 	return run, nil
 }
 
 func (b *bench) sayRun(label string, r serverRun) {
-	line := fmt.Sprintf("%s: %.0f req/s, p50 %v, p99 %v; server %.2f cores, wrk %.2f, machine %.0f%% busy",
-		label, r.wrk.RequestsPerS, r.wrk.P50, r.wrk.P99, r.cores, r.wrkCores, r.busy*100)
+	line := fmt.Sprintf("%s: %.0f req/s, p50 %v, p99 %v; server %.2f cores, wrk %.2f, machine %.0f%% busy, others %.2f cores",
+		label, r.wrk.RequestsPerS, r.wrk.P50, r.wrk.P99, r.cores, r.wrkCores, r.busy*100, r.others)
 	if r.wrk.Non2xx > 0 || r.wrk.SocketErrors > 0 {
 		line += fmt.Sprintf("; %d answers not 2xx/3xx, %d socket errors", r.wrk.Non2xx, r.wrk.SocketErrors)
 	}
