@@ -95,6 +95,7 @@ type browserResult struct {
 	Frames        [][5]float64      `json:"frames"`
 	Undecoded     int               `json:"undecoded"`
 	Waiting       int               `json:"waiting"`
+	Stalls        [][3]float64      `json:"stalls"`
 	Errors        []json.RawMessage `json:"errors"`
 	Playlist      *playlistInfo     `json:"playlist"`
 	HLSVersion    string            `json:"hlsVersion"`

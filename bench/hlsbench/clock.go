@@ -54,22 +54,24 @@ func stampAge(now time.Time, stamp uint32) time.Duration {
 // microseconds (RTCTIME, read once per frame) for the strip and the text to
 // draw, then reset to a constant frame rate for the encoder.
 func clockFilterGraph(fps int) string {
-	// v is the stamp, i the block under pixel X; the check byte is computed
-	// as checkByte does.
+	// geq draws one pixel per block (v is the stamp, i the block, the
+	// check byte computed as checkByte does), on a 32x2 picture (4:2:0
+	// needs two rows) that scale then blows up to the strip, blocks intact:
+	// evaluated per pixel of the whole strip, geq would cost most of a core.
 	bit := strings.Join([]string{
 		"st(0,mod(floor(T*1000),16777216))",
-		"st(1,floor(X/" + fmt.Sprint(clockBlock) + "))",
+		"st(1,X)",
 		"st(2,255-mod(mod(ld(0),256)+mod(floor(ld(0)/256),256)+floor(ld(0)/65536),256))",
 		"mod(floor(if(lt(ld(1),24),ld(0)/pow(2,ld(1)),ld(2)/pow(2,ld(1)-24))),2)",
 	}, ";")
 	lum := fmt.Sprintf("%d+%d*(%s)", blackLuma, whiteLuma-blackLuma, bit)
 	text := `%{pts\:gmtime\:0\:%H\\\:%M\\\:%S}.%{eif\:mod(t*1000\,1000)\:d\:3} UTC`
 	return fmt.Sprintf("[0:v]settb=AVTB,setpts=RTCTIME,split[main][s];"+
-		"[s]crop=%d:%d:0:0,geq=lum='%s':cb=128:cr=128[strip];"+
+		"[s]crop=%d:2:0:0,geq=lum='%s':cb=128:cr=128,scale=%d:%d:flags=neighbor[strip];"+
 		"[main][strip]overlay=0:0,"+
 		"drawtext=fontfile=%s:fontsize=40:fontcolor=white:box=1:boxcolor=black@0.8:boxborderw=6:x=8:y=%d:text='%s',"+
 		"settb=1/%d,setpts=N[out]",
-		stripWidth, stripHeight, escapeFilterArg(lum), clockFont, stripHeight+16, text, fps)
+		stripBlocks, escapeFilterArg(lum), stripWidth, stripHeight, clockFont, stripHeight+16, text, fps)
 }
 
 // escapeFilterArg escapes the commas of an expression given inside a

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -137,6 +139,12 @@ func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, er
 	if err != nil {
 		return res, fmt.Errorf("chromium: %w", err)
 	}
+	if b.opts.rawOut != "" {
+		raw, _ := json.Marshal(map[string]any{"start": start.UnixMilli(), "from": res.from.UnixMilli(), "to": res.to.UnixMilli(), "browser": res.browser})
+		if err := os.WriteFile(b.opts.rawOut, raw, 0o644); err != nil {
+			return res, err
+		}
+	}
 	if pullErr != nil {
 		return res, fmt.Errorf("SRT baseline: %w", pullErr)
 	}
@@ -155,6 +163,9 @@ func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, er
 		}
 		res.hls = append(res.hls, time.Duration(f[1])*time.Millisecond)
 		jsLatency, jsTarget, rate = append(jsLatency, f[2]), append(jsTarget, f[3]), append(rate, f[4])
+	}
+	for _, st := range res.browser.Stalls {
+		b.say("stall at +%.1fs: %.2fs buffered, hls.latency %.2fs", (st[0]-float64(start.UnixMilli()))/1000, st[1], st[2])
 	}
 	res.hlsJSLatency = time.Duration(median(jsLatency) * float64(time.Second))
 	res.hlsJSTarget = time.Duration(median(jsTarget) * float64(time.Second))

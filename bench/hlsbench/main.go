@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +46,7 @@ type options struct {
 	nodeModules string
 	measure     []string
 	out         string
+	rawOut      string
 }
 
 func parseFlags() (options, error) {
@@ -57,7 +59,12 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.warmup, "warmup", 10*time.Second, "playing time before the latency window")
 	flag.DurationVar(&o.window, "window", 20*time.Second, "latency measurement window")
 	flag.StringVar(&o.nodeModules, "node-modules", "web/node_modules", "node_modules holding playwright-core and hls.js, relative to the repository root")
+	flag.Func("hlsjs", "hls.js configuration, JSON (default: the portal's, "+hlsConfigJSON()+")", func(s string) error {
+		hlsConfig = map[string]any{}
+		return json.Unmarshal([]byte(s), &hlsConfig)
+	})
 	flag.StringVar(&measure, "measure", "throughput,latency", "what to measure: throughput, latency or both")
+	flag.StringVar(&o.rawOut, "raw", "", "file to write the player page's raw measurements into (JSON), for a closer look")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results into, relative to the repository root; empty: none")
 	flag.Parse()
 	o.measure = strings.Split(measure, ",")

@@ -52,7 +52,14 @@ hls.on(Hls.Events.LEVEL_LOADED, (event, data) => {
     partHoldBack: d.partHoldBack, holdBack: d.holdBack, canBlockReload: d.canBlockReload,
   };
 });
-video.addEventListener('waiting', () => bench.waiting++);
+// stalls holds, per 'waiting' event: wall-clock ms, seconds of video buffered ahead, hls.latency.
+bench.stalls = [];
+video.addEventListener('waiting', () => {
+  bench.waiting++;
+  const b = video.buffered;
+  const ahead = b.length ? b.end(b.length - 1) - video.currentTime : 0;
+  bench.stalls.push([Date.now(), ahead, hls.latency]);
+});
 video.requestVideoFrameCallback(onFrame);
 hls.loadSource(params.get('src'));
 hls.attachMedia(video);
