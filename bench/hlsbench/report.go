@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -213,9 +215,9 @@ The source is ffmpeg publishing to Podium over SRT (caller, encrypted, 120 ms la
 test picture, %[1]s at %[2]d fps, x264 `+"`veryfast`, `zerolatency`"+`, a keyframe every second,
 %[3]s bit/s, with a 1 kHz AAC tone. `+"`-re`"+` paces it to the wall clock; each frame is stamped, when
 ffmpeg's filter graph takes it in, with the wall clock in ms (modulo 2^24) as a strip of 32 black
-and white 32×32 blocks in the top-left corner (24 bits of the stamp and a check byte, drawn by
-the geq filter from the frame's timestamp, set to RTCTIME), and with a human-readable clock
-(drawtext) below it. A frame's latency is the wall clock when it is shown minus its stamp; the
+and white 32×32 blocks in the top-left corner (24 bits of the stamp and a check byte; the frame's
+timestamp is set to RTCTIME, geq draws one pixel per bit from it and scale blows them up), and
+with a human-readable clock (drawtext) below it. A frame's latency is the wall clock when it is shown minus its stamp; the
 bench, ffmpeg and Chromium read the same clock.
 
 - **LL-HLS**: Debian's Chromium, headless, software rendering (`+"`%[4]s`"+`), driven by
@@ -242,7 +244,7 @@ Both start together; frames shown within the %[7]v after a %[8]v warm-up count.
 			pl.TargetDuration, pl.PartTarget, pl.PartHoldBack, pl.CanBlockReload)
 	}
 	p(" hls.js's own estimate over the window: latency %s (target %s), playback rate %.2f (median).", ms(l.hlsJSLatency), ms(l.hlsJSTarget), l.playbackRate)
-	p(" Chromium: %d frames unreadable (mostly before the first picture settles), %d stalls (`waiting`), %d of %d frames dropped",
+	p(" Chromium, from the start: %d frames with an unreadable strip, %d stalls (`waiting`, the first while the stream starts), %d of %d frames dropped",
 		br.Undecoded, br.Waiting, br.DroppedFrames, br.TotalFrames)
 	if len(br.Errors) > 0 {
 		p(", hls.js errors: %s", errorsList(br))
@@ -259,22 +261,37 @@ Both start together; frames shown within the %[7]v after a %[8]v warm-up count.
 
 // hlsConfigJSON is the hls.js configuration, as the page gets it.
 func hlsConfigJSON() string {
-	var parts []string
-	for k, v := range hlsConfig {
-		parts = append(parts, fmt.Sprintf("%s: %v", k, v))
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
+	data, _ := json.Marshal(hlsConfig)
+	return string(data)
 }
 
+// errorsList counts hls.js's errors by kind.
 func errorsList(br browserResult) string {
-	var s []string
-	for _, e := range br.Errors {
-		s = append(s, "`"+string(e)+"`")
+	counts := map[string]int{}
+	for _, raw := range br.Errors {
+		var e struct {
+			Fatal   bool   `json:"fatal"`
+			Details string `json:"details"`
+			Status  int    `json:"status"`
+		}
+		if json.Unmarshal(raw, &e) != nil {
+			e.Details = string(raw)
+		}
+		key := e.Details
+		if e.Status != 0 {
+			key += fmt.Sprintf(" (HTTP %d)", e.Status)
+		}
+		if e.Fatal {
+			key += ", fatal"
+		}
+		counts[key]++
 	}
-	if len(s) > 5 {
-		s = append(s[:5], fmt.Sprintf("and %d more", len(s)-5))
+	var out []string
+	for key, n := range counts {
+		out = append(out, fmt.Sprintf("%d × %s", n, key))
 	}
-	return strings.Join(s, ", ")
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }
 
 // medianRun returns the wrk figures of a set of runs, each the median across them.
