@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
 # Installs the real peers Podium's tests talk to, when they are missing:
 # ffmpeg/ffprobe, srt-live-transmit (srt-tools), and gcc with libsrt for the
-# libsrt probe that reads SRT rejection codes. Debian packages only.
+# libsrt probe that reads SRT rejection codes; for the portal's browser test,
+# Chromium, Node.js and playwright-core (web/node_modules, from
+# web/package-lock.json). Debian packages and the npm registry only: no
+# browser is downloaded by any other means.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v srt-live-transmit >/dev/null || need+=(srt-tools)
 command -v gcc >/dev/null || need+=(gcc)
 [ -f /usr/include/srt/srt.h ] || need+=(libsrt-openssl-dev)
-if [ ${#need[@]} -eq 0 ]; then
-	exit 0
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing test dependencies: ${need[*]}"
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then
+		sudo=sudo
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-echo "installing test dependencies: ${need[*]}"
-sudo=""
-if [ "$(id -u)" != 0 ]; then
-	sudo=sudo
+# playwright-core needs Node.js 20 or later (Debian 12's own nodejs is 18).
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+	echo "the portal's browser test needs Node.js 20 or later; this is $(node --version)" >&2
+	exit 1
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ ! -f web/node_modules/playwright-core/package.json ]; then
+	echo "installing web/node_modules (npm ci)"
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund >/dev/null
+fi

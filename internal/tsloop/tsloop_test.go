@@ -357,7 +357,8 @@ func checkWithFFmpeg(t *testing.T, ts []byte) {
 	want := []string{
 		`0.codec_name="h264"`, `0.codec_type="video"`,
 		`1.codec_name="aac"`, `1.codec_type="audio"`,
-		`2.codec_name="ac3"`, `2.codec_type="audio"`,
+		`2.codec_name="aac"`, `2.codec_type="audio"`,
+		`3.codec_name="ac3"`, `3.codec_type="audio"`,
 	}
 	if !slices.Equal(streams, want) {
 		t.Errorf("ffprobe finds streams %q, want %q", streams, want)
@@ -375,8 +376,8 @@ func checkWithFFmpeg(t *testing.T, ts []byte) {
 		}
 		dts[fields[0]] = append(dts[fields[0]], v)
 	}
-	if len(dts) != 3 {
-		t.Errorf("ffprobe finds packets of %d streams, want 3", len(dts))
+	if len(dts) != 4 {
+		t.Errorf("ffprobe finds packets of %d streams, want 4", len(dts))
 	}
 	for index, d := range dts {
 		if s := distinct(steps(d)); len(s) != 1 {
