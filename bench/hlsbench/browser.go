@@ -32,8 +32,8 @@ var chromiumArgs = []string{"--no-sandbox", "--headless", "--disable-gpu", "--di
 	"--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 	"--autoplay-policy=no-user-gesture-required"}
 
-// nodeDeps are the node packages the browser measurement needs, at the
-// versions the portal's web/package.json pins.
+// nodeDeps are the node packages the browser measurement needs, as the
+// portal's web/package.json pins them.
 var nodeDeps = []string{"playwright-core", "hls.js"}
 
 // checkBrowserDeps reports what is missing for the browser measurement, with how to install it.
@@ -46,8 +46,8 @@ func checkBrowserDeps(nodeModules string) error {
 	}
 	for _, dep := range nodeDeps {
 		if _, err := os.Stat(filepath.Join(nodeModules, dep, "package.json")); err != nil {
-			return fmt.Errorf("needs %s in %s: npm ci --prefix web (the portal's web/package.json), "+
-				"or npm install playwright-core@1.65.1 hls.js@1.7.4 --prefix DIR and -node-modules DIR/node_modules", dep, nodeModules)
+			return fmt.Errorf("needs %s in %s: scripts/install-test-deps.sh (or npm ci --prefix web --ignore-scripts), "+
+				"or give -node-modules", dep, nodeModules)
 		}
 	}
 	return nil

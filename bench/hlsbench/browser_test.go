@@ -13,7 +13,8 @@ import (
 )
 
 // testNodeModules is where the tests find playwright-core and hls.js:
-// HLSBENCH_NODE_MODULES, or the portal's web/node_modules.
+// HLSBENCH_NODE_MODULES, or the portal's web/node_modules
+// (scripts/install-test-deps.sh installs it).
 func testNodeModules() string {
 	if dir := os.Getenv("HLSBENCH_NODE_MODULES"); dir != "" {
 		return dir

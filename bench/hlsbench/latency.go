@@ -23,8 +23,9 @@ const (
 )
 
 // hlsConfig is the hls.js configuration of the latency measurement: the
-// portal's (low-latency mode), everything else hls.js's defaults.
-var hlsConfig = map[string]any{"lowLatencyMode": true}
+// portal's player's (internal/web/static/assets/player.js), everything else
+// hls.js's defaults.
+var hlsConfig = map[string]any{"lowLatencyMode": true, "backBufferLength": 10}
 
 // latencyResult is one glass-to-glass measurement: the same live source
 // watched at once in Chromium over LL-HLS and through an SRT pull decoded by ffmpeg.

@@ -222,7 +222,7 @@ bench, ffmpeg and Chromium read the same clock.
 
 - **LL-HLS**: Debian's Chromium, headless, software rendering (`+"`%[4]s`"+`), driven by
   playwright-core, opens a page served by the bench that plays the broadcaster's hls_url with
-  hls.js %[5]s, configuration `+"`%[6]s`"+` (everything else hls.js's defaults). For each frame
+  hls.js %[5]s, configuration `+"`%[6]s`"+` (the portal player's; everything else hls.js's defaults). For each frame
   presented (requestVideoFrameCallback), the page draws the strip to a canvas and reads it; the
   frame's time is the callback's expectedDisplayTime on the wall clock.
 - **SRT baseline**: at the same time, ffmpeg pulls the feed from Podium over SRT as the
