@@ -135,10 +135,10 @@ func (rep *report) summary(p func(string, ...any)) {
 	if t := rep.throughput; t != nil {
 		for _, pr := range t.pairings {
 			pod, ngx := pr.medianRun(pr.podium), pr.medianRun(pr.nginx)
-			p("- **%s** (%s): Podium %s req/s, p99 %s; nginx serving the same bytes from disk %s req/s, p99 %s: "+
-				"**Podium at %.2f× nginx's rate** (paired runs %s).\n",
+			p("- **%s** (%s): Podium %s req/s (p99 %s), nginx serving the same bytes from disk %s req/s (p99 %s): "+
+				"**Podium at %.2f× nginx's rate** (median of the paired runs, %s), %.2f× its requests per CPU core-second.\n",
 				pr.target, size(pr.bytes), rate(pod.RequestsPerS), ms(pod.P99), rate(ngx.RequestsPerS), ms(ngx.P99),
-				pod.RequestsPerS/ngx.RequestsPerS, pr.ratioRange())
+				pr.pairedRatio(rateOf), pr.ratioRange(), pr.pairedRatio(perCore))
 		}
 	}
 	if l := rep.latency; l != nil {
@@ -186,12 +186,12 @@ worker, one: requests per core-second compare the work per request.
 		}
 		pod, ngx := pr.medianRun(pr.podium), pr.medianRun(pr.nginx)
 		podCores, ngxCores := medianOf(pr.podium, func(r serverRun) float64 { return r.cores }), medianOf(pr.nginx, func(r serverRun) float64 { return r.cores })
-		podPer, ngxPer := medianOf(pr.podium, perCore), medianOf(pr.nginx, perCore)
 		p("| **%s, median** | | **%s** | **%s** | **%.2f×** | %s / %s | %s / %s | %.2f | %.2f | %.2f× | |\n",
-			pr.target, rate(pod.RequestsPerS), rate(ngx.RequestsPerS), pod.RequestsPerS/ngx.RequestsPerS,
-			ms(pod.P50), ms(pod.P99), ms(ngx.P50), ms(ngx.P99), podCores, ngxCores, podPer/ngxPer)
+			pr.target, rate(pod.RequestsPerS), rate(ngx.RequestsPerS), pr.pairedRatio(rateOf),
+			ms(pod.P50), ms(pod.P99), ms(ngx.P50), ms(ngx.P99), podCores, ngxCores, pr.pairedRatio(perCore))
 	}
-	p("\nBodies: ")
+	p("\nMedians are per column; the ratios' medians are those of the paired runs' ratios (a burst of load from\n")
+	p("elsewhere hits one pair, not the others). Bodies: ")
 	for i, pr := range t.pairings {
 		if i > 0 {
 			p("; ")
@@ -222,7 +222,9 @@ bench, ffmpeg and Chromium read the same clock.
 
 - **LL-HLS**: Debian's Chromium, headless, software rendering (`+"`%[4]s`"+`), driven by
   playwright-core, opens a page served by the bench that plays the broadcaster's hls_url with
-  hls.js %[5]s, configuration `+"`%[6]s`"+` (the portal player's; everything else hls.js's defaults). For each frame
+  hls.js %[5]s. The page and the stream share an origin, as the portal and its streams do:
+  Podium's HLS answers carry no CORS headers, so the bench's page server serves /hls/ with
+  Podium's own HLS handler (app.HLS). hls.js configuration `+"`%[6]s`"+` (the portal player's; everything else hls.js's defaults). For each frame
   presented (requestVideoFrameCallback), the page draws the strip to a canvas and reads it; the
   frame's time is the callback's expectedDisplayTime on the wall clock.
 - **SRT baseline**: at the same time, ffmpeg pulls the feed from Podium over SRT as the
@@ -244,8 +246,8 @@ Both start together; frames shown within the %[7]v after a %[8]v warm-up count.
 			pl.TargetDuration, pl.PartTarget, pl.PartHoldBack, pl.CanBlockReload)
 	}
 	p(" hls.js's own estimate over the window: latency %s (target %s), playback rate %.2f (median).", ms(l.hlsJSLatency), ms(l.hlsJSTarget), l.playbackRate)
-	p(" Chromium, from the start: %d frames with an unreadable strip, %d stalls (`waiting`, the first while the stream starts), %d of %d frames dropped",
-		br.Undecoded, br.Waiting, br.DroppedFrames, br.TotalFrames)
+	p(" Chromium, from the start: %d frames with an unreadable strip, %s (`waiting` events, the first as the stream starts), %d of %d frames dropped",
+		br.Undecoded, plural(br.Waiting, "stall"), br.DroppedFrames, br.TotalFrames)
 	if len(br.Errors) > 0 {
 		p(", hls.js errors: %s", errorsList(br))
 	} else {
@@ -306,6 +308,19 @@ func (pr *pairing) medianRun(runs []serverRun) wrkResult {
 		P99:          d(func(r serverRun) time.Duration { return r.wrk.P99 }),
 	}
 }
+
+// pairedRatio is the median over the paired runs of Podium's figure over nginx's.
+func (pr *pairing) pairedRatio(f func(serverRun) float64) float64 {
+	var ratios []float64
+	for i := range min(len(pr.podium), len(pr.nginx)) {
+		if d := f(pr.nginx[i]); d > 0 {
+			ratios = append(ratios, f(pr.podium[i])/d)
+		}
+	}
+	return median(ratios)
+}
+
+func rateOf(r serverRun) float64 { return r.wrk.RequestsPerS }
 
 // ratioRange is the lowest and highest Podium/nginx ratio of the paired runs.
 func (pr *pairing) ratioRange() string {
@@ -369,4 +384,12 @@ func size(n int) string {
 		return fmt.Sprintf("%d B", n)
 	}
 	return fmt.Sprintf("%.0f KiB", float64(n)/1024)
+}
+
+// plural writes n and a noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

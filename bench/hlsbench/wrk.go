@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -137,7 +138,7 @@ func parseWrkDuration(s string) (time.Duration, error) {
 			if err != nil {
 				return 0, err
 			}
-			return time.Duration(v * float64(u.unit)), nil
+			return time.Duration(math.Round(v * float64(u.unit))), nil
 		}
 	}
 	return 0, fmt.Errorf("no unit in %q", s)
