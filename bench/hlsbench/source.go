@@ -94,8 +94,11 @@ func decodeStrips(ctx context.Context, procs *supervisor, name, input string, fn
 	}
 	defer proc.stop(2 * time.Second)
 	go func() {
-		<-ctx.Done()
-		proc.stop(2 * time.Second)
+		select {
+		case <-ctx.Done():
+			proc.stop(2 * time.Second)
+		case <-proc.done:
+		}
 	}()
 	if err := readStrips(ctx, stdout, fn); err != nil {
 		return err
