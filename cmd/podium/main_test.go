@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -241,6 +242,30 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	decode.Stdin = strings.NewReader(string(out))
 	if msgs, err := decode.CombinedOutput(); err != nil || len(strings.TrimSpace(string(msgs))) > 0 {
 		t.Fatalf("decoding the demo feed across a loop boundary: %v\n%s", err, msgs)
+	}
+	// The printed HLS command gives a URL that ffprobe plays, and the portal answers.
+	hls := regexp.MustCompile(`hls     curl -s -H 'Authorization: Bearer (\S+)' (\S+)`).FindStringSubmatch(guide)
+	if hls == nil {
+		t.Fatalf("no hls command in:\n%s", guide)
+	}
+	req, _ := http.NewRequest("GET", hls[2], nil)
+	req.Header.Set("Authorization", "Bearer "+hls[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var playback struct {
+		HLSURL string `json:"hls_url"`
+	}
+	json.NewDecoder(resp.Body).Decode(&playback)
+	resp.Body.Close()
+	if streams, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", playback.HLSURL).Output(); err != nil ||
+		!strings.Contains(string(streams), "h264") || strings.Count(string(streams), "aac") < 2 {
+		t.Fatalf("ffprobe of the demo's HLS URL %q: %v %s", playback.HLSURL, err, streams)
+	}
+	portal := regexp.MustCompile(`Portal    (\S+)`).FindStringSubmatch(guide)
+	if portal == nil || get(t, portal[1], "") != 200 {
+		t.Fatalf("the printed portal address does not answer: %v", portal)
 	}
 	if code, _ := first.stop(t); code != 0 {
 		t.Fatalf("demo exit %d", code)

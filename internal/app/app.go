@@ -1,5 +1,5 @@
 // Package app assembles a Podium server from its parts (catalog store, hub,
-// SRT server, rights enforcement, REST API) and runs it until it is told to
+// SRT server, rights enforcement, HLS, REST API, portal) and runs it until it is told to
 // stop. It is shared by `podium serve`, `podium demo` and the end-to-end tests.
 package app
 
@@ -28,6 +28,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/hub"
 	"github.com/podium-broadcast/podium/internal/srtserver"
 	"github.com/podium-broadcast/podium/internal/store"
+	"github.com/podium-broadcast/podium/internal/web"
 )
 
 // App is a running Podium server.
@@ -98,8 +99,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS})
 	mux := http.NewServeMux()
-	mux.Handle("/", apiHandler)
+	mux.Handle("/api/", apiHandler)
+	mux.Handle("/metrics", apiHandler)
+	mux.Handle("/healthz", apiHandler)
 	mux.Handle(hls.Prefix, a.HLS)
+	mux.Handle("/", web.Handler())
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return a, nil
 }

@@ -28,6 +28,7 @@ func GettingStarted(w io.Writer, e Endpoints, adminToken string, creds Credentia
 	var b strings.Builder
 	rule := strings.Repeat("─", 78)
 	fmt.Fprintf(&b, "\n%s\nPodium demo — a Games with %d looping feeds and %d broadcasters\n%s\n\n", rule, len(creds.Feeds), len(creds.Broadcasters), rule)
+	fmt.Fprintf(&b, "  Portal    %s/   (sign in with the admin token or a broadcaster's API key)\n", e.API)
 	fmt.Fprintf(&b, "  API       %s/api/v1   (OpenAPI: %s/api/v1/openapi.yaml, metrics: %s/metrics)\n", e.API, e.API, e.API)
 	fmt.Fprintf(&b, "  SRT       srt://%s:%s   (publish and pull)\n", e.SRTHost, e.SRTPort)
 	fmt.Fprintf(&b, "  Admin     %s\n\n", adminToken)
@@ -47,6 +48,7 @@ func GettingStarted(w io.Writer, e Endpoints, adminToken string, creds Credentia
 		}
 		feed := bc.Entitled[0]
 		url := e.PullURL(feed, bc.ID, bc.SRTPassphrase)
+		fmt.Fprintf(&b, "  hls     curl -s -H 'Authorization: Bearer %s' %s/api/v1/feeds/%s/playback   (a signed LL-HLS URL)\n", bc.APIKey, e.API, feed)
 		fmt.Fprintf(&b, "  watch   ffplay -fflags nobuffer '%s'\n", url)
 		fmt.Fprintf(&b, "  record  ffmpeg -i '%s' -map 0 -c copy %s.ts\n", url, feed)
 		fmt.Fprintf(&b, "  relay   srt-live-transmit '%s' udp://127.0.0.1:5000\n", url)

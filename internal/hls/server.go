@@ -179,10 +179,19 @@ func (s *Server) housekeep() {
 
 // ServeHTTP serves /hls/FEED/TOKEN/FILE.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The token is the credential, not a cookie: any page may play the URL,
+	// such as the portal when playback URLs name a CDN.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	feedID, token, file, ok := splitPath(r.URL.Path)
 	kind := fileKind(file)
 	if !ok {
 		s.refuse(w, kind, http.StatusNotFound, "no such HLS path: expected /hls/FEED/TOKEN/FILE")
+		return
+	}
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD")
+		w.Header().Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
