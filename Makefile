@@ -18,9 +18,15 @@ test:
 	scripts/install-test-deps.sh
 	$(GO) test -race -timeout 20m ./...
 
-# Measures SRT fan-out against libsrt's srt-live-transmit and writes BENCHMARKS.md.
+# Measures SRT fan-out against libsrt's srt-live-transmit, and HLS requests
+# per second against nginx and LL-HLS glass-to-glass latency in Chromium
+# against the SRT path; writes BENCHMARKS.md. nginx and wrk are for the
+# bench only.
 bench:
+	scripts/install-test-deps.sh
+	scripts/install-bench-deps.sh
 	$(GO) run ./bench/srtfanout
+	$(GO) run ./bench/hlsbench
 
 # Fuzzes every parser of outside input for FUZZTIME each.
 FUZZTIME ?= 30s

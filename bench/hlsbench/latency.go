@@ -108,9 +108,9 @@ func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, er
 		return res, err
 	}
 	defer pageSrv.close()
-	// The portal plays hls_url from Podium's own origin, and Podium's HLS
-	// answers carry no CORS headers: the page's server serves /hls/ with
-	// Podium's own HLS handler, so that page and stream share an origin.
+	// The portal plays hls_url from Podium's own origin: the page's server
+	// serves /hls/ with Podium's own HLS handler, so that page and stream
+	// share an origin as they do there.
 	pageSrv.mux.Handle(hls.Prefix, b.podium.app.HLS)
 	if hlsURL, err = rebase(hlsURL, pageSrv.base); err != nil {
 		return res, err

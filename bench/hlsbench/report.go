@@ -223,8 +223,7 @@ bench, ffmpeg and Chromium read the same clock.
 - **LL-HLS**: Debian's Chromium, headless, software rendering (`+"`%[4]s`"+`), driven by
   playwright-core, opens a page served by the bench that plays the broadcaster's hls_url with
   hls.js %[5]s. The page and the stream share an origin, as the portal and its streams do:
-  Podium's HLS answers carry no CORS headers, so the bench's page server serves /hls/ with
-  Podium's own HLS handler (app.HLS). hls.js configuration `+"`%[6]s`"+` (the portal player's; everything else hls.js's defaults). For each frame
+  the bench's page server serves /hls/ with Podium's own HLS handler (app.HLS). hls.js configuration `+"`%[6]s`"+` (the portal player's; everything else hls.js's defaults). For each frame
   presented (requestVideoFrameCallback), the page draws the strip to a canvas and reads it; the
   frame's time is the callback's expectedDisplayTime on the wall clock.
 - **SRT baseline**: at the same time, ffmpeg pulls the feed from Podium over SRT as the
