@@ -20,6 +20,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/catalog"
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/store"
 )
 
@@ -49,6 +50,15 @@ type Deps struct {
 	SRTLatency time.Duration
 	// Playback signs HLS playback URLs; nil when HLS is off.
 	Playback Playback
+	// Sources reports and forces primary/backup switching.
+	Sources Sources
+}
+
+// Sources is the contribution switching the API reports on and drives.
+type Sources interface {
+	Status(feedID string) (ingest.Status, bool)
+	Force(feedID, role string) error
+	Forget(feedID string)
 }
 
 type server struct {
@@ -97,6 +107,7 @@ func (s *server) routes(r chi.Router) {
 	r.Post("/feeds", s.admin(s.createFeed))
 	r.Get("/feeds/{id}", s.getFeed)
 	r.Delete("/feeds/{id}", s.admin(s.deleteFeed))
+	r.Post("/feeds/{id}/switch", s.admin(s.switchSource))
 	r.Get("/broadcasters", s.listBroadcasters)
 	r.Post("/broadcasters", s.admin(s.createBroadcaster))
 	r.Get("/broadcasters/{id}", s.getBroadcaster)

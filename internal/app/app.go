@@ -26,6 +26,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hls"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/srtserver"
 	"github.com/podium-broadcast/podium/internal/store"
 	"github.com/podium-broadcast/podium/internal/web"
@@ -39,6 +40,7 @@ type App struct {
 	Hub        *hub.Hub
 	Deliveries *delivery.Registry
 	SRT        *srtserver.Server
+	Sources    *ingest.Switcher
 	HLS        *hls.Server
 	AdminToken string
 	// AdminTokenCreated is true when the admin token was generated at this start.
@@ -68,8 +70,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.Hub, a.Deliveries)
+	a.Sources = ingest.New(ingest.Config{Stall: cfg.SwitchStall, Hold: cfg.SwitchHold, Revertive: cfg.SwitchRevertive},
+		a.Hub, ingest.NewMetrics(reg), log)
 	a.SRT = srtserver.New(srtserver.Config{Addr: cfg.SRTAddr, Latency: cfg.SRTLatency, MaxLag: cfg.ReaderMaxLag},
-		st, a.Hub, a.Deliveries, srtserver.NewMetrics(reg), log)
+		st, a.Hub, a.Sources, a.Deliveries, srtserver.NewMetrics(reg), log)
 	if err := a.SRT.Listen(); err != nil {
 		st.Close()
 		return nil, err
@@ -97,7 +101,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	apiHandler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
 		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS})
+		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Sources: a.Sources})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/metrics", apiHandler)
@@ -124,6 +128,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Hub.Run(ctx) })
 	wg.Go(func() { a.Deliveries.Run(ctx) })
 	wg.Go(func() { a.HLS.Run(ctx) })
+	wg.Go(func() { a.Sources.Run(ctx) })
 	wg.Go(func() {
 		if err := a.SRT.Serve(ctx); err != nil {
 			errs <- err

@@ -17,6 +17,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/catalog"
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
 )
 
 // Config sets up the SRT server.
@@ -40,6 +41,7 @@ type Server struct {
 	cfg        Config
 	catalog    Catalog
 	hub        *hub.Hub
+	sources    *ingest.Switcher
 	deliveries *delivery.Registry
 	metrics    *Metrics
 	log        *slog.Logger
@@ -53,9 +55,10 @@ type Server struct {
 	pulls      map[*pullSession]struct{}
 }
 
-// New returns a server; Listen binds it and Serve runs it.
-func New(cfg Config, c Catalog, h *hub.Hub, d *delivery.Registry, m *Metrics, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, catalog: c, hub: h, deliveries: d, metrics: m, log: log, now: time.Now,
+// New returns a server; Listen binds it and Serve runs it. Publishers go
+// on air through sources (primary and backup), receivers read h.
+func New(cfg Config, c Catalog, h *hub.Hub, sources *ingest.Switcher, d *delivery.Registry, m *Metrics, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, catalog: c, hub: h, sources: sources, deliveries: d, metrics: m, log: log, now: time.Now,
 		publishers: make(map[string]*publishSession), pulls: make(map[*pullSession]struct{})}
 	m.server = s
 	return s
@@ -140,12 +143,24 @@ func (s *Server) acceptPublish(ctx context.Context, req request, id StreamID, re
 	if !ok {
 		return reject(RejectNotFound, "feed %q does not exist", truncate(id.Resource))
 	}
-	if err := authenticate(req, feed.PublishPassphrase, "the feed's publish passphrase"); err != nil {
+	role := id.Session
+	switch role {
+	case "":
+		role = ingest.Primary
+	case ingest.Primary, ingest.Backup:
+	default:
+		return reject(RejectBadRequest, "streamid s=%q: a publisher's s= is primary or backup", truncate(role))
+	}
+	passphrase := feed.PublishPassphrase
+	if role == ingest.Backup {
+		passphrase = feed.BackupPublishPassphrase
+	}
+	if err := authenticate(req, passphrase, "the feed's "+role+" publish passphrase"); err != nil {
 		return err
 	}
-	pub, err := s.hub.Feed(feed.ID).Attach(remote)
-	if errors.Is(err, hub.ErrPublisherActive) {
-		return reject(RejectConflict, "feed %q already has a live publisher", feed.ID)
+	pub, err := s.sources.Attach(feed.ID, role, remote)
+	if errors.Is(err, ingest.ErrRoleTaken) || errors.Is(err, hub.ErrPublisherActive) {
+		return reject(RejectConflict, "feed %q already has a live publisher (%s)", feed.ID, role)
 	}
 	if err != nil {
 		return reject(RejectNotFound, "feed %q: %v", feed.ID, err)
@@ -155,9 +170,9 @@ func (s *Server) acceptPublish(ctx context.Context, req request, id StreamID, re
 		pub.Detach()
 		return fmt.Errorf("accept: %w", err)
 	}
-	p := &publishSession{server: s, feedID: feed.ID, conn: c, pub: pub, remote: remote, since: s.now()}
+	p := &publishSession{server: s, feedID: feed.ID, role: role, conn: c, pub: pub, remote: remote, since: s.now()}
 	s.mu.Lock()
-	s.publishers[feed.ID] = p
+	s.publishers[feed.ID+"/"+role] = p
 	s.mu.Unlock()
 	s.wg.Go(func() { p.run(ctx) })
 	return nil
@@ -198,10 +213,14 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 	return nil
 }
 
-// PublisherStats returns the SRT counters of the feed's live SRT publisher.
+// PublisherStats returns the SRT counters of the feed's live SRT publisher:
+// the primary's, or the backup's when only the backup is connected.
 func (s *Server) PublisherStats(feedID string) (delivery.TransportStats, bool) {
 	s.mu.Lock()
-	p, ok := s.publishers[feedID]
+	p, ok := s.publishers[feedID+"/"+ingest.Primary]
+	if !ok {
+		p, ok = s.publishers[feedID+"/"+ingest.Backup]
+	}
 	s.mu.Unlock()
 	if !ok {
 		return delivery.TransportStats{}, false

@@ -9,6 +9,7 @@ import (
 
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/ts"
 )
 
@@ -17,19 +18,20 @@ const maxPayload = 1500
 
 var errPeerClosed = errors.New("peer closed the connection")
 
-// publishSession carries an encoder's stream into the hub.
+// publishSession carries an encoder's stream into the feed as its primary or backup source.
 type publishSession struct {
 	server *Server
 	feedID string
+	role   string
 	conn   conn
-	pub    *hub.Publisher
+	pub    *ingest.Source
 	remote string
 	since  time.Time
 }
 
 func (p *publishSession) run(ctx context.Context) {
 	s := p.server
-	s.log.Info("srt publish open", "feed", p.feedID, "remote", p.remote)
+	s.log.Info("srt publish open", "feed", p.feedID, "source", p.role, "remote", p.remote)
 	s.metrics.connections.WithLabelValues("publish").Inc()
 
 	done := make(chan struct{})
@@ -54,8 +56,8 @@ func (p *publishSession) run(ctx context.Context) {
 	p.pub.Detach()
 
 	s.mu.Lock()
-	if s.publishers[p.feedID] == p {
-		delete(s.publishers, p.feedID)
+	if key := p.feedID + "/" + p.role; s.publishers[key] == p {
+		delete(s.publishers, key)
 	}
 	s.mu.Unlock()
 	st := p.conn.Stats()
@@ -64,7 +66,7 @@ func (p *publishSession) run(ctx context.Context) {
 	if errors.Is(reason, ts.ErrNotTS) {
 		level = s.log.Warn
 	}
-	level("srt publish close", "feed", p.feedID, "remote", p.remote, "reason", reason.Error(),
+	level("srt publish close", "feed", p.feedID, "source", p.role, "remote", p.remote, "reason", reason.Error(),
 		"bytes", p.pub.BytesIn(), "duration", time.Since(p.since).Round(time.Millisecond),
 		"packets_lost", st.PktRecvLoss, "packets_dropped", st.PktRecvDrop, "packets_retransmitted", st.PktRetrans)
 }

@@ -56,6 +56,9 @@ var migrations = []string{
 		updated_at TEXT NOT NULL
 	);
 	CREATE INDEX entitlements_pair ON entitlements(broadcaster_id, feed_id);`,
+	// 2: a backup source's passphrase for every feed, generated for the existing ones.
+	`ALTER TABLE feeds ADD COLUMN backup_publish_passphrase TEXT NOT NULL DEFAULT '';
+	UPDATE feeds SET backup_publish_passphrase = upper(hex(randomblob(16))) WHERE backup_publish_passphrase = '';`,
 }
 
 // Open opens (creating if needed) the catalog database in dataDir.
