@@ -52,6 +52,10 @@ type Deps struct {
 	Playback Playback
 	// Sources reports and forces primary/backup switching.
 	Sources Sources
+	// Callers reports on the feeds' SRT caller sources, Pushes on the
+	// broadcasters' push destinations; nil when they do not run.
+	Callers CallStatuses
+	Pushes  CallStatuses
 }
 
 // Sources is the contribution switching the API reports on and drives.
@@ -108,10 +112,17 @@ func (s *server) routes(r chi.Router) {
 	r.Get("/feeds/{id}", s.getFeed)
 	r.Delete("/feeds/{id}", s.admin(s.deleteFeed))
 	r.Post("/feeds/{id}/switch", s.admin(s.switchSource))
+	r.Put("/feeds/{id}/source", s.admin(s.putCallerSource))
+	r.Get("/feeds/{id}/source", s.admin(s.getCallerSource))
+	r.Delete("/feeds/{id}/source", s.admin(s.deleteCallerSource))
 	r.Get("/broadcasters", s.listBroadcasters)
 	r.Post("/broadcasters", s.admin(s.createBroadcaster))
 	r.Get("/broadcasters/{id}", s.getBroadcaster)
 	r.Delete("/broadcasters/{id}", s.admin(s.deleteBroadcaster))
+	r.Get("/broadcasters/{id}/destinations", s.ownBroadcaster(s.listDestinations))
+	r.Post("/broadcasters/{id}/destinations", s.ownBroadcaster(s.createDestination))
+	r.Get("/broadcasters/{id}/destinations/{did}", s.ownBroadcaster(s.getDestination))
+	r.Delete("/broadcasters/{id}/destinations/{did}", s.ownBroadcaster(s.deleteDestination))
 	r.Get("/entitlements", s.listEntitlements)
 	r.Post("/entitlements", s.admin(s.createEntitlement))
 	r.Get("/entitlements/{id}", s.getEntitlement)

@@ -41,6 +41,9 @@ type App struct {
 	Deliveries *delivery.Registry
 	SRT        *srtserver.Server
 	Sources    *ingest.Switcher
+	// Callers pull feeds from encoders that listen; Pushes send feeds to broadcasters' receivers that listen.
+	Callers *srtserver.Callers
+	Pushes  *srtserver.Pushes
 	HLS        *hls.Server
 	AdminToken string
 	// AdminTokenCreated is true when the admin token was generated at this start.
@@ -72,8 +75,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.Hub, a.Deliveries)
 	a.Sources = ingest.New(ingest.Config{Stall: cfg.SwitchStall, Hold: cfg.SwitchHold, Revertive: cfg.SwitchRevertive},
 		a.Hub, ingest.NewMetrics(reg), log)
+	srtMetrics := srtserver.NewMetrics(reg)
 	a.SRT = srtserver.New(srtserver.Config{Addr: cfg.SRTAddr, Latency: cfg.SRTLatency, MaxLag: cfg.ReaderMaxLag},
-		st, a.Hub, a.Sources, a.Deliveries, srtserver.NewMetrics(reg), log)
+		st, a.Hub, a.Sources, a.Deliveries, srtMetrics, log)
+	callCfg := srtserver.DefaultCallConfig
+	callCfg.Latency = cfg.SRTLatency
+	a.Callers = srtserver.NewCallers(callCfg, st, a.attachCaller, srtMetrics, log)
+	a.Pushes = srtserver.NewPushes(callCfg, a.SRT)
+	st.OnChange(a.Callers.CatalogChanged)
+	st.OnChange(a.Pushes.CatalogChanged)
 	if err := a.SRT.Listen(); err != nil {
 		st.Close()
 		return nil, err
@@ -101,7 +111,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	apiHandler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
 		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Sources: a.Sources})
+		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Sources: a.Sources,
+		Callers: a.Callers, Pushes: a.Pushes})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/metrics", apiHandler)
@@ -129,6 +140,8 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Deliveries.Run(ctx) })
 	wg.Go(func() { a.HLS.Run(ctx) })
 	wg.Go(func() { a.Sources.Run(ctx) })
+	wg.Go(func() { a.Callers.Run(ctx) })
+	wg.Go(func() { a.Pushes.Run(ctx) })
 	wg.Go(func() {
 		if err := a.SRT.Serve(ctx); err != nil {
 			errs <- err
@@ -157,6 +170,15 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.Log.Info("podium stopped")
 	return err
+}
+
+// attachCaller makes a connected caller source the feed's primary or backup input.
+func (a *App) attachCaller(feedID, role, remote string) (srtserver.Publisher, error) {
+	src, err := a.Sources.Attach(feedID, role, remote)
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
 }
 
 // adminToken returns PODIUM_ADMIN_TOKEN, or the token kept in the data

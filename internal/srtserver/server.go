@@ -2,7 +2,10 @@
 // contribution from venue encoders (m=publish) into the hub and delivers
 // feeds to broadcasters (m=request) out of it, unchanged. Every connection is
 // authenticated by passphrase and checked against the catalog before it is
-// accepted; refusals use the SRT access-control reject codes.
+// accepted; refusals use the SRT access-control reject codes. Podium also
+// calls out: it pulls feeds from encoders that listen (Callers) and pushes
+// feeds to broadcasters' receivers that listen (Pushes), reconnecting with
+// backoff.
 package srtserver
 
 import (
@@ -203,12 +206,9 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 		reader.Close(err)
 		return fmt.Errorf("accept: %w", err)
 	}
-	p := &pullSession{server: s, conn: c, reader: reader, lastProgress: s.now(),
+	p := &pullSession{server: s, conn: c, reader: reader, mode: "request", lastProgress: s.now(),
 		delivery: &delivery.Delivery{BroadcasterID: b.ID, FeedID: id.Resource, Protocol: "srt", RemoteAddr: remote, Since: s.now()}}
-	s.deliveries.Add(p.delivery, p)
-	s.mu.Lock()
-	s.pulls[p] = struct{}{}
-	s.mu.Unlock()
+	s.track(p)
 	s.wg.Go(func() { p.run(ctx) })
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	srt "github.com/datarhei/gosrt"
 )
 
-// The SRT library is kept behind these three small types, so that it can be
+// The SRT library is kept behind these small types, so that it can be
 // replaced (by a binding to libsrt, say) without touching the rest of Podium.
 
 // listener accepts SRT connection requests.
@@ -54,6 +54,32 @@ type connStats struct {
 // listenConfig is what Podium sets on its SRT listener.
 type listenConfig struct {
 	Latency time.Duration
+}
+
+// dialConfig is what Podium sets when it calls a listener (an encoder it
+// pulls from, a receiver it pushes to).
+type dialConfig struct {
+	StreamID   string
+	Passphrase string // empty: unencrypted
+	Latency    time.Duration
+	// Timeout bounds the handshake: a listener that does not answer within it is not there.
+	Timeout time.Duration
+}
+
+// dialFunc calls the SRT listener at address (host:port) in caller mode.
+type dialFunc func(address string, cfg dialConfig) (conn, error)
+
+func dialGoSRT(address string, cfg dialConfig) (conn, error) {
+	c := srt.DefaultConfig()
+	c.StreamId = cfg.StreamID
+	c.Passphrase = cfg.Passphrase
+	c.ReceiverLatency, c.PeerLatency = cfg.Latency, cfg.Latency
+	c.ConnectionTimeout = cfg.Timeout
+	sc, err := srt.Dial("srt", address, c)
+	if err != nil {
+		return nil, fmt.Errorf("call srt://%s: %w", address, err)
+	}
+	return &goSRTConn{Conn: sc}, nil
 }
 
 func listenGoSRT(addr string, cfg listenConfig) (listener, error) {
