@@ -10,8 +10,11 @@ import (
 )
 
 type destinationRequest struct {
-	FeedID string `json:"feed_id"`
-	calleeRequest
+	FeedID     string  `json:"feed_id"`
+	Address    string  `json:"address"`
+	StreamID   *string `json:"streamid"`
+	Passphrase *string `json:"passphrase"`
+	LatencyMS  *int64  `json:"latency_ms"`
 }
 
 type destinationJSON struct {
@@ -36,7 +39,8 @@ func parseDestination(r *http.Request, broadcasterID string) (catalog.Destinatio
 		return catalog.Destination{}, err
 	}
 	d := catalog.Destination{BroadcasterID: broadcasterID, FeedID: req.FeedID}
-	if err := req.apply(&d.Address, &d.StreamID, &d.Passphrase, &d.Latency); err != nil {
+	c := callee{address: req.Address, streamID: req.StreamID, passphrase: req.Passphrase, latencyMS: req.LatencyMS}
+	if err := c.apply(&d.Address, &d.StreamID, &d.Passphrase, &d.Latency); err != nil {
 		return catalog.Destination{}, err
 	}
 	if err := d.Validate(); err != nil {
@@ -48,10 +52,15 @@ func parseDestination(r *http.Request, broadcasterID string) (catalog.Destinatio
 func (s *server) destinationJSON(d catalog.Destination) destinationJSON {
 	out := destinationJSON{ID: d.ID, BroadcasterID: d.BroadcasterID, FeedID: d.FeedID, Address: d.Address, StreamID: d.StreamID,
 		Encrypted: d.Passphrase != "", LatencyMS: s.latency(d.Latency).Milliseconds(), CreatedAt: formatTime(d.CreatedAt)}
-	st := srtserver.CallStatus{State: srtserver.StateConnecting, Since: s.now()}
+	st, ok := srtserver.CallStatus{}, false
 	if s.Pushes != nil {
-		if live, ok := s.Pushes.Status(d.ID); ok {
-			st = live
+		st, ok = s.Pushes.Status(d.ID)
+	}
+	if !ok {
+		// Registered a moment ago: the push has not started yet.
+		st = srtserver.CallStatus{State: srtserver.StateConnecting, Since: s.now()}
+		if refusal := s.Store.Snapshot().Refusal(d.BroadcasterID, d.FeedID, s.now()); refusal != "" {
+			st.State, st.LastError = srtserver.StateNotEntitled, refusal
 		}
 	}
 	out.callJSON = toCallJSON(st)

@@ -38,30 +38,30 @@ func toCallJSON(st srtserver.CallStatus) callJSON {
 		RTTMillis: float64(st.Transport.RTT.Microseconds()) / 1000}
 }
 
-// calleeRequest is where Podium is told to call: the fields common to a
-// caller source and a destination.
-type calleeRequest struct {
-	Address    string  `json:"address"`
-	StreamID   *string `json:"streamid"`
-	Passphrase *string `json:"passphrase"`
-	LatencyMS  *int64  `json:"latency_ms"`
+// callee is where Podium is told to call: the fields common to the bodies
+// of a caller source and a destination.
+type callee struct {
+	address    string
+	streamID   *string
+	passphrase *string
+	latencyMS  *int64
 }
 
-// apply copies the request's fields, checking what the catalog cannot (the
-// latency is given in milliseconds).
-func (c calleeRequest) apply(address, streamID, passphrase *string, latency *time.Duration) *Error {
-	*address = c.Address
-	if c.StreamID != nil {
-		*streamID = *c.StreamID
+// apply copies the fields, checking what the catalog cannot (the latency is
+// given in milliseconds, a passphrase given empty).
+func (c callee) apply(address, streamID, passphrase *string, latency *time.Duration) *Error {
+	*address = c.address
+	if c.streamID != nil {
+		*streamID = *c.streamID
 	}
-	if c.Passphrase != nil {
-		if *c.Passphrase == "" {
+	if c.passphrase != nil {
+		if *c.passphrase == "" {
 			return invalid("passphrase", "passphrase must be 10 to 79 characters, or left out for an unencrypted connection")
 		}
-		*passphrase = *c.Passphrase
+		*passphrase = *c.passphrase
 	}
-	if c.LatencyMS != nil {
-		ms := *c.LatencyMS
+	if c.latencyMS != nil {
+		ms := *c.latencyMS
 		if ms < catalog.MinLatency.Milliseconds() || ms > catalog.MaxLatency.Milliseconds() {
 			return invalid("latency_ms", "latency_ms must be %d to %d, or left out for the server's",
 				catalog.MinLatency.Milliseconds(), catalog.MaxLatency.Milliseconds())
@@ -72,8 +72,11 @@ func (c calleeRequest) apply(address, streamID, passphrase *string, latency *tim
 }
 
 type callerSourceRequest struct {
-	calleeRequest
-	Role *string `json:"role"`
+	Address    string  `json:"address"`
+	StreamID   *string `json:"streamid"`
+	Passphrase *string `json:"passphrase"`
+	LatencyMS  *int64  `json:"latency_ms"`
+	Role       *string `json:"role"`
 }
 
 type callerSourceJSON struct {
@@ -99,7 +102,8 @@ func parseCallerSource(r *http.Request, feedID string) (catalog.CallerSource, *E
 	if req.Role != nil {
 		src.Role = *req.Role
 	}
-	if err := req.apply(&src.Address, &src.StreamID, &src.Passphrase, &src.Latency); err != nil {
+	c := callee{address: req.Address, streamID: req.StreamID, passphrase: req.Passphrase, latencyMS: req.LatencyMS}
+	if err := c.apply(&src.Address, &src.StreamID, &src.Passphrase, &src.Latency); err != nil {
 		return catalog.CallerSource{}, err
 	}
 	if err := src.Validate(); err != nil {

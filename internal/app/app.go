@@ -42,8 +42,8 @@ type App struct {
 	SRT        *srtserver.Server
 	Sources    *ingest.Switcher
 	// Callers pull feeds from encoders that listen; Pushes send feeds to broadcasters' receivers that listen.
-	Callers *srtserver.Callers
-	Pushes  *srtserver.Pushes
+	Callers    *srtserver.Callers
+	Pushes     *srtserver.Pushes
 	HLS        *hls.Server
 	AdminToken string
 	// AdminTokenCreated is true when the admin token was generated at this start.

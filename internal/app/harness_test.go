@@ -176,17 +176,24 @@ type podium struct {
 	srtPort string
 	base    string
 	logs    *syncBuffer
+	// stop stops the server and waits for it (it is also stopped at the end of the test).
+	stop func()
 }
 
 type options struct {
 	grace  time.Duration
 	maxLag time.Duration
+	// dataDir is the data directory to use, such as a stopped server's (default: a new one).
+	dataDir string
 }
 
 func startPodium(t *testing.T, opts options) *podium {
 	t.Helper()
 	cfg := config.Default
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = opts.dataDir
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.SRTAddr = "127.0.0.1:0"
 	if opts.grace > 0 {
@@ -205,7 +212,7 @@ func startPodium(t *testing.T, opts options) *podium {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -216,8 +223,9 @@ func startPodium(t *testing.T, opts options) *podium {
 			t.Error("podium did not stop within 10 s")
 		}
 	})
+	t.Cleanup(stop)
 	host, port, _ := net.SplitHostPort(a.SRTAddr())
-	return &podium{App: a, t: t, srtHost: host, srtPort: port, base: "http://" + a.HTTPAddr(), logs: logs}
+	return &podium{App: a, t: t, srtHost: host, srtPort: port, base: "http://" + a.HTTPAddr(), logs: logs, stop: stop}
 }
 
 type testLogWriter struct{ t *testing.T }
@@ -344,6 +352,7 @@ type delivery struct {
 	ID            uint64 `json:"id"`
 	BroadcasterID string `json:"broadcaster_id"`
 	FeedID        string `json:"feed_id"`
+	Protocol      string `json:"protocol"`
 	Bytes         uint64 `json:"bytes"`
 }
 

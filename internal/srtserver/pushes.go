@@ -111,25 +111,16 @@ func (ps *Pushes) reconcile(ctx context.Context) {
 	}
 }
 
-// Status returns the state of the destination's push.
+// Status returns the state of the destination's push; false for a
+// destination the keeper has not seen yet.
 func (ps *Pushes) Status(destinationID string) (CallStatus, bool) {
 	ps.mu.Lock()
 	p, ok := ps.pushes[destinationID]
 	ps.mu.Unlock()
-	if ok {
-		return p.state.get(), true
-	}
-	// Registered a moment ago: the keeper has not seen it yet.
-	snap := ps.server.catalog.Snapshot()
-	d, ok := snap.Destination(destinationID)
 	if !ok {
 		return CallStatus{}, false
 	}
-	now := ps.now()
-	if refusal := snap.Refusal(d.BroadcasterID, d.FeedID, now); refusal != "" {
-		return CallStatus{State: StateNotEntitled, Since: now, LastError: refusal}, true
-	}
-	return CallStatus{State: StateConnecting, Since: now}, true
+	return p.state.get(), true
 }
 
 func (ps *Pushes) list() []*push {

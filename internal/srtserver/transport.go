@@ -69,17 +69,35 @@ type dialConfig struct {
 // dialFunc calls the SRT listener at address (host:port) in caller mode.
 type dialFunc func(address string, cfg dialConfig) (conn, error)
 
+// firstHandshakeWait is how long the first handshake waits for an answer
+// before it is sent again; each further wait doubles.
+const firstHandshakeWait = 250 * time.Millisecond
+
+// dialGoSRT calls address. gosrt sends its first handshake once and then
+// waits out its whole timeout, where libsrt repeats it every 250 ms: a lost
+// packet, or a listener that starts a moment after the call, would cost the
+// whole timeout. So it calls again, with doubling waits, until cfg.Timeout is
+// spent; a listener that answers (even with a rejection) ends the attempts.
 func dialGoSRT(address string, cfg dialConfig) (conn, error) {
 	c := srt.DefaultConfig()
 	c.StreamId = cfg.StreamID
 	c.Passphrase = cfg.Passphrase
 	c.ReceiverLatency, c.PeerLatency = cfg.Latency, cfg.Latency
-	c.ConnectionTimeout = cfg.Timeout
-	sc, err := srt.Dial("srt", address, c)
-	if err != nil {
-		return nil, fmt.Errorf("call srt://%s: %w", address, err)
+	deadline := time.Now().Add(cfg.Timeout)
+	wait := firstHandshakeWait
+	for {
+		c.ConnectionTimeout = min(wait, time.Until(deadline))
+		start := time.Now()
+		sc, err := srt.Dial("srt", address, c)
+		if err == nil {
+			return &goSRTConn{Conn: sc}, nil
+		}
+		answered := time.Since(start) < c.ConnectionTimeout
+		if answered || time.Until(deadline) < firstHandshakeWait/5 {
+			return nil, fmt.Errorf("call srt://%s: %w", address, err)
+		}
+		wait *= 2
 	}
-	return &goSRTConn{Conn: sc}, nil
 }
 
 func listenGoSRT(addr string, cfg listenConfig) (listener, error) {

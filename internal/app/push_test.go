@@ -1,0 +1,137 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startReceiver runs a broadcaster's receiver in SRT listener mode on port
+// (srt-live-transmit) writing what it gets to its stdout.
+func startReceiver(t *testing.T, port, passphrase string) *peer {
+	t.Helper()
+	return startPeer(t, nil, "srt-live-transmit", "-chunk:1316",
+		fmt.Sprintf("srt://127.0.0.1:%s?mode=listener&passphrase=%s", port, passphrase), "file://con")
+}
+
+// pushes returns the live push deliveries.
+func (p *podium) pushes() []delivery {
+	var out []delivery
+	for _, d := range p.deliveries() {
+		if d.Protocol == "srt-push" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// TestPushDelivery: a broadcaster registers its receiver; Podium pushes the
+// feed to it while the broadcaster is entitled, and stops within a second
+// of a revoke and of the destination's removal.
+func TestPushDelivery(t *testing.T) {
+	p := startPodium(t, options{})
+	f := p.createFeed("ath-100m-final")
+	b := p.createBroadcaster("nbc")
+	other := p.createBroadcaster("bbc")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.publish(ctx, f, fixture, true)
+	eventually(t, 5*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 1 })
+
+	port := freeUDPPort(t)
+	const receiverPassphrase = "nbc-ird-passphrase"
+	rx := startReceiver(t, port, receiverPassphrase)
+	body := map[string]any{"feed_id": f.ID, "address": "srt://127.0.0.1:" + port, "passphrase": receiverPassphrase}
+	path := "/api/v1/broadcasters/nbc/destinations"
+
+	// Not entitled yet: the broadcaster may not name the feed.
+	var refused struct{ Error struct{ Code, Field string } }
+	if got := p.api("POST", path, b.APIKey, body, &refused); got != 422 || refused.Error.Code != "not_entitled" || refused.Error.Field != "feed_id" {
+		t.Fatalf("destination for a feed not entitled: %d %+v", got, refused)
+	}
+	ent := p.grant(b.ID, f.ID)
+	var dst callState
+	if got := p.api("POST", path, b.APIKey, body, &dst); got != 201 || dst.ID == "" {
+		t.Fatalf("POST destination: %d %+v", got, dst)
+	}
+	dstPath := path + "/" + dst.ID
+	getDst := func() callState {
+		var st callState
+		p.mustAPI("GET", dstPath, nil, 200, &st)
+		return st
+	}
+	eventually(t, 5*time.Second, "push not connected", func() bool { return getDst().State == "connected" })
+	eventually(t, 5*time.Second, "no srt-push delivery listed", func() bool { return len(p.pushes()) == 1 })
+	eventually(t, 10*time.Second, "receiver got too little", func() bool { return rx.stdout.Len() > 300_000 })
+	got := strings.Join(streams(t, rx.stdout.Bytes()), " ")
+	for _, want := range []string{"video:h264", "audio:aac", "audio:ac3"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("receiver's stream has %s, no %s", got, want)
+		}
+	}
+
+	// Revoked: the push stops within a second and the receiver sees it close.
+	p.mustAPI("DELETE", "/api/v1/entitlements/"+ent, nil, 200, nil)
+	took := eventually(t, 2*time.Second, "push still listed after the revoke", func() bool { return len(p.pushes()) == 0 })
+	if took > time.Second {
+		t.Errorf("push stopped %v after the revoke, want within 1 s", took)
+	}
+	eventually(t, time.Second, "the receiver did not see the push close", func() bool {
+		return strings.Count(rx.stderr.String(), "SRT source disconnected") == 1
+	})
+	if st := getDst(); st.State != "not_entitled" || st.LastError != "entitlement revoked" {
+		t.Errorf("destination after the revoke: %+v", st)
+	}
+
+	// Granted again: the push resumes within a second.
+	p.grant(b.ID, f.ID)
+	took = eventually(t, 2*time.Second, "push not resumed after a new grant", func() bool { return len(p.pushes()) == 1 })
+	if took > time.Second {
+		t.Errorf("push resumed %v after the grant, want within 1 s", took)
+	}
+	before := rx.stdout.Len()
+	eventually(t, 10*time.Second, "receiver got nothing after the new grant", func() bool { return rx.stdout.Len() > before+200_000 })
+	var mine []delivery
+	if p.api("GET", "/api/v1/deliveries", b.APIKey, nil, &mine); len(mine) != 1 || mine[0].Protocol != "srt-push" {
+		t.Errorf("the broadcaster's deliveries: %+v", mine)
+	}
+
+	// Another broadcaster neither sees nor touches the destination.
+	for _, method := range []string{"GET", "DELETE"} {
+		if got := p.api(method, dstPath, other.APIKey, nil, nil); got != 404 {
+			t.Errorf("%s another broadcaster's destination: %d, want 404", method, got)
+		}
+	}
+	if got := p.api("POST", path, other.APIKey, body, nil); got != 404 {
+		t.Errorf("POST to another broadcaster's destinations: %d, want 404", got)
+	}
+	var listed []callState
+	if got := p.api("GET", path, b.APIKey, nil, &listed); got != 200 || len(listed) != 1 || listed[0].State != "connected" || listed[0].DeliveryID == 0 {
+		t.Errorf("GET own destinations: %d %+v", got, listed)
+	}
+
+	// Removed: the push stops within a second.
+	if got := p.api("DELETE", dstPath, b.APIKey, nil, nil); got != 204 {
+		t.Fatalf("DELETE destination: %d", got)
+	}
+	took = eventually(t, 2*time.Second, "push still listed after its destination was removed", func() bool { return len(p.pushes()) == 0 })
+	if took > time.Second {
+		t.Errorf("push stopped %v after the removal, want within 1 s", took)
+	}
+	eventually(t, time.Second, "the receiver did not see the push close", func() bool {
+		return strings.Count(rx.stderr.String(), "SRT source disconnected") == 2
+	})
+	p.mustAPI("GET", dstPath, nil, 404, nil)
+	if n := strings.Count(rx.stderr.String(), "Accepted SRT source connection"); n != 2 {
+		t.Errorf("receiver accepted %d connections, want 2", n)
+	}
+	logs := p.logs.String()
+	for _, line := range []string{"destination registered", "destination removed", `protocol=srt-push reason="entitlement revoked"`,
+		`protocol=srt-push reason="destination removed"`} {
+		if !strings.Contains(logs, line) {
+			t.Errorf("no %q in the log", line)
+		}
+	}
+}
