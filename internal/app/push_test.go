@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -65,6 +66,9 @@ func TestPushDelivery(t *testing.T) {
 	eventually(t, 5*time.Second, "push not connected", func() bool { return getDst().State == "connected" })
 	eventually(t, 5*time.Second, "no srt-push delivery listed", func() bool { return len(p.pushes()) == 1 })
 	eventually(t, 10*time.Second, "receiver got too little", func() bool { return rx.stdout.Len() > 300_000 })
+	if ts := rx.stdout.Bytes(); ts[0] != 0x47 || ts[1]&0x1F != 0 || ts[2] != 0 {
+		t.Errorf("the push does not start with a PAT: % x", ts[:4])
+	}
 	got := strings.Join(streams(t, rx.stdout.Bytes()), " ")
 	for _, want := range []string{"video:h264", "audio:aac", "audio:ac3"} {
 		if !strings.Contains(got, want) {
@@ -133,5 +137,49 @@ func TestPushDelivery(t *testing.T) {
 		if !strings.Contains(logs, line) {
 			t.Errorf("no %q in the log", line)
 		}
+	}
+}
+
+// TestPushLaggingReceiverIsCutAndRetried: a receiver that stops reading is
+// cut like a lagging SRT pull, and called again until it reads once more.
+func TestPushLaggingReceiverIsCutAndRetried(t *testing.T) {
+	p := startPodium(t, options{})
+	f := p.createFeed("ath-100m-final")
+	b := p.createBroadcaster("nbc")
+	p.grant(b.ID, f.ID)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.publish(ctx, f, fixture, true)
+	port := freeUDPPort(t)
+	rx := startReceiver(t, port, "nbc-ird-passphrase")
+	var dst callState
+	p.mustAPI("POST", "/api/v1/broadcasters/nbc/destinations", map[string]any{"feed_id": f.ID, "address": "srt://127.0.0.1:" + port,
+		"passphrase": "nbc-ird-passphrase"}, 201, &dst)
+	getDst := func() callState {
+		var st callState
+		p.mustAPI("GET", "/api/v1/broadcasters/nbc/destinations/"+dst.ID, nil, 200, &st)
+		return st
+	}
+	eventually(t, 10*time.Second, "push not connected", func() bool { return getDst().State == "connected" })
+	eventually(t, 10*time.Second, "receiver got too little", func() bool { return rx.stdout.Len() > 200_000 })
+
+	cuts := func() int { return strings.Count(p.logs.String(), `protocol=srt-push reason="reader fell too far behind`) }
+	before := cuts()
+	if err := rx.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "stopped receiver not cut", func() bool { return cuts() > before })
+	if st := getDst(); st.State == "connected" || !strings.Contains(st.LastError, "behind") {
+		t.Errorf("destination after the cut: %+v", st)
+	}
+	if err := rx.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "push not resumed once the receiver reads again", func() bool { return getDst().State == "connected" })
+	received := rx.stdout.Len()
+	// Two seconds' worth and more: the push runs steadily again.
+	eventually(t, 15*time.Second, "receiver got too little after it resumed", func() bool { return rx.stdout.Len() > received+800_000 })
+	if st := getDst(); st.Reconnects == 0 {
+		t.Errorf("no reconnect counted: %+v", st)
 	}
 }
