@@ -35,6 +35,8 @@ fuzz:
 	$(GO) test ./internal/ts -run '^$$' -fuzz FuzzScan -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/tsloop -run '^$$' -fuzz FuzzNew -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/hls -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/catalog -run '^$$' -fuzz FuzzParseSRTAddress -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/api -run '^$$' -fuzz FuzzParseCalls -fuzztime $(FUZZTIME)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
