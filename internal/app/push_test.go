@@ -184,3 +184,47 @@ func TestPushLaggingReceiverIsCutAndRetried(t *testing.T) {
 		t.Errorf("no reconnect counted: %+v", st)
 	}
 }
+
+// TestPushFollowsTheWindowAndTheFeed: a push waits for its entitlement
+// window to open and for the feed to be live, and stops within a second of
+// the window's end.
+func TestPushFollowsTheWindowAndTheFeed(t *testing.T) {
+	p := startPodium(t, options{maxLag: 5 * time.Second})
+	f := p.createFeed("ath-100m-final")
+	b := p.createBroadcaster("nbc")
+	start := time.Now().Add(1500 * time.Millisecond)
+	end := start.Add(6 * time.Second)
+	p.mustAPI("POST", "/api/v1/entitlements", map[string]string{"broadcaster_id": b.ID, "feed_id": f.ID,
+		"starts_at": start.UTC().Format(time.RFC3339Nano), "ends_at": end.UTC().Format(time.RFC3339Nano)}, 201, nil)
+	port := freeUDPPort(t)
+	rx := startReceiver(t, port, "nbc-ird-passphrase")
+	var dst callState
+	if got := p.api("POST", "/api/v1/broadcasters/nbc/destinations", b.APIKey, map[string]any{"feed_id": f.ID,
+		"address": "srt://127.0.0.1:" + port, "passphrase": "nbc-ird-passphrase"}, &dst); got != 201 {
+		t.Fatalf("a broadcaster registers a destination before its window opens: %d", got)
+	}
+	if dst.State != "not_entitled" || !strings.HasPrefix(dst.LastError, "entitlement window opens at") {
+		t.Fatalf("destination before the window: %+v", dst)
+	}
+	getDst := func() callState {
+		var st callState
+		p.mustAPI("GET", "/api/v1/broadcasters/nbc/destinations/"+dst.ID, nil, 200, &st)
+		return st
+	}
+	eventually(t, 5*time.Second, "push not waiting for the feed once the window opened", func() bool { return getDst().State == "waiting" })
+	if time.Now().Before(start) {
+		t.Fatal("push waiting before its window opened")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.publish(ctx, f, fixture, true)
+	eventually(t, 5*time.Second, "push not connected once the feed went live", func() bool { return getDst().State == "connected" })
+	eventually(t, 5*time.Second, "receiver got nothing", func() bool { return rx.stdout.Len() > 100_000 })
+	eventually(t, time.Until(end)+2*time.Second, "push still listed after the window ended", func() bool { return len(p.pushes()) == 0 })
+	if late := time.Since(end); late > time.Second {
+		t.Errorf("push stopped %v after the window ended, want within 1 s", late)
+	}
+	if st := getDst(); st.State != "not_entitled" || !strings.HasPrefix(st.LastError, "entitlement window ended at") {
+		t.Errorf("destination after the window: %+v", st)
+	}
+}
