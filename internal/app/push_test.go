@@ -164,7 +164,9 @@ func TestPushLaggingReceiverIsCutAndRetried(t *testing.T) {
 	eventually(t, 10*time.Second, "push not connected", func() bool { return getDst().State == "connected" })
 	eventually(t, 10*time.Second, "receiver got too little", func() bool { return rx.stdout.Len() > 200_000 })
 
-	cuts := func() int { return strings.Count(p.logs.String(), `protocol=srt-push reason="reader fell too far behind`) }
+	cuts := func() int {
+		return strings.Count(p.logs.String(), `protocol=srt-push reason="reader fell too far behind`)
+	}
 	before := cuts()
 	if err := rx.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
