@@ -179,8 +179,9 @@ type podium struct {
 }
 
 type options struct {
-	grace  time.Duration
-	maxLag time.Duration
+	grace      time.Duration
+	maxLag     time.Duration
+	switchHold time.Duration
 }
 
 func startPodium(t *testing.T, opts options) *podium {
@@ -194,6 +195,9 @@ func startPodium(t *testing.T, opts options) *podium {
 	}
 	if opts.maxLag > 0 {
 		cfg.ReaderMaxLag = opts.maxLag
+	}
+	if opts.switchHold > 0 {
+		cfg.SwitchHold = opts.switchHold
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -299,8 +303,9 @@ func (p *podium) mustAPI(method, path string, body any, want int, out any) {
 }
 
 type feedCreds struct {
-	ID                string `json:"id"`
-	PublishPassphrase string `json:"publish_passphrase"`
+	ID                      string `json:"id"`
+	PublishPassphrase       string `json:"publish_passphrase"`
+	BackupPublishPassphrase string `json:"backup_publish_passphrase"`
 }
 
 type broadcasterCreds struct {
