@@ -10,13 +10,13 @@ import (
 )
 
 type feedJSON struct {
-	ID                string         `json:"id"`
-	Name              string         `json:"name"`
-	Kind              string         `json:"kind"`
-	Live              bool           `json:"live"`
-	BitrateBPS        uint64         `json:"bitrate_bps"`
-	Readers           int            `json:"readers"`
-	Publisher         *publisherJSON `json:"publisher"`
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	Kind       string         `json:"kind"`
+	Live       bool           `json:"live"`
+	BitrateBPS uint64         `json:"bitrate_bps"`
+	Readers    int            `json:"readers"`
+	Publisher  *publisherJSON `json:"publisher"`
 	// OnAir and Sources: primary/backup switching, admin only.
 	OnAir                   *string        `json:"on_air,omitempty"`
 	Switching               *switchingJSON `json:"switching,omitempty"`
@@ -108,8 +108,8 @@ func (s *server) getFeed(w http.ResponseWriter, r *http.Request) {
 }
 
 type createFeedRequest struct {
-	ID                string  `json:"id"`
-	Name              string  `json:"name"`
+	ID                      string  `json:"id"`
+	Name                    string  `json:"name"`
 	Kind                    *string `json:"kind"`
 	PublishPassphrase       *string `json:"publish_passphrase"`
 	BackupPublishPassphrase *string `json:"backup_publish_passphrase"`
