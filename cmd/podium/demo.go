@@ -44,7 +44,7 @@ func demoCommand() *cobra.Command {
 			loopCtx, stopLoops := context.WithCancel(ctx)
 			var wg sync.WaitGroup
 			loopErr := make(chan error, 1)
-			wg.Go(func() { loopErr <- demo.Loop(loopCtx, a.Store, a.Hub, log) })
+			wg.Go(func() { loopErr <- demo.Loop(loopCtx, a.Store, a.Sources, log) })
 			err = a.Run(ctx)
 			stopLoops()
 			wg.Wait()

@@ -263,6 +263,37 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 		!strings.Contains(string(streams), "h264") || strings.Count(string(streams), "aac") < 2 {
 		t.Fatalf("ffprobe of the demo's HLS URL %q: %v %s", playback.HLSURL, err, streams)
 	}
+	// The printed backup encoder publishes, and the operator can put it on air.
+	backup := regexp.MustCompile(`backup  (ffmpeg .*)`).FindStringSubmatch(guide)
+	admin := regexp.MustCompile(`Admin     (\S+)`).FindStringSubmatch(guide)
+	if backup == nil || admin == nil {
+		t.Fatalf("no backup command or admin token in:\n%s", guide)
+	}
+	encoder := exec.Command("sh", "-c", "exec "+strings.Replace(backup[1], "ffmpeg ", "ffmpeg -nostdin -v error ", 1))
+	if err := encoder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { encoder.Process.Kill(); encoder.Wait() }()
+	feed := regexp.MustCompile(`a backup source of (\S+);`).FindStringSubmatch(guide)[1]
+	var onAir string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && onAir != "backup"; time.Sleep(300 * time.Millisecond) {
+		req, _ := http.NewRequest("POST", hls[2][:strings.Index(hls[2], "/api/")]+"/api/v1/feeds/"+feed+"/switch", strings.NewReader(`{"source":"backup"}`))
+		req.Header.Set("Authorization", "Bearer "+admin[1])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			OnAir string `json:"on_air"`
+		}
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		onAir = st.OnAir
+	}
+	if onAir != "backup" {
+		t.Fatalf("the demo's printed backup encoder could not be put on air")
+	}
 	portal := regexp.MustCompile(`Portal    (\S+)`).FindStringSubmatch(guide)
 	if portal == nil || get(t, portal[1], "") != 200 {
 		t.Fatalf("the printed portal address does not answer: %v", portal)
