@@ -36,6 +36,14 @@ type Config struct {
 	HLSSegment     time.Duration `yaml:"hls_segment" flag:"hls-segment" env:"PODIUM_HLS_SEGMENT" help:"HLS segment duration (minimum; segments end on keyframes)"`
 	LogLevel       string        `yaml:"log_level" flag:"log-level" env:"PODIUM_LOG_LEVEL" help:"debug, info, warn or error"`
 	LogFormat      string        `yaml:"log_format" flag:"log-format" env:"PODIUM_LOG_FORMAT" help:"text or json"`
+
+	TLSCert                      string        `yaml:"tls_cert" flag:"tls-cert" env:"PODIUM_TLS_CERT" help:"PEM certificate (with its chain) to serve the API, portal and HLS over HTTPS on http_addr, with tls_key; read again when the file changes or on SIGHUP"`
+	TLSKey                       string        `yaml:"tls_key" flag:"tls-key" env:"PODIUM_TLS_KEY" help:"PEM private key of tls_cert"`
+	AuthMaxFailures              int           `yaml:"auth_max_failures" flag:"auth-max-failures" env:"PODIUM_AUTH_MAX_FAILURES" help:"failed authentications from one address within auth_window that lock it out for auth_window, per protocol (0: no limit)"`
+	AuthWindow                   time.Duration `yaml:"auth_window" flag:"auth-window" env:"PODIUM_AUTH_WINDOW" help:"span over which failed authentications are counted, and how long a lockout lasts"`
+	MaxConnections               int           `yaml:"max_connections" flag:"max-connections" env:"PODIUM_MAX_CONNECTIONS" help:"most SRT connections and HLS viewers at once, all together (0: no limit)"`
+	MaxConnectionsPerBroadcaster int           `yaml:"max_connections_per_broadcaster" flag:"max-connections-per-broadcaster" env:"PODIUM_MAX_CONNECTIONS_PER_BROADCASTER" help:"most SRT pulls and HLS viewers of one broadcaster at once (0: no limit)"`
+	MaxPublishBitrate            Bitrate       `yaml:"max_publish_bitrate" flag:"max-publish-bitrate" env:"PODIUM_MAX_PUBLISH_BITRATE" help:"highest ingest bitrate of a feed, in bit/s with an optional k, M or G; a publisher above it for 2 s is cut (0: no limit)"`
 }
 
 // Default is the configuration when nothing is set.
@@ -51,6 +59,12 @@ var Default = Config{
 	HLSSegment:     time.Second,
 	LogLevel:       "info",
 	LogFormat:      "text",
+
+	AuthMaxFailures:              10,
+	AuthWindow:                   time.Minute,
+	MaxConnections:               1000,
+	MaxConnectionsPerBroadcaster: 20,
+	MaxPublishBitrate:            100 * Mbps,
 }
 
 // Setting describes one field of Config.
@@ -80,6 +94,10 @@ func Flags(fs *pflag.FlagSet) {
 			fs.String(s.Flag, d, help)
 		case time.Duration:
 			fs.Duration(s.Flag, d, help)
+		case int:
+			fs.Int(s.Flag, d, help)
+		case Bitrate:
+			fs.String(s.Flag, d.String(), help)
 		}
 	}
 }
@@ -134,6 +152,18 @@ func set(field reflect.Value, raw string) error {
 			return fmt.Errorf("%q is not a duration such as 10s or 500ms", raw)
 		}
 		field.SetInt(int64(d))
+	case int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", raw)
+		}
+		field.SetInt(int64(n))
+	case Bitrate:
+		b, err := ParseBitrate(raw)
+		if err != nil {
+			return err
+		}
+		field.SetInt(int64(b))
 	default:
 		field.SetString(raw)
 	}
@@ -178,6 +208,25 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q must be text or json", c.LogFormat)
+	}
+	return c.validateSecurity()
+}
+
+func (c Config) validateSecurity() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("tls_cert and tls_key go together: set both to serve HTTPS, or neither for plain HTTP (tls_cert %q, tls_key %q)", c.TLSCert, c.TLSKey)
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"auth_max_failures", int64(c.AuthMaxFailures)}, {"max_connections", int64(c.MaxConnections)},
+		{"max_connections_per_broadcaster", int64(c.MaxConnectionsPerBroadcaster)}, {"max_publish_bitrate", int64(c.MaxPublishBitrate)}} {
+		if n.v < 0 {
+			return fmt.Errorf("%s %d must not be negative (0 means no limit)", n.name, n.v)
+		}
+	}
+	if c.AuthWindow < time.Second {
+		return fmt.Errorf("auth_window %v must be at least 1s", c.AuthWindow)
 	}
 	return nil
 }
