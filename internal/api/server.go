@@ -20,6 +20,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/catalog"
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ratelimit"
 	"github.com/podium-broadcast/podium/internal/store"
 )
 
@@ -49,6 +50,8 @@ type Deps struct {
 	SRTLatency time.Duration
 	// Playback signs HLS playback URLs; nil when HLS is off.
 	Playback Playback
+	// Auth locks out addresses after too many wrong tokens; nil: no limit.
+	Auth *ratelimit.Limiter
 }
 
 type server struct {
@@ -129,11 +132,18 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		var p principal
 		var ok bool
 		if header := r.Header.Get("Authorization"); header != "" {
+			if retry, allowed := s.Auth.Check(r.RemoteAddr); !allowed {
+				writeLockedOut(w, retry)
+				return
+			}
 			token, bearer := strings.CutPrefix(header, "Bearer ")
 			if bearer {
 				p, ok = s.tokenPrincipal(strings.TrimSpace(token))
 			}
+			s.countAuthentication(r, ok)
 		} else {
+			// Session ids are 256-bit random values, out of reach of guessing;
+			// a stale cookie (say, after a restart) is not an attack.
 			p, ok = s.sessionPrincipal(r)
 		}
 		if !ok {
@@ -191,7 +201,8 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			return
 		}
 		level := slog.LevelDebug
-		if r.Method != http.MethodGet || rec.status >= 400 {
+		if (r.Method != http.MethodGet || rec.status >= 400) && rec.status != http.StatusTooManyRequests {
+			// Refusals of a locked-out address are not logged one by one: the lockout is, once.
 			level = slog.LevelInfo
 		}
 		s.Log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path, "status", rec.status,

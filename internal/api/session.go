@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -131,6 +133,10 @@ type signInRequest struct {
 
 // signIn exchanges the admin token or an API key for a session cookie.
 func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
+	if retry, allowed := s.Auth.Check(r.RemoteAddr); !allowed {
+		writeLockedOut(w, retry)
+		return
+	}
 	var req signInRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
@@ -142,6 +148,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, ok := s.tokenPrincipal(req.Token)
+	s.countAuthentication(r, ok)
 	if !ok {
 		s.Log.Info("portal sign-in refused", "remote", r.RemoteAddr, "reason", "unknown token")
 		writeError(w, apiError(http.StatusUnauthorized, "unauthorized", "token", "unknown token: use the admin token or a broadcaster API key"))
@@ -166,6 +173,24 @@ func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: secureCookie(r), SameSite: http.SameSiteStrictMode})
 	s.Log.Info("portal signed out", "remote", r.RemoteAddr, "broadcaster", who(r).broadcasterID)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// countAuthentication tells the limiter whether the request's credential was right.
+func (s *server) countAuthentication(r *http.Request, ok bool) {
+	if ok {
+		s.Auth.Succeed(r.RemoteAddr)
+	} else {
+		s.Auth.Fail(r.RemoteAddr)
+	}
+}
+
+// writeLockedOut refuses a request from an address locked out after too
+// many failed authentications, saying when to come back.
+func writeLockedOut(w http.ResponseWriter, retry time.Duration) {
+	seconds := max(1, int(math.Ceil(retry.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	writeError(w, apiError(http.StatusTooManyRequests, "too_many_requests", "",
+		"too many failed authentications from this address: it is locked out, try again in %d s", seconds))
 }
 
 // secureCookie says whether the session cookie gets the Secure attribute:

@@ -26,6 +26,8 @@ import (
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hls"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/limits"
+	"github.com/podium-broadcast/podium/internal/ratelimit"
 	"github.com/podium-broadcast/podium/internal/srtserver"
 	"github.com/podium-broadcast/podium/internal/store"
 	"github.com/podium-broadcast/podium/internal/web"
@@ -43,6 +45,10 @@ type App struct {
 	AdminToken string
 	// AdminTokenCreated is true when the admin token was generated at this start.
 	AdminTokenCreated bool
+	// Connections bounds the connections at once, for every protocol server.
+	Connections *limits.ConnectionLimiter
+
+	authMetrics *ratelimit.Metrics
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -62,13 +68,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Store: st, AdminToken: token, AdminTokenCreated: created}
-	a.Hub = hub.New(hub.Config{Grace: cfg.PublisherGrace, MaxLag: cfg.ReaderMaxLag, RingChunks: hub.DefaultConfig.RingChunks})
+	reg := prometheus.NewRegistry()
+	a.authMetrics = ratelimit.NewMetrics(reg)
+	limitMetrics := limits.NewMetrics(reg)
+	a.Connections = limits.NewConnectionLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerBroadcaster, limitMetrics)
+	a.Hub = hub.New(hub.Config{Grace: cfg.PublisherGrace, MaxLag: cfg.ReaderMaxLag, RingChunks: hub.DefaultConfig.RingChunks,
+		MaxBitrate: uint64(cfg.MaxPublishBitrate), BitrateExceeded: func(feedID string, err error) {
+			limitMetrics.Rejected(limits.PublishBitrate)
+			log.Warn("publisher cut", "feed", feedID, "limit", limits.PublishBitrate, "reason", err)
+		}})
 	a.Deliveries = delivery.NewRegistry(st)
 	st.OnChange(a.Deliveries.CatalogChanged)
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.Hub, a.Deliveries)
-	a.SRT = srtserver.New(srtserver.Config{Addr: cfg.SRTAddr, Latency: cfg.SRTLatency, MaxLag: cfg.ReaderMaxLag},
+	a.SRT = srtserver.New(srtserver.Config{Addr: cfg.SRTAddr, Latency: cfg.SRTLatency, MaxLag: cfg.ReaderMaxLag,
+		Auth: a.AuthLimiter("srt"), Connections: a.Connections},
 		st, a.Hub, a.Deliveries, srtserver.NewMetrics(reg), log)
 	if err := a.SRT.Listen(); err != nil {
 		st.Close()
@@ -92,12 +106,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	hlsCfg := hls.DefaultConfig
 	hlsCfg.BaseURL, hlsCfg.TokenTTL = cfg.HLSBaseURL, cfg.HLSTokenTTL
 	hlsCfg.PartMinDuration, hlsCfg.SegmentMinDuration = cfg.HLSPart, cfg.HLSSegment
+	// The API and HLS share one HTTP listener, and so one limiter.
+	httpAuth := a.AuthLimiter("http")
+	hlsCfg.Auth, hlsCfg.Connections = httpAuth, a.Connections
 	a.HLS = hls.New(hlsCfg, signer, st, a.Hub, a.Deliveries, hls.NewMetrics(reg), log)
 
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	apiHandler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
 		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS})
+		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Auth: httpAuth})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/metrics", apiHandler)
@@ -106,6 +123,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	mux.Handle("/", web.Handler())
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return a, nil
+}
+
+// AuthLimiter returns a new failed-authentication limiter for protocol
+// ("srt", "http", "rtmp"), per the auth_* settings; nil when they turn
+// limiting off. Each protocol server keeps its own.
+func (a *App) AuthLimiter(protocol string) *ratelimit.Limiter {
+	if a.Config.AuthMaxFailures == 0 {
+		return nil
+	}
+	return ratelimit.New(protocol, ratelimit.Config{MaxFailures: a.Config.AuthMaxFailures, Window: a.Config.AuthWindow},
+		a.authMetrics, a.Log)
 }
 
 // HTTPAddr returns the address the API listens on.

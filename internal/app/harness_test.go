@@ -181,6 +181,8 @@ type podium struct {
 type options struct {
 	grace  time.Duration
 	maxLag time.Duration
+	// configure, if set, changes the configuration further.
+	configure func(*config.Config)
 }
 
 func startPodium(t *testing.T, opts options) *podium {
@@ -194,6 +196,9 @@ func startPodium(t *testing.T, opts options) *podium {
 	}
 	if opts.maxLag > 0 {
 		cfg.ReaderMaxLag = opts.maxLag
+	}
+	if opts.configure != nil {
+		opts.configure(&cfg)
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -40,14 +40,14 @@ type Config struct {
 var DefaultConfig = Config{MaxFailures: 10, Window: time.Minute, MaxAddresses: 10000}
 
 // Limiter tracks the failed authentications of one protocol. It is safe for
-// concurrent use.
+// concurrent use. A nil *Limiter limits nothing: it allows every address.
 type Limiter struct {
 	protocol string
 	cfg      Config
 	metrics  *Metrics
 	log      *slog.Logger
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	entries map[string]*list.Element
 	recent  *list.List // of *entry, the most recent failure at the front
 }
@@ -92,10 +92,13 @@ func (l *Limiter) Allow(addr string) bool {
 
 // Check is Allow that also says, when addr is locked out, how long is left.
 func (l *Limiter) Check(addr string) (retryAfter time.Duration, allowed bool) {
+	if l == nil {
+		return 0, true
+	}
 	key := Key(addr)
 	now := l.cfg.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	el, ok := l.entries[key]
 	if !ok {
 		return 0, true
@@ -110,6 +113,9 @@ func (l *Limiter) Check(addr string) (retryAfter time.Duration, allowed bool) {
 // Fail records a failed authentication from addr. The failure that reaches
 // MaxFailures within Window starts a lockout, logged once.
 func (l *Limiter) Fail(addr string) {
+	if l == nil {
+		return
+	}
 	key := Key(addr)
 	now := l.cfg.Now()
 	if l.metrics != nil {
@@ -145,6 +151,9 @@ func (l *Limiter) Fail(addr string) {
 // caller holding one valid credential cannot interleave it with guesses at
 // others to stay below the limit.
 func (l *Limiter) Succeed(addr string) {
+	if l == nil {
+		return
+	}
 	key := Key(addr)
 	now := l.cfg.Now()
 	l.mu.Lock()
@@ -163,6 +172,9 @@ func (l *Limiter) Succeed(addr string) {
 
 // Tracked returns how many addresses the limiter remembers.
 func (l *Limiter) Tracked() int {
+	if l == nil {
+		return 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.entries)

@@ -184,6 +184,17 @@ func TestKey(t *testing.T) {
 	}
 }
 
+func TestNilLimiterAllowsEverything(t *testing.T) {
+	var l *Limiter
+	for range 100 {
+		l.Fail("192.0.2.7")
+	}
+	l.Succeed("192.0.2.7")
+	if !l.Allow("192.0.2.7") || l.Tracked() != 0 {
+		t.Fatal("a nil limiter refused")
+	}
+}
+
 func TestConcurrentUse(t *testing.T) {
 	l, _, _, _ := newLimiter(Config{MaxFailures: 5, Window: time.Minute, MaxAddresses: 20})
 	var wg sync.WaitGroup

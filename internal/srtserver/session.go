@@ -25,6 +25,8 @@ type publishSession struct {
 	pub    *hub.Publisher
 	remote string
 	since  time.Time
+	// release gives back the connection's slot under the connection limits.
+	release func()
 }
 
 func (p *publishSession) run(ctx context.Context) {
@@ -52,6 +54,7 @@ func (p *publishSession) run(ctx context.Context) {
 	close(done)
 	wg.Wait()
 	p.pub.Detach()
+	p.release()
 
 	s.mu.Lock()
 	if s.publishers[p.feedID] == p {
@@ -106,6 +109,8 @@ type pullSession struct {
 	conn     conn
 	reader   *hub.Reader
 	delivery *delivery.Delivery
+	// release gives back the connection's slot under the connection limits.
+	release func()
 
 	// Receiver progress, as seen by Server.watchReceivers only.
 	lastSent, lastACK uint64
@@ -138,6 +143,7 @@ func (p *pullSession) run(ctx context.Context) {
 	wg.Wait()
 
 	s.deliveries.Remove(d)
+	p.release()
 	s.mu.Lock()
 	delete(s.pulls, p)
 	s.mu.Unlock()
