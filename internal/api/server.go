@@ -76,6 +76,7 @@ func Handler(d Deps) http.Handler {
 	})
 	r.Handle("/metrics", d.Metrics)
 	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.auditWrites)
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
 			w.Write(OpenAPI)
@@ -115,6 +116,7 @@ func (s *server) routes(r chi.Router) {
 	r.Get("/session", s.getSession)
 	r.Delete("/session", s.signOut)
 	r.Get("/events", s.events)
+	r.Get("/audit", s.admin(s.listAudit))
 }
 
 // principal is who a request comes from: the operator (admin) or a broadcaster.
@@ -150,6 +152,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			writeError(w, errUnauthorized)
 			return
 		}
+		audited(r, p)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }

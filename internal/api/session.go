@@ -149,6 +149,12 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	p, ok := s.tokenPrincipal(req.Token)
 	s.countAuthentication(r, ok)
+	if rec := auditOf(r); rec != nil {
+		rec.signIn = true
+	}
+	if ok {
+		audited(r, p)
+	}
 	if !ok {
 		s.Log.Info("portal sign-in refused", "remote", r.RemoteAddr, "reason", "unknown token")
 		writeError(w, apiError(http.StatusUnauthorized, "unauthorized", "token", "unknown token: use the admin token or a broadcaster API key"))

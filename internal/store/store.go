@@ -56,6 +56,22 @@ var migrations = []string{
 		updated_at TEXT NOT NULL
 	);
 	CREATE INDEX entitlements_pair ON entitlements(broadcaster_id, feed_id);`,
+	// Migrations 2 and 3 are the lead's and helper B's (issue 6); placeholders until they merge.
+	`SELECT 1`,
+	`SELECT 1`,
+	// 4: the audit log of administrative actions. Ids only grow (AUTOINCREMENT),
+	// so that they page the log; rows outlive the feeds and broadcasters they name.
+	`CREATE TABLE audit_log (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		at TEXT NOT NULL,
+		actor TEXT NOT NULL,
+		broadcaster_id TEXT NOT NULL,
+		remote_addr TEXT NOT NULL,
+		method TEXT NOT NULL,
+		path TEXT NOT NULL,
+		targets TEXT NOT NULL,
+		status INTEGER NOT NULL
+	);`,
 }
 
 // Open opens (creating if needed) the catalog database in dataDir.
