@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +32,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/ratelimit"
 	"github.com/podium-broadcast/podium/internal/srtserver"
 	"github.com/podium-broadcast/podium/internal/store"
+	"github.com/podium-broadcast/podium/internal/tlscert"
 	"github.com/podium-broadcast/podium/internal/web"
 )
 
@@ -52,10 +55,19 @@ type App struct {
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+	// certs serves the HTTPS certificate; nil for plain HTTP.
+	certs *tlscert.Reloader
 }
 
 // New opens the data directory and binds the listeners; Run serves.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	var certs *tlscert.Reloader
+	if cfg.TLSCert != "" {
+		var err error
+		if certs, err = tlscert.New(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -122,7 +134,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	mux.Handle(hls.Prefix, a.HLS)
 	mux.Handle("/", web.Handler())
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if certs != nil {
+		a.certs, a.httpSrv.TLSConfig = certs, certs.TLSConfig()
+	}
 	return a, nil
+}
+
+// HTTPURL returns the scheme and address of the API, portal and HLS: https when TLS is on.
+func (a *App) HTTPURL() string {
+	if a.certs != nil {
+		return "https://" + a.HTTPAddr()
+	}
+	return "http://" + a.HTTPAddr()
 }
 
 // AuthLimiter returns a new failed-authentication limiter for protocol
@@ -159,12 +182,23 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() {
-		if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := a.httpSrv.Serve
+		if a.certs != nil {
+			serve = func(ln net.Listener) error { return a.httpSrv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs <- fmt.Errorf("http: %w", err)
 			cancel()
 		}
 	})
-	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "data_dir", a.Config.DataDir)
+	if a.certs != nil {
+		// Registered before "podium running" is logged, so that a SIGHUP from then on is never fatal.
+		hangup := make(chan os.Signal, 1)
+		signal.Notify(hangup, syscall.SIGHUP)
+		defer signal.Stop(hangup)
+		wg.Go(func() { a.reloadCertsOnHangup(ctx, hangup) })
+	}
+	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "data_dir", a.Config.DataDir, "tls", a.certs != nil)
 	<-ctx.Done()
 	a.Log.Info("podium stopping")
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
@@ -180,6 +214,18 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.Log.Info("podium stopped")
 	return err
+}
+
+// reloadCertsOnHangup reads the TLS certificate again on every SIGHUP until ctx ends.
+func (a *App) reloadCertsOnHangup(ctx context.Context, hangup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hangup:
+			a.certs.Reload("SIGHUP")
+		}
+	}
 }
 
 // adminToken returns PODIUM_ADMIN_TOKEN, or the token kept in the data
