@@ -22,11 +22,17 @@ const SessionCookie = "podium_session"
 // sessionTTL bounds a portal session; signing in again starts a new one.
 const sessionTTL = 12 * time.Hour
 
+// maxSessions bounds the sessions kept, so that signing in over and over
+// (with a valid key: sign-ins are not otherwise limited) cannot exhaust
+// memory; past it, the session closest to its end is dropped.
+const maxSessions = 10000
+
 // sessions holds the portal's signed-in browsers. A session is a random id
 // kept in an HttpOnly cookie; the server keeps only its hash, so that signing
 // out really ends it. Sessions live in memory: a restart signs everyone out.
 type sessions struct {
 	now func() time.Time
+	max int
 	mu  sync.Mutex
 	m   map[string]session // by sha256 of the cookie value
 }
@@ -37,7 +43,7 @@ type session struct {
 }
 
 func newSessions(now func() time.Time) *sessions {
-	return &sessions{now: now, m: make(map[string]session)}
+	return &sessions{now: now, max: maxSessions, m: make(map[string]session)}
 }
 
 func sessionKey(value string) string {
@@ -55,6 +61,15 @@ func (s *sessions) create(p principal) (string, time.Time) {
 		if !s.now().Before(old.expires) {
 			delete(s.m, k)
 		}
+	}
+	if len(s.m) >= s.max {
+		var oldest string
+		for k, sess := range s.m {
+			if oldest == "" || sess.expires.Before(s.m[oldest].expires) {
+				oldest = k
+			}
+		}
+		delete(s.m, oldest)
 	}
 	s.m[sessionKey(value)] = session{principal: p, expires: expires}
 	return value, expires
