@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -63,7 +64,7 @@ func endpoints(cfg config.Config, a *app.App) demo.Endpoints {
 	_, httpPort, _ := net.SplitHostPort(a.HTTPAddr())
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	return demo.Endpoints{
-		API:     "http://" + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
+		API:     strings.SplitAfter(a.HTTPURL(), "://")[0] + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
 		SRTHost: cfg.Host(cfg.SRTAddr),
 		SRTPort: srtPort,
 	}

@@ -182,6 +182,8 @@ type options struct {
 	grace      time.Duration
 	maxLag     time.Duration
 	switchHold time.Duration
+	// configure, if set, changes the configuration further.
+	configure func(*config.Config)
 }
 
 func startPodium(t *testing.T, opts options) *podium {
@@ -198,6 +200,9 @@ func startPodium(t *testing.T, opts options) *podium {
 	}
 	if opts.switchHold > 0 {
 		cfg.SwitchHold = opts.switchHold
+	}
+	if opts.configure != nil {
+		opts.configure(&cfg)
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -59,6 +59,21 @@ var migrations = []string{
 	// 2: a backup source's passphrase for every feed, generated for the existing ones.
 	`ALTER TABLE feeds ADD COLUMN backup_publish_passphrase TEXT NOT NULL DEFAULT '';
 	UPDATE feeds SET backup_publish_passphrase = upper(hex(randomblob(16))) WHERE backup_publish_passphrase = '';`,
+	// 3: placeholder until the SRT caller sources and push destinations merge.
+	`SELECT 1`,
+	// 4: the audit log of administrative actions. Ids only grow (AUTOINCREMENT),
+	// so that they page the log; rows outlive the feeds and broadcasters they name.
+	`CREATE TABLE audit_log (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		at TEXT NOT NULL,
+		actor TEXT NOT NULL,
+		broadcaster_id TEXT NOT NULL,
+		remote_addr TEXT NOT NULL,
+		method TEXT NOT NULL,
+		path TEXT NOT NULL,
+		targets TEXT NOT NULL,
+		status INTEGER NOT NULL
+	);`,
 }
 
 // Open opens (creating if needed) the catalog database in dataDir.
