@@ -37,6 +37,11 @@ fuzz:
 	$(GO) test ./internal/hls -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/catalog -run '^$$' -fuzz FuzzParseSRTAddress -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzParseCalls -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/api -run '^$$' -fuzz FuzzAPIJSON -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/api -run '^$$' -fuzz FuzzSessionCookie -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzConfigYAML -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseBitrate -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ratelimit -run '^$$' -fuzz FuzzKey -fuzztime $(FUZZTIME)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -44,7 +45,7 @@ func demoCommand() *cobra.Command {
 			loopCtx, stopLoops := context.WithCancel(ctx)
 			var wg sync.WaitGroup
 			loopErr := make(chan error, 1)
-			wg.Go(func() { loopErr <- demo.Loop(loopCtx, a.Store, a.Hub, log) })
+			wg.Go(func() { loopErr <- demo.Loop(loopCtx, a.Store, a.Sources, log) })
 			err = a.Run(ctx)
 			stopLoops()
 			wg.Wait()
@@ -63,7 +64,7 @@ func endpoints(cfg config.Config, a *app.App) demo.Endpoints {
 	_, httpPort, _ := net.SplitHostPort(a.HTTPAddr())
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	return demo.Endpoints{
-		API:     "http://" + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
+		API:     strings.SplitAfter(a.HTTPURL(), "://")[0] + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
 		SRTHost: cfg.Host(cfg.SRTAddr),
 		SRTPort: srtPort,
 	}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/podium-broadcast/podium/internal/tlscert/tlscerttest"
 )
 
 var podiumBin string
@@ -162,6 +164,8 @@ func TestBadCommandLinesFailClearly(t *testing.T) {
 		{[]string{"serve", "--config", "/nonexistent/podium.yml"}, nil, "config file"},
 		{[]string{"serve"}, []string{"PODIUM_READER_MAX_LAG=forever"}, "PODIUM_READER_MAX_LAG"},
 		{[]string{"launch"}, nil, "unknown command"},
+		{[]string{"serve", "--tls-cert", "cert.pem"}, nil, "tls_cert and tls_key go together"},
+		{[]string{"serve", "--tls-cert", "cert.pem", "--tls-key", "key.pem"}, nil, "tls_cert: stat cert.pem: no such file"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -263,6 +267,37 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 		!strings.Contains(string(streams), "h264") || strings.Count(string(streams), "aac") < 2 {
 		t.Fatalf("ffprobe of the demo's HLS URL %q: %v %s", playback.HLSURL, err, streams)
 	}
+	// The printed backup encoder publishes, and the operator can put it on air.
+	backup := regexp.MustCompile(`backup  (ffmpeg .*)`).FindStringSubmatch(guide)
+	admin := regexp.MustCompile(`Admin     (\S+)`).FindStringSubmatch(guide)
+	if backup == nil || admin == nil {
+		t.Fatalf("no backup command or admin token in:\n%s", guide)
+	}
+	encoder := exec.Command("sh", "-c", "exec "+strings.Replace(backup[1], "ffmpeg ", "ffmpeg -nostdin -v error ", 1))
+	if err := encoder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { encoder.Process.Kill(); encoder.Wait() }()
+	feed := regexp.MustCompile(`a backup source of (\S+);`).FindStringSubmatch(guide)[1]
+	var onAir string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && onAir != "backup"; time.Sleep(300 * time.Millisecond) {
+		req, _ := http.NewRequest("POST", hls[2][:strings.Index(hls[2], "/api/")]+"/api/v1/feeds/"+feed+"/switch", strings.NewReader(`{"source":"backup"}`))
+		req.Header.Set("Authorization", "Bearer "+admin[1])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			OnAir string `json:"on_air"`
+		}
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		onAir = st.OnAir
+	}
+	if onAir != "backup" {
+		t.Fatalf("the demo's printed backup encoder could not be put on air")
+	}
 	portal := regexp.MustCompile(`Portal    (\S+)`).FindStringSubmatch(guide)
 	if portal == nil || get(t, portal[1], "") != 200 {
 		t.Fatalf("the printed portal address does not answer: %v", portal)
@@ -281,4 +316,35 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 		t.Fatalf("demo API key refused after restart: %d", status)
 	}
 	second.stop(t)
+}
+
+// TestServeReloadsItsCertificateOnSIGHUP: `podium serve --tls-cert --tls-key`
+// serves HTTPS and reads the files again on SIGHUP.
+func TestServeReloadsItsCertificateOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	tlscerttest.Write(t, certPath, keyPath, "podium-a")
+	s := start(t, nil, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0",
+		"--tls-cert", certPath, "--tls-key", keyPath)
+	addr := strings.TrimPrefix(s.http, "http://")
+	if got := tlscerttest.ServedName(t, addr); got != "podium-a" {
+		t.Fatalf("served %q, want podium-a", got)
+	}
+	tlscerttest.Write(t, certPath, keyPath, "podium-b")
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.After(5 * time.Second)
+	for reloaded := false; !reloaded; {
+		select {
+		case line := <-s.logs:
+			reloaded = strings.Contains(line, `msg="tls certificate reloaded" reason=SIGHUP`) && strings.Contains(line, "CN=podium-b")
+		case <-deadline:
+			t.Fatal("no reload logged within 5 s of SIGHUP")
+		}
+	}
+	if got := tlscerttest.ServedName(t, addr); got != "podium-b" {
+		t.Fatalf("after SIGHUP: served %q, want podium-b", got)
+	}
+	if code, _ := s.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
 }

@@ -111,6 +111,7 @@ func (s *server) createDestination(w http.ResponseWriter, r *http.Request) {
 			"broadcaster %s holds no entitlement to feed %q (active, scheduled or suspended)", broadcasterID, d.FeedID))
 		return
 	}
+	auditTarget(r, "feed", d.FeedID)
 	d.ID, d.CreatedAt = catalog.NewDestinationID(), now
 	if err := s.Store.CreateDestination(r.Context(), d); err != nil {
 		s.fail(w, r, err)

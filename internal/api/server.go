@@ -21,6 +21,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
 	"github.com/podium-broadcast/podium/internal/ingest"
+	"github.com/podium-broadcast/podium/internal/ratelimit"
 	"github.com/podium-broadcast/podium/internal/store"
 )
 
@@ -56,6 +57,8 @@ type Deps struct {
 	// broadcasters' push destinations; nil when they do not run.
 	Callers CallStatuses
 	Pushes  CallStatuses
+	// Auth locks out addresses after too many wrong tokens; nil: no limit.
+	Auth *ratelimit.Limiter
 }
 
 // Sources is the contribution switching the API reports on and drives.
@@ -87,6 +90,7 @@ func Handler(d Deps) http.Handler {
 	})
 	r.Handle("/metrics", d.Metrics)
 	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.auditWrites)
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
 			w.Write(OpenAPI)
@@ -134,6 +138,7 @@ func (s *server) routes(r chi.Router) {
 	r.Get("/session", s.getSession)
 	r.Delete("/session", s.signOut)
 	r.Get("/events", s.events)
+	r.Get("/audit", s.admin(s.listAudit))
 }
 
 // principal is who a request comes from: the operator (admin) or a broadcaster.
@@ -151,17 +156,25 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		var p principal
 		var ok bool
 		if header := r.Header.Get("Authorization"); header != "" {
+			if retry, allowed := s.Auth.Check(r.RemoteAddr); !allowed {
+				writeLockedOut(w, retry)
+				return
+			}
 			token, bearer := strings.CutPrefix(header, "Bearer ")
 			if bearer {
 				p, ok = s.tokenPrincipal(strings.TrimSpace(token))
 			}
+			s.countAuthentication(r, ok)
 		} else {
+			// Session ids are 256-bit random values, out of reach of guessing;
+			// a stale cookie (say, after a restart) is not an attack.
 			p, ok = s.sessionPrincipal(r)
 		}
 		if !ok {
 			writeError(w, errUnauthorized)
 			return
 		}
+		audited(r, p)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
@@ -213,7 +226,8 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			return
 		}
 		level := slog.LevelDebug
-		if r.Method != http.MethodGet || rec.status >= 400 {
+		if (r.Method != http.MethodGet || rec.status >= 400) && rec.status != http.StatusTooManyRequests {
+			// Refusals of a locked-out address are not logged one by one: the lockout is, once.
 			level = slog.LevelInfo
 		}
 		s.Log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path, "status", rec.status,

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podium-broadcast/podium/internal/config"
 )
 
 // freeUDPPort returns a UDP port on 127.0.0.1 that nothing listens on.
@@ -61,9 +63,11 @@ func (p *podium) callerSource(feed string) callState {
 // broadcaster receives it over SRT, Podium calls again when the encoder
 // restarts, a restart of Podium resumes the pull, and DELETE stops it.
 func TestCallerSource(t *testing.T) {
+	// One data directory for two servers in turn, and a lax lag bound: a
+	// busy test machine must not make the receiver look stalled.
 	dataDir := t.TempDir()
-	// A lax lag bound: a busy test machine must not make the receiver look stalled.
-	p := startPodium(t, options{dataDir: dataDir, maxLag: 5 * time.Second})
+	opts := options{maxLag: 5 * time.Second, configure: func(c *config.Config) { c.DataDir = dataDir }}
+	p := startPodium(t, opts)
 	f := p.createFeed("ath-100m-final")
 	b := p.createBroadcaster("nbc")
 	p.grant(b.ID, f.ID)
@@ -136,7 +140,7 @@ func TestCallerSource(t *testing.T) {
 
 	// Podium restarts on the same catalog: it pulls again, unasked.
 	p.stop()
-	p = startPodium(t, options{dataDir: dataDir})
+	p = startPodium(t, opts)
 	eventually(t, 15*time.Second, "caller source not resumed after a restart", func() bool { return p.callerSource(f.ID).State == "connected" })
 
 	p.mustAPI("DELETE", "/api/v1/feeds/"+f.ID+"/source", nil, 204, nil)

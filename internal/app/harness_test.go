@@ -181,19 +181,17 @@ type podium struct {
 }
 
 type options struct {
-	grace  time.Duration
-	maxLag time.Duration
-	// dataDir is the data directory to use, such as a stopped server's (default: a new one).
-	dataDir string
+	grace      time.Duration
+	maxLag     time.Duration
+	switchHold time.Duration
+	// configure, if set, changes the configuration further.
+	configure func(*config.Config)
 }
 
 func startPodium(t *testing.T, opts options) *podium {
 	t.Helper()
 	cfg := config.Default
-	cfg.DataDir = opts.dataDir
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
+	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.SRTAddr = "127.0.0.1:0"
 	if opts.grace > 0 {
@@ -201,6 +199,12 @@ func startPodium(t *testing.T, opts options) *podium {
 	}
 	if opts.maxLag > 0 {
 		cfg.ReaderMaxLag = opts.maxLag
+	}
+	if opts.switchHold > 0 {
+		cfg.SwitchHold = opts.switchHold
+	}
+	if opts.configure != nil {
+		opts.configure(&cfg)
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -307,8 +311,9 @@ func (p *podium) mustAPI(method, path string, body any, want int, out any) {
 }
 
 type feedCreds struct {
-	ID                string `json:"id"`
-	PublishPassphrase string `json:"publish_passphrase"`
+	ID                      string `json:"id"`
+	PublishPassphrase       string `json:"publish_passphrase"`
+	BackupPublishPassphrase string `json:"backup_publish_passphrase"`
 }
 
 type broadcasterCreds struct {

@@ -18,9 +18,9 @@ func (e Endpoints) PullURL(feed, broadcaster, passphrase string) string {
 	return fmt.Sprintf("srt://%s:%s?streamid=#!::r=%s,u=%s,m=request&passphrase=%s", e.SRTHost, e.SRTPort, feed, broadcaster, passphrase)
 }
 
-// PublishURL is the SRT URL an encoder publishes a feed with.
-func (e Endpoints) PublishURL(feed, passphrase string) string {
-	return fmt.Sprintf("srt://%s:%s?streamid=#!::r=%s,m=publish&passphrase=%s", e.SRTHost, e.SRTPort, feed, passphrase)
+// PublishURL is the SRT URL an encoder publishes a feed with, as its primary or backup source.
+func (e Endpoints) PublishURL(feed, role, passphrase string) string {
+	return fmt.Sprintf("srt://%s:%s?streamid=#!::r=%s,m=publish,s=%s&passphrase=%s", e.SRTHost, e.SRTPort, feed, role, passphrase)
 }
 
 // GettingStarted writes the block `podium demo` prints at start.
@@ -36,6 +36,11 @@ func GettingStarted(w io.Writer, e Endpoints, adminToken string, creds Credentia
 	fmt.Fprintf(&b, "Feeds (publishers are the demo loops; an encoder takes over a feed when the loop is stopped):\n")
 	for _, f := range creds.Feeds {
 		fmt.Fprintf(&b, "  %-16s %s\n", f.ID, f.Name)
+	}
+	if len(creds.Feeds) > 0 && creds.Feeds[0].BackupPublishPassphrase != "" {
+		f := creds.Feeds[0]
+		fmt.Fprintf(&b, "  backup  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=50 -f lavfi -i sine -c:v libx264 -preset veryfast -g 50 -c:a aac -f mpegts '%s'\n", e.PublishURL(f.ID, "backup", f.BackupPublishPassphrase))
+		fmt.Fprintf(&b, "          (a backup source of %s; put it on air: POST /api/v1/feeds/%s/switch {\"source\":\"backup\"})\n", f.ID, f.ID)
 	}
 	for _, bc := range creds.Broadcasters {
 		fmt.Fprintf(&b, "\nBroadcaster %s (%s) — entitled to %s", bc.ID, bc.Name, strings.Join(bc.Entitled, ", "))

@@ -74,7 +74,8 @@ type splicer struct {
 	cc      [8192]byte // last continuity counter sent, per output PID
 	ccSeen  [8192]bool
 	lastIn  [8192]int16 // last continuity counter received from the on-air source, -1 unknown
-	lastOut [8192]int64 // last PTS/DTS sent per output PID (PCR for the PCR PID's clock: see lastPCR)
+	lastOut [8192]int64 // latest decoding time (DTS, or PTS without one) sent per output PID
+	lastPTS [8192]int64 // latest presentation time sent per output PID
 	outSeen [8192]bool
 	lastPCR int64
 	pcrSeen bool
@@ -171,7 +172,10 @@ func (sp *splicer) shiftFor(gop []byte) int64 {
 				if dts >= 0 {
 					t = dts
 				}
+				// Both the decoding and the presentation times move on:
+				// the new source's first frame is shown after the old's last.
 				shift, first = maxShift(shift, first, tsDiff(tsAdd(sp.lastOut[outPID], spliceStep), t))
+				shift, first = maxShift(shift, first, tsDiff(tsAdd(sp.lastPTS[outPID], spliceStep), pts))
 			}
 		}
 	}
@@ -318,8 +322,12 @@ func (sp *splicer) retime(p []byte, outPID int) {
 	}
 	writePESTimes(p, pts, dts)
 	if !sp.outSeen[outPID] || tsDiff(t, sp.lastOut[outPID]) > 0 {
-		sp.lastOut[outPID], sp.outSeen[outPID] = t, true
+		sp.lastOut[outPID] = t
 	}
+	if !sp.outSeen[outPID] || tsDiff(pts, sp.lastPTS[outPID]) > 0 {
+		sp.lastPTS[outPID] = pts
+	}
+	sp.outSeen[outPID] = true
 }
 
 // rebaseOnJump shifts the on-air source's timeline when a timestamp moved by

@@ -123,7 +123,7 @@ func (f *feedSwitch) detach(s *Source) {
 	f.sw.log.Info("feed source detached", "feed", f.id, "source", s.role, "remote", s.remote, "bytes", s.BytesIn())
 	if f.onAir == s {
 		f.onAir = nil
-		if other := f.other(s.role); other != nil && other.hasRAP {
+		if other := f.other(s.role); other != nil && other.healthy(f.sw.now(), f.sw.cfg.Stall) {
 			f.switchTo(other, s.role+" disconnected")
 		} else {
 			// The stream ends here. Its last frame may be cut short (an

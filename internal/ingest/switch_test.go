@@ -16,7 +16,9 @@ import (
 	"github.com/podium-broadcast/podium/internal/ts"
 )
 
-func sample(t *testing.T, name string) []byte {
+func sample(t *testing.T, name string) []byte { return sampleB(t, name) }
+
+func sampleB(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "demo", "samples", name+".ts"))
 	if err != nil {
@@ -42,7 +44,9 @@ type testClock struct{ t time.Time }
 func (c *testClock) now() time.Time          { return c.t }
 func (c *testClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func testSwitcher(t *testing.T) (*Switcher, *hub.Hub, *testClock) {
+func testSwitcher(t *testing.T) (*Switcher, *hub.Hub, *testClock) { return testSwitcherB(t) }
+
+func testSwitcherB(t testing.TB) (*Switcher, *hub.Hub, *testClock) {
 	t.Helper()
 	h := hub.New(hub.DefaultConfig)
 	c := &testClock{t: time.Date(2028, 7, 14, 20, 0, 0, 0, time.UTC)}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/podium-broadcast/podium/internal/delivery"
+	"github.com/podium-broadcast/podium/internal/limits"
 )
 
 // Podium calls out over SRT in two cases, each kept up by a goroutine that
@@ -23,6 +24,9 @@ type CallConfig struct {
 	// further failure doubles it, up to MaxBackoff. A connection that stayed
 	// up for Healthy starts the next wait over from MinBackoff.
 	MinBackoff, MaxBackoff, Healthy time.Duration
+	// Connections bounds the connections at once, calls included (a push
+	// counts as its broadcaster's); nil: no limit.
+	Connections *limits.ConnectionLimiter
 }
 
 // DefaultCallConfig is the configuration of calls unless told otherwise.

@@ -190,15 +190,21 @@ func (s *callerSource) run(ctx context.Context, prev <-chan struct{}) {
 	for !s.stopped(ctx) {
 		s.state.set(StateConnecting, cs.now(), nil)
 		var lasted time.Duration
-		c, err := cs.dial(catalog.DialAddress(s.src.Address), s.dialConfig())
-		if err == nil && s.stopped(ctx) {
-			c.Close()
-			return
-		}
+		release, err := cs.cfg.Connections.Acquire("")
 		if err == nil {
-			start := cs.now()
-			err = s.session(ctx, c)
-			lasted = cs.now().Sub(start)
+			var c conn
+			c, err = cs.dial(catalog.DialAddress(s.src.Address), s.dialConfig())
+			if err == nil && s.stopped(ctx) {
+				c.Close()
+				release()
+				return
+			}
+			if err == nil {
+				start := cs.now()
+				err = s.session(ctx, c)
+				lasted = cs.now().Sub(start)
+			}
+			release()
 		}
 		if s.stopped(ctx) {
 			return

@@ -245,11 +245,16 @@ func (p *push) loop(ctx context.Context, r *pushRun) {
 		}
 		p.state.set(StateConnecting, ps.now(), nil)
 		var lasted time.Duration
-		c, err := ps.dial(catalog.DialAddress(p.dest.Address), p.dialConfig())
+		release, err := ps.cfg.Connections.Acquire(p.dest.BroadcasterID)
 		if err == nil {
-			start := ps.now()
-			err = p.deliver(ctx, r, c)
-			lasted = ps.now().Sub(start)
+			var c conn
+			c, err = ps.dial(catalog.DialAddress(p.dest.Address), p.dialConfig())
+			if err == nil {
+				start := ps.now()
+				err = p.deliver(ctx, r, c, release)
+				lasted = ps.now().Sub(start)
+			}
+			release()
 		}
 		if r.halted(ctx) || errors.Is(err, delivery.ErrNotEntitled) {
 			return
@@ -277,8 +282,9 @@ func (p *push) dialConfig() dialConfig {
 	return cfg
 }
 
-// deliver sends the feed over c until the delivery ends, and returns why.
-func (p *push) deliver(ctx context.Context, r *pushRun, c conn) error {
+// deliver sends the feed over c, which holds a slot under the connection
+// limits that release gives back, until the delivery ends, and returns why.
+func (p *push) deliver(ctx context.Context, r *pushRun, c conn, release func()) error {
 	s := p.pushes.server
 	reader, err := s.hub.Feed(p.dest.FeedID).NewReader()
 	if err != nil {
@@ -286,7 +292,7 @@ func (p *push) deliver(ctx context.Context, r *pushRun, c conn) error {
 		return err
 	}
 	now := p.pushes.now()
-	session := &pullSession{server: s, conn: c, reader: reader, mode: "push", lastProgress: now,
+	session := &pullSession{server: s, conn: c, reader: reader, mode: "push", lastProgress: now, release: release,
 		delivery: &delivery.Delivery{BroadcasterID: p.dest.BroadcasterID, FeedID: p.dest.FeedID, Protocol: PushProtocol,
 			RemoteAddr: c.RemoteAddr().String(), Since: now}}
 	if !r.track(session) {

@@ -27,6 +27,8 @@ type publishSession struct {
 	pub    *ingest.Source
 	remote string
 	since  time.Time
+	// release gives back the connection's slot under the connection limits.
+	release func()
 }
 
 func (p *publishSession) run(ctx context.Context) {
@@ -54,6 +56,7 @@ func (p *publishSession) run(ctx context.Context) {
 	close(done)
 	wg.Wait()
 	p.pub.Detach()
+	p.release()
 
 	s.mu.Lock()
 	if key := p.feedID + "/" + p.role; s.publishers[key] == p {
@@ -110,6 +113,8 @@ type pullSession struct {
 	reader   *hub.Reader
 	delivery *delivery.Delivery
 	mode     string
+	// release gives back the connection's slot under the connection limits.
+	release func()
 
 	// Receiver progress, as seen by Server.watchReceivers only.
 	lastSent, lastACK uint64
@@ -151,6 +156,7 @@ func (p *pullSession) run(ctx context.Context) error {
 	wg.Wait()
 
 	s.deliveries.Remove(d)
+	p.release()
 	s.mu.Lock()
 	delete(s.pulls, p)
 	s.mu.Unlock()

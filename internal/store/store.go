@@ -83,6 +83,19 @@ var migrations = []string{
 		created_at TEXT NOT NULL,
 		UNIQUE (broadcaster_id, feed_id, address, streamid)
 	);`,
+	// 4: the audit log of administrative actions. Ids only grow (AUTOINCREMENT),
+	// so that they page the log; rows outlive the feeds and broadcasters they name.
+	`CREATE TABLE audit_log (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		at TEXT NOT NULL,
+		actor TEXT NOT NULL,
+		broadcaster_id TEXT NOT NULL,
+		remote_addr TEXT NOT NULL,
+		method TEXT NOT NULL,
+		path TEXT NOT NULL,
+		targets TEXT NOT NULL,
+		status INTEGER NOT NULL
+	);`,
 }
 
 // Open opens (creating if needed) the catalog database in dataDir.
