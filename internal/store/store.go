@@ -61,8 +61,9 @@ var migrations = []string{
 	`ALTER TABLE feeds ADD COLUMN backup_publish_passphrase TEXT NOT NULL DEFAULT '';
 	UPDATE feeds SET backup_publish_passphrase = upper(hex(randomblob(16))) WHERE backup_publish_passphrase = '';`,
 	// 3: where Podium calls out over SRT: the encoder a feed is pulled from,
-	// and the receivers broadcasters have a feed pushed to.
-	`CREATE TABLE sources (
+	// and the receivers broadcasters have a feed pushed to. (IF NOT EXISTS:
+	// it can be run again for a catalog that took the placeholder 3 once had.)
+	`CREATE TABLE IF NOT EXISTS sources (
 		feed_id TEXT PRIMARY KEY REFERENCES feeds(id) ON DELETE CASCADE,
 		role TEXT NOT NULL,
 		address TEXT NOT NULL,
@@ -72,7 +73,7 @@ var migrations = []string{
 		created_at TEXT NOT NULL,
 		updated_at TEXT NOT NULL
 	);
-	CREATE TABLE destinations (
+	CREATE TABLE IF NOT EXISTS destinations (
 		id TEXT PRIMARY KEY,
 		broadcaster_id TEXT NOT NULL REFERENCES broadcasters(id) ON DELETE CASCADE,
 		feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
