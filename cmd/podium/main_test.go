@@ -113,7 +113,7 @@ func (s *server) stop(t *testing.T) (int, string) {
 
 func TestServeKeepsItsAdminTokenAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
+	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
 	var token string
 	// stdout and stderr are separate pipes: the token may arrive after the log line.
@@ -214,7 +214,7 @@ func get(t *testing.T, url, token string) int {
 // directory, then runs the ffmpeg command it printed and checks what arrives.
 func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
+	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
 	guide := first.waitGuide(t)
 	record := regexp.MustCompile(`record  ffmpeg -i '([^']+)'`).FindAllStringSubmatch(guide, -1)
