@@ -1,0 +1,457 @@
+package rtmpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortmplib"
+	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
+	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
+	"github.com/podium-broadcast/podium/internal/ts"
+)
+
+// testFeed is the feed the test servers know.
+var testFeed = catalog.Feed{ID: "ath-100m-final", Name: "Athletics", Kind: catalog.KindMultilateral,
+	PublishPassphrase: "PRIMARYPASSPHRASE234", BackupPublishPassphrase: "BACKUPPASSPHRASE2345"}
+
+type staticCatalog struct{ snap *catalog.Snapshot }
+
+func (c staticCatalog) Snapshot() *catalog.Snapshot { return c.snap }
+
+// sources stands for the feeds' inputs: at most one publisher per feed and role.
+type sources struct {
+	mu   sync.Mutex
+	live map[string]*recorder
+	all  []*recorder
+}
+
+func (s *sources) attach(feedID, role, _ string) (Publisher, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := feedID + "/" + role
+	if r, ok := s.live[key]; ok {
+		select {
+		case <-r.detached:
+		default:
+			return nil, hub.ErrPublisherActive
+		}
+	}
+	r := newRecorder()
+	r.role = role
+	s.live[key] = r
+	s.all = append(s.all, r)
+	return r, nil
+}
+
+func (s *sources) attached() []*recorder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*recorder(nil), s.all...)
+}
+
+type testServer struct {
+	*Server
+	sources *sources
+	reg     *prometheus.Registry
+	logs    *syncBuffer
+}
+
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	return startServerWithTimeout(t, 5*time.Second)
+}
+
+func startServerWithTimeout(t *testing.T, timeout time.Duration) *testServer {
+	t.Helper()
+	ts := &testServer{sources: &sources{live: make(map[string]*recorder)}, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(ts.logs, testLog{t}), nil))
+	ts.Server = New(Config{Addr: "127.0.0.1:0", Timeout: timeout},
+		staticCatalog{catalog.NewSnapshot([]catalog.Feed{testFeed}, nil, nil)}, ts.sources.attach, NewMetrics(ts.reg), log)
+	if err := ts.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ts.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Serve did not return within 5 s of shutdown")
+		}
+	})
+	return ts
+}
+
+// url is the address a client connects to: the server URL, and the stream
+// key after # as gortmplib's client takes it.
+func (ts *testServer) url(app, streamKey string) string {
+	return fmt.Sprintf("rtmp://%s/%s#%s", ts.Addr(), app, streamKey)
+}
+
+// rejections reads podium_rtmp_rejections_total{reason}.
+func (ts *testServer) rejections(t *testing.T, reason string) float64 {
+	t.Helper()
+	families, err := ts.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "podium_rtmp_rejections_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if m.GetLabel()[0].GetValue() == reason {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func dial(rawURL string, publish bool) (*gortmplib.Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	c := &gortmplib.Client{URL: u, Publish: publish}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c, c.Initialize(ctx)
+}
+
+// hevcSample is 4 s of H.265 (320x240, 25 fps, an IDR then a CRA every
+// second, no B-frames) and AAC, made by ffmpeg. As an RTMP encoder sends
+// them, the access units carry no parameter sets: those go in the sequence
+// header.
+type hevcSample struct {
+	video  [][][]byte // access units
+	params map[h265.NALUType][]byte
+	audio  [][]byte // AAC frames
+	aac    *mpeg4audio.AudioSpecificConfig
+}
+
+func makeHEVCSample(t *testing.T) hevcSample {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	dir := t.TempDir()
+	video, audio := filepath.Join(dir, "v.hevc"), filepath.Join(dir, "a.aac")
+	for _, args := range [][]string{
+		{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4", "-c:v", "libx265", "-preset", "ultrafast",
+			"-x265-params", "bframes=0:keyint=25:min-keyint=25:aud=1:log-level=error", "-f", "hevc", video},
+		{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4", "-c:a", "aac", "-f", "adts", audio},
+	} {
+		if out, err := exec.Command("ffmpeg", append([]string{"-v", "error", "-y"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg: %v: %s", err, out)
+		}
+	}
+	s := hevcSample{params: make(map[h265.NALUType][]byte)}
+	data, _ := os.ReadFile(video)
+	for _, n := range splitAnnexB(data) {
+		switch typ := h265.NALUType(n[0] >> 1 & 0x3F); typ {
+		case h265.NALUType_AUD_NUT:
+			s.video = append(s.video, nil)
+		case h265.NALUType_VPS_NUT, h265.NALUType_SPS_NUT, h265.NALUType_PPS_NUT:
+			s.params[typ] = n
+		default:
+			s.video[len(s.video)-1] = append(s.video[len(s.video)-1], n)
+		}
+	}
+	data, _ = os.ReadFile(audio)
+	var pkts mpeg4audio.ADTSPackets
+	if err := pkts.Unmarshal(data); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkts {
+		s.audio = append(s.audio, p.AU)
+	}
+	s.aac = &mpeg4audio.AudioSpecificConfig{Type: pkts[0].Type, SampleRate: pkts[0].SampleRate, ChannelConfig: pkts[0].ChannelConfig, ChannelCount: pkts[0].ChannelCount}
+	return s
+}
+
+// splitAnnexB cuts an Annex B byte stream at its start codes.
+func splitAnnexB(data []byte) [][]byte {
+	var nalus [][]byte
+	start := -1
+	for i := 0; i+3 <= len(data); i++ {
+		if data[i] != 0 || data[i+1] != 0 || data[i+2] != 1 {
+			continue
+		}
+		if start >= 0 {
+			nalus = append(nalus, bytes.TrimRight(data[start:i], "\x00"))
+		}
+		start = i + 3
+		i += 2
+	}
+	if start >= 0 {
+		nalus = append(nalus, data[start:])
+	}
+	return nalus
+}
+
+// publish sends the sample as an Enhanced RTMP encoder does (OBS 29.1 and
+// later for H.265), interleaved by timestamp, as fast as the connection takes it.
+func (s hevcSample) publish(t *testing.T, c *gortmplib.Client) {
+	t.Helper()
+	video := &gortmplib.Track{Codec: &rtmpcodecs.H265{VPS: s.params[h265.NALUType_VPS_NUT], SPS: s.params[h265.NALUType_SPS_NUT], PPS: s.params[h265.NALUType_PPS_NUT]}}
+	audio := &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: s.aac}}
+	w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{video, audio}}
+	if err := w.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	frame := time.Second / 25
+	sample := time.Second * 1024 / time.Duration(s.aac.SampleRate)
+	v, a := 0, 0
+	for v < len(s.video) || a < len(s.audio) {
+		var err error
+		if a == len(s.audio) || (v < len(s.video) && time.Duration(v)*frame <= time.Duration(a)*sample) {
+			err = w.WriteH265(video, time.Duration(v)*frame, time.Duration(v)*frame, s.video[v])
+			v++
+		} else {
+			err = w.WriteMPEG4Audio(audio, time.Duration(a)*sample, s.audio[a])
+			a++
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestH265PublishIsRemuxed: ffmpeg 5.1's FLV muxer cannot carry H.265
+// (Enhanced RTMP came in ffmpeg 6.1), so an Enhanced RTMP publisher is
+// played by gortmplib's client, with frames x265 encoded. ffprobe and
+// ffmpeg read what reaches the feed.
+func TestH265PublishIsRemuxed(t *testing.T) {
+	sample := makeHEVCSample(t)
+	srv := startServer(t)
+	c, err := dial(srv.url(App, testFeed.ID+"?key="+testFeed.PublishPassphrase), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample.publish(t, c)
+	c.Close()
+
+	rec := srv.waitDetached(t)
+	if rec.role != ingest.Primary {
+		t.Errorf("published as %q, want primary", rec.role)
+	}
+	stream := rec.stream()
+	probe := exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames,start_time", "-of", "json", "-")
+	probe.Stdin = bytes.NewReader(stream)
+	out, err := probe.Output()
+	if err != nil {
+		t.Fatalf("ffprobe: %v", err)
+	}
+	var found struct {
+		Streams []struct {
+			CodecName    string `json:"codec_name"`
+			StartTime    string `json:"start_time"`
+			NbReadFrames string `json:"nb_read_frames"`
+		}
+	}
+	json.Unmarshal(out, &found)
+	// Every picture, the first a keyframe, from the start of the timeline:
+	// 100 (4 s at 25 fps); then the AAC frames from the first picture on.
+	if s := found.Streams; len(s) != 2 || s[0].CodecName != "hevc" || s[0].StartTime != "10.000000" || s[0].NbReadFrames != "100" ||
+		s[1].CodecName != "aac" || s[1].StartTime != "10.000000" {
+		t.Fatalf("ffprobe found %s, want hevc with 100 frames and aac, both starting at 10 s", out)
+	}
+	decode := exec.Command("ffmpeg", "-v", "error", "-i", "-", "-f", "null", "-")
+	decode.Stdin = bytes.NewReader(stream)
+	if msgs, err := decode.CombinedOutput(); err != nil || len(msgs) > 0 {
+		t.Fatalf("decoding: %v: %s", err, msgs)
+	}
+	var sc ts.Scanner
+	keyframes := 0
+	for _, w := range rec.written() {
+		rap, err := sc.Scan(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rap >= 0 {
+			keyframes++
+		}
+	}
+	if keyframes != 4 {
+		t.Errorf("the hub's scanner found %d keyframes, want 4", keyframes)
+	}
+	if !strings.Contains(srv.logs.String(), `tracks="H.265 320x240 25 fps, AAC 48000 Hz channel config 1"`) {
+		t.Error("the publish was not logged with its tracks")
+	}
+}
+
+// waitDetached waits for the one publisher to end and returns it.
+func (ts *testServer) waitDetached(t *testing.T) *recorder {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		if all := ts.sources.attached(); len(all) == 1 {
+			select {
+			case <-all[0].detached:
+				return all[0]
+			case <-deadline:
+				t.Fatal("publisher not detached within 10 s")
+			}
+		}
+		select {
+		case <-deadline:
+			t.Fatal("no publisher attached within 10 s")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	srv := startServer(t)
+	key := func(k string) string { return testFeed.ID + "?key=" + k }
+	tests := []struct {
+		name, app, streamKey string
+		play                 bool
+		reason, status       string
+	}{
+		{"wrong key", App, key("NOTTHEPASSPHRASE"), false, "unauthorized", statusDenied},
+		{"no key", App, testFeed.ID, false, "unauthorized", statusDenied},
+		{"unknown feed", App, "swm-200fr-heats?key=" + testFeed.PublishPassphrase, false, "not found", statusBadName},
+		{"other app", "stream", key(testFeed.PublishPassphrase), false, "not found", statusBadName},
+		{"no feed", App, "?key=" + testFeed.PublishPassphrase, false, "bad request", statusBadName},
+		{"play", App, key(testFeed.PublishPassphrase), true, "bad mode", statusPlayFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := srv.rejections(t, tc.reason)
+			c, err := dial(srv.url(tc.app, tc.streamKey), !tc.play)
+			if err == nil {
+				c.Close()
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.status) {
+				t.Errorf("client error %q does not carry %s", err, tc.status)
+			}
+			if got := srv.rejections(t, tc.reason) - before; got != 1 {
+				t.Errorf("podium_rtmp_rejections_total{reason=%q} rose by %v, want 1", tc.reason, got)
+			}
+		})
+	}
+	if n := len(srv.sources.attached()); n != 0 {
+		t.Fatalf("%d refused publishers reached the feed", n)
+	}
+	if strings.Contains(srv.logs.String(), testFeed.PublishPassphrase) {
+		t.Fatal("a publish passphrase was logged")
+	}
+}
+
+// TestSecondPublisherIsRefused: while a publisher is live, another with the
+// same key is refused and the first goes on; the backup key opens the
+// backup source.
+func TestSecondPublisherIsRefused(t *testing.T) {
+	srv := startServer(t)
+	first, err := dial(srv.url(App, testFeed.ID+"?key="+testFeed.PublishPassphrase), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := dial(srv.url(App, testFeed.ID+"?key="+testFeed.PublishPassphrase), true); err == nil || !strings.Contains(err.Error(), "already has a live primary source") {
+		t.Fatalf("second primary: %v, want a refusal", err)
+	}
+	if srv.rejections(t, "conflict") != 1 {
+		t.Error("conflict not counted")
+	}
+	backup, err := dial(srv.url(App, testFeed.ID+"?key="+testFeed.BackupPublishPassphrase), true)
+	if err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	defer backup.Close()
+	all := srv.sources.attached()
+	if len(all) != 2 || all[0].role != ingest.Primary || all[1].role != ingest.Backup {
+		t.Fatalf("sources attached: %d, want the primary then the backup", len(all))
+	}
+	select {
+	case <-all[0].detached:
+		t.Fatal("the first publisher was detached")
+	default:
+	}
+}
+
+// TestKickedPublisherIsDisconnected: when Podium drops a source (feed
+// deleted), its connection closes.
+func TestKickedPublisherIsDisconnected(t *testing.T) {
+	srv := startServer(t)
+	c, err := dial(srv.url(App, testFeed.ID+"?key="+testFeed.PublishPassphrase), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	all := srv.sources.attached()
+	all[0].kick(hub.ErrFeedRemoved)
+	c.NetConn().SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, c.NetConn()); err != nil {
+		t.Fatalf("connection not closed: %v", err)
+	}
+	<-all[0].detached
+	if !strings.Contains(srv.logs.String(), `reason="feed deleted"`) {
+		t.Error("the close was not logged with the kick's reason")
+	}
+}
+
+// TestSilentPeerIsCut: a connection that sends nothing is closed after the timeout.
+func TestSilentPeerIsCut(t *testing.T) {
+	srv := startServerWithTimeout(t, 200*time.Millisecond)
+	nc, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		t.Fatalf("silent connection not closed by the server: %v", err)
+	}
+}
