@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -70,7 +71,7 @@ type session struct {
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	ss := &session{server: s, nc: nc, remote: nc.RemoteAddr().String(), since: time.Now()}
 	s.log.Info("rtmp connection open", "remote", ss.remote)
-	reason := ss.run(ctx)
+	reason := ss.runSafely(ctx)
 	var received uint64
 	if ss.sc != nil {
 		received = ss.sc.BytesReceived()
@@ -78,6 +79,19 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	s.log.Info("rtmp connection close", "feed", ss.feed, "source", ss.role, "remote", ss.remote,
 		"reason", truncateReason(reason), "bytes", received, "ts_bytes", ss.tsBytes,
 		"duration", time.Since(ss.since).Round(time.Millisecond))
+}
+
+// runSafely runs the session; a panic on what a peer sent (a bug of the
+// RTMP library or of the remuxer) ends this connection only, as net/http
+// does for a handler.
+func (ss *session) runSafely(ctx context.Context) (reason error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ss.server.log.Error("rtmp session panic", "remote", ss.remote, "panic", r, "stack", string(debug.Stack()))
+			reason = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	return ss.run(ctx)
 }
 
 // run serves the connection and returns why it ended.
