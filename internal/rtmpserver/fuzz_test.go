@@ -159,9 +159,9 @@ func FuzzServerConn(f *testing.F) {
 	f.Add(recordSession(f, testFeed.ID+"?key=WRONGKEY", true))
 	f.Add(recordSession(f, testFeed.ID, false))
 	f.Add(append([]byte{6}, make([]byte, 1536)...))
-	var errs syncBuffer
-	srv := newBareServer(time.Second, &errs)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var errs syncBuffer
+		srv := newBareServer(time.Second, &errs)
 		if !serveBytes(t, srv, data, 10*time.Second) {
 			t.Fatal("the session did not end within 10 s of its peer closing")
 		}
