@@ -19,13 +19,13 @@ func (p *podium) rtmpURL(feed, key string) string {
 }
 
 // publishRTMP starts ffmpeg encoding a test pattern and a tone and
-// publishing them as OBS Studio does: H.264 with a keyframe every 2 s, AAC,
-// FLV over RTMP.
+// publishing them as OBS Studio does by default: x264 veryfast with
+// B-frames, a keyframe every 2 s, CBR, AAC, FLV over RTMP.
 func (p *podium) publishRTMP(url string) *peer {
 	return startPeer(p.t, nil, "ffmpeg", "-nostdin", "-v", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-b:v", "1M",
+		"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "50", "-b:v", "1M", "-maxrate", "1M", "-bufsize", "1M",
 		"-c:a", "aac", "-b:a", "128k", "-f", "flv", url)
 }
 
@@ -56,7 +56,9 @@ func TestRTMPPublishReachesSRTReceivers(t *testing.T) {
 	if s := streams(t, got); !slices.Equal(s, []string{"video:h264", "audio:aac"}) {
 		t.Fatalf("received streams %v, want h264 and aac", s)
 	}
-	checkTimestamps(t, got, 5*time.Second)
+	if reordered := checkTimestamps(t, got, 5*time.Second); reordered == 0 {
+		t.Error("no video frame has a PTS other than its DTS: the B-frames were lost")
+	}
 	decode := exec.Command("ffmpeg", "-v", "error", "-i", "-", "-map", "0", "-f", "null", "-")
 	decode.Stdin = bytes.NewReader(got)
 	if msgs, err := decode.CombinedOutput(); err != nil || len(bytes.TrimSpace(msgs)) > 0 {
@@ -72,8 +74,9 @@ func TestRTMPPublishReachesSRTReceivers(t *testing.T) {
 
 // checkTimestamps reads the packets of a transport stream: video DTS and
 // audio PTS always increase, audio and video start within half a second of
-// each other, and the video spans at least span.
-func checkTimestamps(t *testing.T, stream []byte, span time.Duration) {
+// each other, and the video spans at least span. It returns how many video
+// frames are reordered (PTS other than DTS: B-frames and their references).
+func checkTimestamps(t *testing.T, stream []byte, span time.Duration) (reordered int) {
 	t.Helper()
 	cmd := exec.Command("ffprobe", "-v", "error", "-show_entries", "packet=codec_type,pts_time,dts_time", "-of", "json", "-")
 	cmd.Stdin = bytes.NewReader(stream)
@@ -104,6 +107,9 @@ func checkTimestamps(t *testing.T, stream []byte, span time.Duration) {
 		if prev, ok := last[pkt.CodecType]; ok && v <= prev {
 			t.Fatalf("packet %d: %s timestamp %.3f after %.3f", i, pkt.CodecType, v, prev)
 		}
+		if pkt.CodecType == "video" && pkt.PTS != pkt.DTS {
+			reordered++
+		}
 		if _, ok := first[pkt.CodecType]; !ok {
 			first[pkt.CodecType] = v
 		}
@@ -115,6 +121,7 @@ func checkTimestamps(t *testing.T, stream []byte, span time.Duration) {
 	if got := time.Duration((last["video"] - first["video"]) * float64(time.Second)); got < span {
 		t.Errorf("video spans %v, want at least %v", got, span)
 	}
+	return reordered
 }
 
 // TestRTMPRefusals: a wrong key, no key, an unknown feed, another app and a

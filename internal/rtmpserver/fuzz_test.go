@@ -107,8 +107,8 @@ func (c *recordingConn) bytes() []byte {
 }
 
 // recordSession returns what gortmplib's client sends to a server to play
-// or to publish streamKey; a publisher sends 3 s of tiny H.264 and AAC frames.
-func recordSession(tb testing.TB, streamKey string, publish bool) []byte {
+// or to publish streamKey, send giving a publisher's media.
+func recordSession(tb testing.TB, streamKey string, publish bool, send func(*gortmplib.Client) error) []byte {
 	tb.Helper()
 	srv := newBareServer(5*time.Second, io.Discard)
 	client, server, err := loopback()
@@ -125,22 +125,9 @@ func recordSession(tb testing.TB, streamKey string, publish bool) []byte {
 	u, _ := url.Parse("rtmp://127.0.0.1:1935/" + App + "#" + streamKey)
 	c := &gortmplib.Client{URL: u, Publish: publish,
 		DialContext: func(context.Context, string, string) (net.Conn, error) { return rec, nil }}
-	if err := c.Initialize(context.Background()); err == nil && publish {
-		video := &gortmplib.Track{Codec: &rtmpcodecs.H264{SPS: testSPS, PPS: testPPS}}
-		audio := &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: testAAC}}
-		w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{video, audio}}
-		if err := w.Initialize(); err != nil {
+	if err := c.Initialize(context.Background()); err == nil && send != nil {
+		if err := send(c); err != nil {
 			tb.Fatal(err)
-		}
-		for i := range 75 {
-			at := time.Duration(i) * 40 * time.Millisecond
-			au := [][]byte{testNonIDR}
-			if i%25 == 0 {
-				au = [][]byte{testIDR}
-			}
-			w.WriteH264(video, at, at, au)
-			w.WriteMPEG4Audio(audio, at, []byte{0x21, 0x10, 0x04})
-			w.WriteMPEG4Audio(audio, at+20*time.Millisecond, []byte{0x21, 0x10, 0x05})
 		}
 	}
 	client.CloseWrite()
@@ -149,15 +136,36 @@ func recordSession(tb testing.TB, streamKey string, publish bool) []byte {
 	return rec.bytes()
 }
 
+// tinyMedia publishes 3 s of tiny H.264 and AAC frames.
+func tinyMedia(c *gortmplib.Client) error {
+	video := &gortmplib.Track{Codec: &rtmpcodecs.H264{SPS: testSPS, PPS: testPPS}}
+	audio := &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: testAAC}}
+	w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{video, audio}}
+	if err := w.Initialize(); err != nil {
+		return err
+	}
+	for i := range 75 {
+		at := time.Duration(i) * 40 * time.Millisecond
+		au := [][]byte{testNonIDR}
+		if i%25 == 0 {
+			au = [][]byte{testIDR}
+		}
+		w.WriteH264(video, at, at, au)
+		w.WriteMPEG4Audio(audio, at, []byte{0x21, 0x10, 0x04})
+		w.WriteMPEG4Audio(audio, at+20*time.Millisecond, []byte{0x21, 0x10, 0x05})
+	}
+	return nil
+}
+
 // FuzzServerConn feeds arbitrary bytes to the server side of an RTMP
 // connection (handshake, chunk stream, commands, media): the session must
 // end when the peer is done, without a panic. The seeds are real sessions
 // of gortmplib's client: a publish that reaches the remuxer, a wrong key, a
 // play, and the start of an encrypted (RTMPE) handshake.
 func FuzzServerConn(f *testing.F) {
-	f.Add(recordSession(f, testFeed.ID+"?key="+testFeed.PublishPassphrase, true))
-	f.Add(recordSession(f, testFeed.ID+"?key=WRONGKEY", true))
-	f.Add(recordSession(f, testFeed.ID, false))
+	f.Add(recordSession(f, testFeed.ID+"?key="+testFeed.PublishPassphrase, true, tinyMedia))
+	f.Add(recordSession(f, testFeed.ID+"?key=WRONGKEY", true, nil))
+	f.Add(recordSession(f, testFeed.ID, false, nil))
 	f.Add(append([]byte{6}, make([]byte, 1536)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var errs syncBuffer
@@ -174,7 +182,7 @@ func FuzzServerConn(f *testing.F) {
 // TestRecordedPublishReachesTheRemuxer checks that FuzzServerConn's main
 // seed is a whole publish, so that fuzzing starts deep in the session.
 func TestRecordedPublishReachesTheRemuxer(t *testing.T) {
-	seed := recordSession(t, testFeed.ID+"?key="+testFeed.PublishPassphrase, true)
+	seed := recordSession(t, testFeed.ID+"?key="+testFeed.PublishPassphrase, true, tinyMedia)
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	rec := newRecorder()

@@ -9,18 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
-	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
@@ -167,117 +162,22 @@ func dial(rawURL string, publish bool) (*gortmplib.Client, error) {
 	return c, c.Initialize(ctx)
 }
 
-// hevcSample is 4 s of H.265 (320x240, 25 fps, an IDR then a CRA every
-// second, no B-frames) and AAC, made by ffmpeg. As an RTMP encoder sends
-// them, the access units carry no parameter sets: those go in the sequence
-// header.
-type hevcSample struct {
-	video  [][][]byte // access units
-	params map[h265.NALUType][]byte
-	audio  [][]byte // AAC frames
-	aac    *mpeg4audio.AudioSpecificConfig
-}
-
-func makeHEVCSample(t *testing.T) hevcSample {
-	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
-	dir := t.TempDir()
-	video, audio := filepath.Join(dir, "v.hevc"), filepath.Join(dir, "a.aac")
-	for _, args := range [][]string{
-		{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4", "-c:v", "libx265", "-preset", "ultrafast",
-			"-x265-params", "bframes=0:keyint=25:min-keyint=25:aud=1:log-level=error", "-f", "hevc", video},
-		{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4", "-c:a", "aac", "-f", "adts", audio},
-	} {
-		if out, err := exec.Command("ffmpeg", append([]string{"-v", "error", "-y"}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("ffmpeg: %v: %s", err, out)
-		}
-	}
-	s := hevcSample{params: make(map[h265.NALUType][]byte)}
-	data, _ := os.ReadFile(video)
-	for _, n := range splitAnnexB(data) {
-		switch typ := h265.NALUType(n[0] >> 1 & 0x3F); typ {
-		case h265.NALUType_AUD_NUT:
-			s.video = append(s.video, nil)
-		case h265.NALUType_VPS_NUT, h265.NALUType_SPS_NUT, h265.NALUType_PPS_NUT:
-			s.params[typ] = n
-		default:
-			s.video[len(s.video)-1] = append(s.video[len(s.video)-1], n)
-		}
-	}
-	data, _ = os.ReadFile(audio)
-	var pkts mpeg4audio.ADTSPackets
-	if err := pkts.Unmarshal(data); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range pkts {
-		s.audio = append(s.audio, p.AU)
-	}
-	s.aac = &mpeg4audio.AudioSpecificConfig{Type: pkts[0].Type, SampleRate: pkts[0].SampleRate, ChannelConfig: pkts[0].ChannelConfig, ChannelCount: pkts[0].ChannelCount}
-	return s
-}
-
-// splitAnnexB cuts an Annex B byte stream at its start codes.
-func splitAnnexB(data []byte) [][]byte {
-	var nalus [][]byte
-	start := -1
-	for i := 0; i+3 <= len(data); i++ {
-		if data[i] != 0 || data[i+1] != 0 || data[i+2] != 1 {
-			continue
-		}
-		if start >= 0 {
-			nalus = append(nalus, bytes.TrimRight(data[start:i], "\x00"))
-		}
-		start = i + 3
-		i += 2
-	}
-	if start >= 0 {
-		nalus = append(nalus, data[start:])
-	}
-	return nalus
-}
-
-// publish sends the sample as an Enhanced RTMP encoder does (OBS 29.1 and
-// later for H.265), interleaved by timestamp, as fast as the connection takes it.
-func (s hevcSample) publish(t *testing.T, c *gortmplib.Client) {
-	t.Helper()
-	video := &gortmplib.Track{Codec: &rtmpcodecs.H265{VPS: s.params[h265.NALUType_VPS_NUT], SPS: s.params[h265.NALUType_SPS_NUT], PPS: s.params[h265.NALUType_PPS_NUT]}}
-	audio := &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: s.aac}}
-	w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{video, audio}}
-	if err := w.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	frame := time.Second / 25
-	sample := time.Second * 1024 / time.Duration(s.aac.SampleRate)
-	v, a := 0, 0
-	for v < len(s.video) || a < len(s.audio) {
-		var err error
-		if a == len(s.audio) || (v < len(s.video) && time.Duration(v)*frame <= time.Duration(a)*sample) {
-			err = w.WriteH265(video, time.Duration(v)*frame, time.Duration(v)*frame, s.video[v])
-			v++
-		} else {
-			err = w.WriteMPEG4Audio(audio, time.Duration(a)*sample, s.audio[a])
-			a++
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestH265PublishIsRemuxed: ffmpeg 5.1's FLV muxer cannot carry H.265
 // (Enhanced RTMP came in ffmpeg 6.1), so an Enhanced RTMP publisher is
 // played by gortmplib's client, with frames x265 encoded. ffprobe and
 // ffmpeg read what reaches the feed.
 func TestH265PublishIsRemuxed(t *testing.T) {
-	sample := makeHEVCSample(t)
+	// 4 s of 320x240 at 25 fps, an IDR then a CRA every second.
+	sample := makeSample(t, true, 4, "testsrc2=size=320x240:rate=25", "-c:v", "libx265", "-preset", "ultrafast",
+		"-x265-params", "bframes=0:keyint=25:min-keyint=25:aud=1:log-level=error")
 	srv := startServer(t)
 	c, err := dial(srv.url(App, testFeed.ID+"?key="+testFeed.PublishPassphrase), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sample.publish(t, c)
+	if err := sample.publish(c); err != nil {
+		t.Fatal(err)
+	}
 	c.Close()
 
 	rec := srv.waitDetached(t)
