@@ -15,11 +15,11 @@ import (
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 )
 
-// errUnsupported is a publisher's track that Podium cannot carry.
-type errUnsupported struct{ codec string }
+// errUnsupported is a publisher's stream that Podium cannot carry.
+type errUnsupported struct{ what string }
 
 func (e errUnsupported) Error() string {
-	return fmt.Sprintf("codec %s is not supported: send H.264 or H.265 video and AAC audio", e.codec)
+	return e.what + " is not supported: send one H.264 or H.265 video track and AAC audio"
 }
 
 // remuxer turns one publisher's RTMP tracks into an MPEG transport stream
@@ -49,7 +49,7 @@ type remuxer struct {
 // is neither H.264, H.265 nor AAC, or if there is none.
 func newRemuxer(tracks []*gortmplib.Track, out Publisher) (*remuxer, error) {
 	if len(tracks) == 0 {
-		return nil, errUnsupported{codec: "none (no audio or video track)"}
+		return nil, errUnsupported{what: "a stream without audio or video"}
 	}
 	m := &remuxer{out: out, audio: make(map[*gortmplib.Track]*mpegts.Track)}
 	var video []*mpegts.Track
@@ -58,16 +58,19 @@ func newRemuxer(tracks []*gortmplib.Track, out Publisher) (*remuxer, error) {
 		switch c := t.Codec.(type) {
 		case *rtmpcodecs.H264, *rtmpcodecs.H265:
 			if m.video != nil {
-				return nil, errUnsupported{codec: "a second video track"}
+				return nil, errUnsupported{what: "a second video track"}
 			}
 			m.video = newVideoTrack(c)
 			video = append(video, m.video.ts)
 		case *rtmpcodecs.MPEG4Audio:
+			if c.Config == nil {
+				return nil, errUnsupported{what: "AAC without its configuration"}
+			}
 			ts := &mpegts.Track{Codec: &tscodecs.MPEG4Audio{Config: *c.Config}}
 			m.audio[t] = ts
 			audio = append(audio, ts)
 		default:
-			return nil, errUnsupported{codec: codecName(t.Codec)}
+			return nil, errUnsupported{what: "codec " + codecName(t.Codec)}
 		}
 	}
 	// Video first: it takes the first PID, and it carries the PCR because
@@ -207,13 +210,10 @@ func (v *videoTrack) isParameterSet(t byte) bool {
 	return false
 }
 
-// hasPicture reports whether au holds a coded picture (a VCL NALU), not
-// only parameter sets.
+// hasPicture reports whether au, whose NALUs are not empty, holds a coded
+// picture (a VCL NALU), not only parameter sets.
 func (v *videoTrack) hasPicture(au [][]byte) bool {
 	for _, nalu := range au {
-		if len(nalu) == 0 {
-			continue
-		}
 		t := v.naluType(nalu)
 		if (v.h265 && t < 32) || (!v.h265 && t >= 1 && t <= 5) {
 			return true
@@ -229,14 +229,15 @@ func (v *videoTrack) isKeyframe(au [][]byte) bool {
 	return h264.IsRandomAccess(au)
 }
 
-// withParameterSets returns the keyframe au with the latest parameter sets
-// in front (after an access unit delimiter), unless it carries them all.
+// withParameterSets returns the keyframe au (NALUs not empty) with the
+// latest parameter sets in front (after an access unit delimiter), unless it
+// carries them all.
 func (v *videoTrack) withParameterSets(au [][]byte) [][]byte {
 	missing := false
 	for _, t := range v.order {
 		found := false
 		for _, nalu := range au {
-			found = found || (len(nalu) > 0 && v.naluType(nalu) == t)
+			found = found || v.naluType(nalu) == t
 		}
 		missing = missing || !found
 	}
@@ -249,7 +250,7 @@ func (v *videoTrack) withParameterSets(au [][]byte) [][]byte {
 	}
 	out := make([][]byte, 0, len(au)+len(v.order))
 	rest := au
-	if len(au[0]) > 0 && v.naluType(au[0]) == aud {
+	if v.naluType(au[0]) == aud {
 		out, rest = append(out, au[0]), au[1:]
 	}
 	for _, t := range v.order {
@@ -258,7 +259,7 @@ func (v *videoTrack) withParameterSets(au [][]byte) [][]byte {
 		}
 	}
 	for _, nalu := range rest {
-		if len(nalu) > 0 && !v.isParameterSet(v.naluType(nalu)) {
+		if !v.isParameterSet(v.naluType(nalu)) {
 			out = append(out, nalu)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortmplib"
+	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
@@ -353,5 +354,34 @@ func TestSilentPeerIsCut(t *testing.T) {
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.Copy(io.Discard, nc); err != nil {
 		t.Fatalf("silent connection not closed by the server: %v", err)
+	}
+}
+
+// TestUnsupportedCodecIsRefused: a publish whose tracks Podium cannot carry
+// (G.711 here) is closed once its tracks are known, counted and logged, and
+// nothing reaches the feed.
+func TestUnsupportedCodecIsRefused(t *testing.T) {
+	srv := startServer(t)
+	c, err := dial(srv.url(App, testFeed.ID+"?key="+testFeed.PublishPassphrase), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	track := &gortmplib.Track{Codec: &rtmpcodecs.G711{ChannelCount: 1}}
+	w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{track}}
+	if err := w.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 150 {
+		if err := w.WriteG711(track, time.Duration(i)*20*time.Millisecond, make([]byte, 160)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := srv.waitDetached(t)
+	if len(rec.written()) != 0 {
+		t.Fatal("an unsupported stream reached the feed")
+	}
+	if srv.rejections(t, "unsupported media") != 1 || !strings.Contains(srv.logs.String(), "codec G711 is not supported") {
+		t.Fatal("the refusal was not counted and logged")
 	}
 }
