@@ -16,7 +16,11 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/amf0"
+	"github.com/bluenviron/gortmplib/pkg/bytecounter"
 	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
+	"github.com/bluenviron/gortmplib/pkg/handshake"
+	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
@@ -383,5 +387,40 @@ func TestUnsupportedCodecIsRefused(t *testing.T) {
 	}
 	if srv.rejections(t, "unsupported media") != 1 || !strings.Contains(srv.logs.String(), "codec G711 is not supported") {
 		t.Fatal("the refusal was not counted and logged")
+	}
+}
+
+// TestTalkativePeerWithoutKeyIsCut: a peer that sends commands but never a
+// publish is cut after 64 KiB.
+func TestTalkativePeerWithoutKeyIsCut(t *testing.T) {
+	srv := startServer(t)
+	nc, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	go io.Copy(io.Discard, nc)
+	bc := bytecounter.NewReadWriter(nc)
+	if _, _, err := handshake.DoClient(bc, false, false); err != nil {
+		t.Fatal(err)
+	}
+	mrw := message.NewReadWriter(bc, bc, false)
+	connect := &message.CommandAMF0{ChunkStreamID: 3, Name: "connect", CommandID: 1, Arguments: []any{
+		amf0.Object{{Key: "app", Value: App}, {Key: "tcUrl", Value: "rtmp://127.0.0.1/" + App}}}}
+	if err := mrw.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		err := mrw.Write(&message.CommandAMF0{ChunkStreamID: 3, Name: "FCPublish", CommandID: 2 + i, Arguments: []any{nil, strings.Repeat("x", 1000)}})
+		if err != nil {
+			break
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(srv.logs.String(), "sent more than 64 KiB before publishing") {
+		if time.Now().After(deadline) {
+			t.Fatal("a peer sent 200 KB without publishing and was not cut")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

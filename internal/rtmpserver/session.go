@@ -31,7 +31,36 @@ const trackAnalysis = 2 * time.Second
 // client to read why, before it is closed.
 const lingerAfterRefusal = time.Second
 
-var errPeerClosed = errors.New("publisher closed the connection")
+// preAuthLimit bounds what a peer may send before its publish is accepted:
+// the handshake and the commands up to publish take about 4 KiB.
+const preAuthLimit = 64 << 10
+
+var (
+	errPeerClosed = errors.New("publisher closed the connection")
+	errPreAuth    = fmt.Errorf("sent more than %d KiB before publishing", preAuthLimit>>10)
+)
+
+// preAuthConn stops reading once a peer that has not been accepted as a
+// publisher has sent preAuthLimit bytes, so that nobody without a key can
+// make the server buffer much.
+type preAuthConn struct {
+	net.Conn
+	left int // what the peer may still send; negative once it is accepted
+}
+
+func (c *preAuthConn) Read(p []byte) (int, error) {
+	if c.left == 0 {
+		return 0, errPreAuth
+	}
+	if c.left > 0 && len(p) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Conn.Read(p)
+	if c.left > 0 {
+		c.left -= n
+	}
+	return n, err
+}
 
 // NetStream status codes sent with a refusal, as RTMP clients know them.
 const (
@@ -98,7 +127,8 @@ func (ss *session) runSafely(ctx context.Context) (reason error) {
 func (ss *session) run(ctx context.Context) error {
 	s := ss.server
 	ss.nc.SetDeadline(time.Now().Add(s.cfg.Timeout))
-	ss.sc = &gortmplib.ServerConn{RW: ss.nc}
+	limited := &preAuthConn{Conn: ss.nc, left: preAuthLimit}
+	ss.sc = &gortmplib.ServerConn{RW: limited}
 	if err := ss.sc.Initialize(); err != nil {
 		return ss.ended(ctx, nil, fmt.Errorf("handshake: %w", err))
 	}
@@ -114,6 +144,7 @@ func (ss *session) run(ctx context.Context) error {
 		return err
 	}
 	defer pub.Detach()
+	limited.left = -1
 	err = ss.publish(ctx, pub)
 	var rej *rejection
 	if errors.As(err, &rej) {
