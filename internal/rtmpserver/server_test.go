@@ -399,11 +399,11 @@ func TestTalkativePeerWithoutKeyIsCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	go io.Copy(io.Discard, nc)
 	bc := bytecounter.NewReadWriter(nc)
 	if _, _, err := handshake.DoClient(bc, false, false); err != nil {
 		t.Fatal(err)
 	}
+	go io.Copy(io.Discard, nc) // the server's answers, unread
 	mrw := message.NewReadWriter(bc, bc, false)
 	connect := &message.CommandAMF0{ChunkStreamID: 3, Name: "connect", CommandID: 1, Arguments: []any{
 		amf0.Object{{Key: "app", Value: App}, {Key: "tcUrl", Value: "rtmp://127.0.0.1/" + App}}}}
