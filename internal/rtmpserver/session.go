@@ -266,9 +266,9 @@ func (ss *session) ended(ctx context.Context, pub Publisher, err error) error {
 // it a moment to read that before the connection closes.
 func (ss *session) refuse(rej *rejection) {
 	s := ss.server
-	s.metrics.rejections.WithLabelValues(rej.reason).Inc()
 	s.log.Warn("rtmp connection rejected", "remote", ss.remote, "stream", ss.stream,
 		"rejection", rej.reason, "reason", rej.detail)
+	s.metrics.rejections.WithLabelValues(rej.reason).Inc()
 	ss.nc.SetDeadline(time.Now().Add(lingerAfterRefusal))
 	// Transaction 0, as the RTMP specification has it for onStatus.
 	ss.sc.Write(&message.CommandAMF0{
