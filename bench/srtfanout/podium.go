@@ -62,7 +62,7 @@ func startPodium(ctx context.Context, procs *supervisor, bin, dir string) (*podi
 	}
 	defer logFile.Close()
 	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"),
-		"--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort), "--srt-addr", p.srtAddr)
+		"--http-addr", "127.0.0.1:"+strconv.Itoa(httpPort), "--srt-addr", p.srtAddr, "--rtmp-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "PODIUM_ADMIN_TOKEN="+p.token, "PODIUM_LOG_LEVEL=info")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if p.proc, err = procs.start("podium", cmd); err != nil {

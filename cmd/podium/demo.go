@@ -63,9 +63,12 @@ func demoCommand() *cobra.Command {
 func endpoints(cfg config.Config, a *app.App) demo.Endpoints {
 	_, httpPort, _ := net.SplitHostPort(a.HTTPAddr())
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
+	_, rtmpPort, _ := net.SplitHostPort(a.RTMPAddr())
 	return demo.Endpoints{
-		API:     strings.SplitAfter(a.HTTPURL(), "://")[0] + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
-		SRTHost: cfg.Host(cfg.SRTAddr),
-		SRTPort: srtPort,
+		API:      strings.SplitAfter(a.HTTPURL(), "://")[0] + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
+		SRTHost:  cfg.Host(cfg.SRTAddr),
+		SRTPort:  srtPort,
+		RTMPHost: cfg.Host(cfg.RTMPAddr),
+		RTMPPort: rtmpPort,
 	}
 }

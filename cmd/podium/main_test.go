@@ -115,7 +115,7 @@ func (s *server) stop(t *testing.T) (int, string) {
 
 func TestServeKeepsItsAdminTokenAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
+	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
 	var token string
 	// stdout and stderr are separate pipes: the token may arrive after the log line.
@@ -214,11 +214,35 @@ func get(t *testing.T, url, token string) int {
 	return resp.StatusCode
 }
 
+// putOnAir asks until timeout for the feed's source to be put on air, and
+// reports whether it is.
+func putOnAir(t *testing.T, api, admin, feed, source string, timeout time.Duration) bool {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		req, _ := http.NewRequest("POST", api+"/api/v1/feeds/"+feed+"/switch", strings.NewReader(`{"source":"`+source+`"}`))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			OnAir string `json:"on_air"`
+		}
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.OnAir == source {
+			return true
+		}
+	}
+	return false
+}
+
 // TestDemoPrintsCommandsThatWork runs `podium demo` on an empty data
 // directory, then runs the ffmpeg command it printed and checks what arrives.
 func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
+	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
 	guide := first.waitGuide(t)
 	record := regexp.MustCompile(`record  ffmpeg -i '([^']+)'`).FindAllStringSubmatch(guide, -1)
@@ -297,6 +321,20 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	}
 	if onAir != "backup" {
 		t.Fatalf("the demo's printed backup encoder could not be put on air")
+	}
+	// The printed RTMP encoder publishes another feed's backup, which the operator can put on air.
+	rtmp := regexp.MustCompile(`rtmp    (ffmpeg .*)`).FindStringSubmatch(guide)
+	rtmpFeed := regexp.MustCompile(`an RTMP backup source of (\S+);`).FindStringSubmatch(guide)
+	if rtmp == nil || rtmpFeed == nil {
+		t.Fatalf("no rtmp command in:\n%s", guide)
+	}
+	rtmpEncoder := exec.Command("sh", "-c", "exec "+strings.Replace(rtmp[1], "ffmpeg ", "ffmpeg -nostdin -v error ", 1))
+	if err := rtmpEncoder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { rtmpEncoder.Process.Kill(); rtmpEncoder.Wait() }()
+	if !putOnAir(t, first.http, admin[1], rtmpFeed[1], "backup", 20*time.Second) {
+		t.Fatalf("the demo's printed RTMP encoder could not be put on air")
 	}
 	portal := regexp.MustCompile(`Portal    (\S+)`).FindStringSubmatch(guide)
 	if portal == nil || get(t, portal[1], "") != 200 {

@@ -1,5 +1,5 @@
 // Package app assembles a Podium server from its parts (catalog store, hub,
-// SRT server, rights enforcement, HLS, REST API, portal) and runs it until it is told to
+// SRT and RTMP servers, rights enforcement, HLS, REST API, portal) and runs it until it is told to
 // stop. It is shared by `podium serve`, `podium demo` and the end-to-end tests.
 package app
 
@@ -31,6 +31,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/limits"
 	"github.com/podium-broadcast/podium/internal/ratelimit"
+	"github.com/podium-broadcast/podium/internal/rtmpserver"
 	"github.com/podium-broadcast/podium/internal/srtserver"
 	"github.com/podium-broadcast/podium/internal/store"
 	"github.com/podium-broadcast/podium/internal/tlscert"
@@ -45,6 +46,7 @@ type App struct {
 	Hub        *hub.Hub
 	Deliveries *delivery.Registry
 	SRT        *srtserver.Server
+	RTMP       *rtmpserver.Server
 	Sources    *ingest.Switcher
 	// Callers pull feeds from encoders that listen; Pushes send feeds to broadcasters' receivers that listen.
 	Callers    *srtserver.Callers
@@ -119,6 +121,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
+	a.RTMP = rtmpserver.New(rtmpserver.Config{Addr: cfg.RTMPAddr}, st, a.attachRTMP, rtmpserver.NewMetrics(reg), log)
+	if err := a.RTMP.Listen(); err != nil {
+		a.httpLn.Close()
+		st.Close()
+		return nil, err
+	}
 	key, err := hls.LoadKey(cfg.DataDir, os.Getenv("PODIUM_HLS_SIGNING_KEY"))
 	if err != nil {
 		st.Close()
@@ -180,13 +188,16 @@ func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
 // SRTAddr returns the address the SRT listener is bound to.
 func (a *App) SRTAddr() string { return a.SRT.Addr().String() }
 
+// RTMPAddr returns the address the RTMP listener is bound to.
+func (a *App) RTMPAddr() string { return a.RTMP.Addr().String() }
+
 // Run serves until ctx ends, then closes every connection, flushes the
 // catalog and returns. It returns early with an error if a listener fails.
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	wg.Go(func() { a.Hub.Run(ctx) })
 	wg.Go(func() { a.Deliveries.Run(ctx) })
 	wg.Go(func() { a.HLS.Run(ctx) })
@@ -195,6 +206,12 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Pushes.Run(ctx) })
 	wg.Go(func() {
 		if err := a.SRT.Serve(ctx); err != nil {
+			errs <- err
+			cancel()
+		}
+	})
+	wg.Go(func() {
+		if err := a.RTMP.Serve(ctx); err != nil {
 			errs <- err
 			cancel()
 		}
@@ -216,7 +233,7 @@ func (a *App) Run(ctx context.Context) error {
 		defer signal.Stop(hangup)
 		wg.Go(func() { a.reloadCertsOnHangup(ctx, hangup) })
 	}
-	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "data_dir", a.Config.DataDir, "tls", a.certs != nil)
+	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "rtmp", a.RTMPAddr(), "data_dir", a.Config.DataDir, "tls", a.certs != nil)
 	<-ctx.Done()
 	a.Log.Info("podium stopping")
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
@@ -236,6 +253,15 @@ func (a *App) Run(ctx context.Context) error {
 
 // attachCaller makes a connected caller source the feed's primary or backup input.
 func (a *App) attachCaller(feedID, role, remote string) (srtserver.Publisher, error) {
+	src, err := a.Sources.Attach(feedID, role, remote)
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+// attachRTMP makes an RTMP publisher the feed's primary or backup source.
+func (a *App) attachRTMP(feedID, role, remote string) (rtmpserver.Publisher, error) {
 	src, err := a.Sources.Attach(feedID, role, remote)
 	if err != nil {
 		return nil, err

@@ -194,6 +194,7 @@ func startPodium(t *testing.T, opts options) *podium {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.SRTAddr = "127.0.0.1:0"
+	cfg.RTMPAddr = "127.0.0.1:0"
 	if opts.grace > 0 {
 		cfg.PublisherGrace = opts.grace
 	}

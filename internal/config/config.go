@@ -26,6 +26,7 @@ type Config struct {
 	DataDir                      string        `yaml:"data_dir" flag:"data-dir" env:"PODIUM_DATA_DIR" help:"directory of the catalog database and the admin token"`
 	HTTPAddr                     string        `yaml:"http_addr" flag:"http-addr" env:"PODIUM_HTTP_ADDR" help:"TCP address of the REST API, metrics and health check"`
 	SRTAddr                      string        `yaml:"srt_addr" flag:"srt-addr" env:"PODIUM_SRT_ADDR" help:"UDP address of the SRT listener (publish and pull)"`
+	RTMPAddr                     string        `yaml:"rtmp_addr" flag:"rtmp-addr" env:"PODIUM_RTMP_ADDR" help:"TCP address of the RTMP listener, for encoders that publish over RTMP (OBS, vMix): server rtmp://HOST:PORT/live, stream key FEED?key=PUBLISH_PASSPHRASE"`
 	PublicHost                   string        `yaml:"public_host" flag:"public-host" env:"PODIUM_PUBLIC_HOST" help:"host name broadcasters reach Podium at, used in printed commands (default: the listen host, or 127.0.0.1)"`
 	SRTLatency                   time.Duration `yaml:"srt_latency" flag:"srt-latency" env:"PODIUM_SRT_LATENCY" help:"SRT latency offered to callers (the larger of both sides applies)"`
 	PublisherGrace               time.Duration `yaml:"publisher_grace" flag:"publisher-grace" env:"PODIUM_PUBLISHER_GRACE" help:"how long readers stay connected while a feed has no publisher"`
@@ -53,6 +54,7 @@ var Default = Config{
 	DataDir:         "./podium-data",
 	HTTPAddr:        ":8080",
 	SRTAddr:         ":6000",
+	RTMPAddr:        ":1935",
 	SRTLatency:      120 * time.Millisecond,
 	PublisherGrace:  10 * time.Second,
 	ReaderMaxLag:    time.Second,
@@ -188,7 +190,7 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
 	}
-	for _, a := range []struct{ name, addr string }{{"http_addr", c.HTTPAddr}, {"srt_addr", c.SRTAddr}} {
+	for _, a := range []struct{ name, addr string }{{"http_addr", c.HTTPAddr}, {"srt_addr", c.SRTAddr}, {"rtmp_addr", c.RTMPAddr}} {
 		if _, port, err := net.SplitHostPort(a.addr); err != nil {
 			return fmt.Errorf("%s %q is not host:port: %w", a.name, a.addr, err)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
