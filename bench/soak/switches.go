@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
+)
+
+// switchEvent is one planned outage of a feed's primary: killed, then
+// started again, and what Podium and the receivers did about it.
+type switchEvent struct {
+	feed   *feed
+	killAt time.Time
+	// killed and spare are the sessions of the primary killed and of the
+	// backup that took over; restarted is the primary started again.
+	killed, spare, restarted uint32
+	// failover is from the kill to Podium reporting the backup on air.
+	failover    time.Duration
+	failoverErr error
+	restartAt   time.Time
+	// refused counts restarts Podium refused (the old primary still attached).
+	refused int
+	// switchBack is from the primary's restart to Podium reporting it on air,
+	// less the configured hold.
+	switchBack    time.Duration
+	switchBackErr error
+	// skipped says why the event did not happen.
+	skipped string
+}
+
+// eventTime is how long an event lasts, kill to switch-back, with a margin.
+func (c config) eventTime() time.Duration { return c.outage + c.hold + 10*time.Second }
+
+// schedule returns the planned kills: one every switchEvery, the feeds in
+// turn, the first a quarter period into the soak, each one only if it can
+// complete before the end.
+func (c config) schedule() []time.Duration {
+	var at []time.Duration
+	for t := c.switchEvery / 4; t+c.eventTime() <= c.duration; t += c.switchEvery {
+		at = append(at, t)
+	}
+	return at
+}
+
+// runEvent kills the feed's primary, waits for the backup to go on air,
+// brings the primary back after the outage, and waits for it to go back on air.
+func (r *soakRun) runEvent(ctx context.Context, ev *switchEvent) {
+	f := ev.feed
+	f.mu.Lock()
+	victim, spare := f.primaryPub, f.backupPub
+	f.primaryPub = nil
+	f.mu.Unlock()
+	if victim == nil || victim.Proc.Exited() {
+		ev.skipped = "the primary was not running"
+		return
+	}
+	ev.killed, ev.spare = victim.Session, spare.Session
+	ev.killAt = time.Now()
+	victim.Kill()
+	seen, err := r.waitFor(ctx, f, 10*time.Second, onAir(backup), nil)
+	if err != nil {
+		ev.failoverErr = err
+	} else {
+		ev.failover = seen.Sub(ev.killAt)
+	}
+	if err := harness.SleepUntil(ctx, ev.killAt.Add(r.cfg.outage)); err != nil {
+		return
+	}
+	r.restartPrimary(ctx, ev)
+}
+
+// restartPrimary starts the feed's primary again and measures its return on
+// air; a restart that Podium refuses (the killed one still attached, until
+// its SRT connection times out) is tried again a second later.
+func (r *soakRun) restartPrimary(ctx context.Context, ev *switchEvent) {
+	f := ev.feed
+	deadline := time.Now().Add(r.cfg.hold + 20*time.Second)
+	for ctx.Err() == nil {
+		pub, err := r.startPublisher(f, primary)
+		if err != nil {
+			ev.switchBackErr = err
+			return
+		}
+		ev.restartAt, ev.restarted = pub.Start, pub.Session
+		seen, err := r.waitFor(ctx, f, time.Until(deadline), onAir(primary), exitedCheck(pub))
+		switch {
+		case err == nil:
+			ev.switchBack = seen.Sub(ev.restartAt) - r.cfg.hold
+			return
+		case pub.Proc.Exited() && time.Now().Before(deadline):
+			ev.refused++
+			if harness.Sleep(ctx, time.Second) != nil {
+				return
+			}
+		default:
+			ev.switchBackErr = err
+			return
+		}
+	}
+}
+
+// describe is the event's progress line.
+func (ev *switchEvent) describe(hold time.Duration) string {
+	s := fmt.Sprintf("%s: primary killed", ev.feed.id)
+	if ev.failoverErr != nil {
+		s += fmt.Sprintf(", backup NOT on air: %v", ev.failoverErr)
+	} else {
+		s += fmt.Sprintf(", backup on air after %v", ev.failover.Round(time.Millisecond))
+	}
+	if ev.refused > 0 {
+		s += fmt.Sprintf("; %d restarts refused", ev.refused)
+	}
+	if ev.switchBackErr != nil {
+		s += fmt.Sprintf("; primary NOT back on air: %v", ev.switchBackErr)
+	} else {
+		s += fmt.Sprintf("; primary back on air %v + %v after its restart", hold, ev.switchBack.Round(time.Millisecond))
+	}
+	return s
+}

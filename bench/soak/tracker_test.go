@@ -1,0 +1,58 @@
+package main
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
+)
+
+func TestTracker(t *testing.T) {
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	st := func(session uint32, seq uint64) harness.Stamp { return harness.Stamp{Session: session, Seq: seq} }
+
+	tr := newTracker(start, time.Second, 3)
+	tr.connect()
+	tr.add(at(-100), st(1, 9)) // before the soak: not counted, but starts the run
+	tr.add(at(0), st(1, 10))
+	tr.add(at(100), st(1, 11))
+	tr.add(at(200), st(1, 14)) // 12 and 13 lost in transit
+	// The primary dies; the backup (session 2) comes on at its latest keyframe.
+	tr.add(at(900), st(2, 5))
+	tr.add(at(1100), st(2, 6))
+	// Cut, and joined again: the jump is not a hole.
+	tr.connect()
+	tr.add(at(1800), st(2, 40))
+	tr.add(at(2100), st(2, 41))
+	// The primary is back (session 3).
+	tr.add(at(2200), st(3, 0))
+	tr.add(at(2300), st(3, 2))
+	tr.add(at(3000), st(3, 3)) // after the soak
+
+	got, holes, changes, connections := tr.counts()
+	if want := []uint64{4, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("got per bucket %v, want %v", got, want)
+	}
+	if want := []uint64{2, 0, 1}; !slices.Equal(holes, want) {
+		t.Errorf("holes per bucket %v, want %v", holes, want)
+	}
+	if connections != 2 {
+		t.Errorf("connections = %d, want 2", connections)
+	}
+	if len(changes) != 2 {
+		t.Fatalf("changes = %+v, want 2", changes)
+	}
+	failover, ok := findChange(changes, 1, 2)
+	if !ok || failover.from != st(1, 14) || failover.to != st(2, 5) || failover.silence() != 700*time.Millisecond {
+		t.Errorf("failover = %+v (found %v)", failover, ok)
+	}
+	back, ok := findChange(changes, 2, 3)
+	if !ok || back.from != st(2, 41) || back.to != st(3, 0) || back.silence() != 100*time.Millisecond {
+		t.Errorf("switch-back = %+v (found %v)", back, ok)
+	}
+	if _, ok := findChange(changes, 1, 3); ok {
+		t.Error("found a change that did not happen")
+	}
+}
