@@ -67,7 +67,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.sampleEvery, "sample", 10*time.Second, "time between two samples of Podium's memory, CPU and metrics")
 	fs.IntVar(&o.scaledReaders, "scaled-readers", 2, "receivers per feed of the scaled soak run when the full one cannot run; 0: none")
 	fs.Float64Var(&o.flat, "flat", 1, "memory trend, MiB per minute, under which memory counts as flat")
-	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results into, relative to the repository root")
+	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results into (a relative path is from the repository root)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -167,7 +167,10 @@ func run(ctx context.Context, opts options) error {
 		}
 	}
 	rep.duration = time.Since(began)
-	path := filepath.Join(env.root, opts.out)
+	path := opts.out
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(env.root, path)
+	}
 	if err := rep.write(path); err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func (s *slot) name() string { return fmt.Sprintf("%s receiver %d", s.feed.id, s
 func (s *slot) run(ctx context.Context, procs *harness.Supervisor, rejoin time.Duration) {
 	for ctx.Err() == nil {
 		s.track.connect()
-		r, err := harness.StartReceiver(procs, s.name(), s.url, func(st harness.Stamp) { s.track.add(time.Now(), st) })
+		r, err := harness.StartReceiver(procs, s.name(), s.url, s.track.add)
 		if err != nil {
 			s.noteExit(err.Error())
 		} else {

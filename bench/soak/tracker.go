@@ -21,24 +21,28 @@ type tracker struct {
 	// not cut off by a switch or a disconnection).
 	got, holes  []uint64
 	connections int
-	// The last chunk received on the current connection, if any.
-	last   harness.Stamp
-	lastAt time.Time
-	inRun  bool
+	// The last chunk received on the current connection, if any, and the
+	// instants of the read that brought it and of the read before.
+	last               harness.Stamp
+	readAt, prevReadAt time.Time
+	inRun              bool
 	// changes lists the source changes, in order.
 	changes []sourceChange
 }
 
 // sourceChange is where a receiver's stream passed from one source to
 // another on the same connection: the last chunk of the old and the first of
-// the new, with the times they came out of the receiver.
+// the new, the instant the new one's first chunk was read, and that of the
+// read before it. The old source's last chunks may come in the same read as
+// the new one's first: srt-live-transmit buffers a few kilobytes of its
+// output, which a pause in the stream leaves unwritten until data flows again.
 type sourceChange struct {
-	from, to        harness.Stamp
-	lastAt, firstAt time.Time
+	from, to           harness.Stamp
+	quietFrom, firstAt time.Time
 }
 
 // silence is how long the receiver got nothing across the change.
-func (c sourceChange) silence() time.Duration { return c.firstAt.Sub(c.lastAt) }
+func (c sourceChange) silence() time.Duration { return c.firstAt.Sub(c.quietFrom) }
 
 func newTracker(start time.Time, bucket time.Duration, buckets int) *tracker {
 	return &tracker{start: start, bucket: bucket, got: make([]uint64, buckets), holes: make([]uint64, buckets)}
@@ -49,18 +53,22 @@ func (t *tracker) connect() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.inRun = false
+	t.readAt, t.prevReadAt = time.Time{}, time.Time{}
 	t.connections++
 }
 
-// add counts chunk st, received at instant at.
-func (t *tracker) add(at time.Time, st harness.Stamp) {
+// add counts chunk st, brought by the read that returned at instant at.
+func (t *tracker) add(st harness.Stamp, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !at.Equal(t.readAt) {
+		t.prevReadAt, t.readAt = t.readAt, at
+	}
 	i, inSoak := t.bucketOf(at)
 	if t.inRun {
 		switch {
 		case st.Session != t.last.Session:
-			t.changes = append(t.changes, sourceChange{from: t.last, to: st, lastAt: t.lastAt, firstAt: at})
+			t.changes = append(t.changes, sourceChange{from: t.last, to: st, quietFrom: t.prevReadAt, firstAt: at})
 		case st.Seq > t.last.Seq+1 && inSoak:
 			t.holes[i] += st.Seq - t.last.Seq - 1
 		}
@@ -68,7 +76,7 @@ func (t *tracker) add(at time.Time, st harness.Stamp) {
 	if inSoak {
 		t.got[i]++
 	}
-	t.last, t.lastAt, t.inRun = st, at, true
+	t.last, t.inRun = st, true
 }
 
 // bucketOf returns the bucket of instant at, and whether at is within the soak.

@@ -57,7 +57,7 @@ func startReceiver(procs *harness.Supervisor, name, url string, session uint32, 
 	return r, nil
 }
 
-func (r *receiver) count(st harness.Stamp) {
+func (r *receiver) count(st harness.Stamp, _ time.Time) {
 	r.connectOnce.Do(func() { close(r.connected) })
 	if st.Session != r.session {
 		r.stale.Add(1)

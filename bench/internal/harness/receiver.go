@@ -27,8 +27,9 @@ func drainPause(pipeSize int) time.Duration {
 
 // StartReceiver starts a receiver pulling url and calls onStamp, from one
 // goroutine, with each stamp that comes out of it, in order, duplicates left
-// out.
-func StartReceiver(procs *Supervisor, name, url string, onStamp func(Stamp)) (*Receiver, error) {
+// out, and the instant the read that brought it returned (the stamps of one
+// read share it).
+func StartReceiver(procs *Supervisor, name, url string, onStamp func(st Stamp, readAt time.Time)) (*Receiver, error) {
 	out, in, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -52,13 +53,14 @@ func StartReceiver(procs *Supervisor, name, url string, onStamp func(Stamp)) (*R
 }
 
 // drain reads the receiver's output until the process closes it.
-func (r *Receiver) drain(out *os.File, pause time.Duration, onStamp func(Stamp)) {
+func (r *Receiver) drain(out *os.File, pause time.Duration, onStamp func(Stamp, time.Time)) {
 	buf := make([]byte, 256<<10)
 	held := 0
 	var last Stamp
 	seen := false
 	for {
 		n, err := out.Read(buf[held:])
+		readAt := time.Now()
 		held += n
 		r.Bytes.Add(uint64(n))
 		off := 0
@@ -71,7 +73,7 @@ func (r *Receiver) drain(out *os.File, pause time.Duration, onStamp func(Stamp))
 			// of the same publisher would be a duplicate.
 			if st, ok := ReadStamp(buf[off : off+PacketSize]); ok && (!seen || st.Session != last.Session || st.Seq > last.Seq) {
 				seen, last = true, st
-				onStamp(st)
+				onStamp(st, readAt)
 			}
 			off += PacketSize
 		}
