@@ -148,7 +148,7 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 
-	full := runSoak(ctx, env, opts.config, fmt.Sprintf("%d×%d", opts.feeds, opts.readers))
+	full := runSoak(ctx, env, opts.config, fmt.Sprintf("%d×%d", opts.feeds, opts.readers), "soak")
 	rep.runs = append(rep.runs, full)
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return ctx.Err() // interrupted: nothing to write
@@ -163,8 +163,15 @@ func run(ctx context.Context, opts options) error {
 		} else {
 			env.say("the %s soak could not run (%v): running a scaled one, %d receivers per feed, for %v",
 				full.label, full.failure, scaled.readers, scaled.duration)
-			rep.runs = append(rep.runs, runSoak(ctx, env, scaled, fmt.Sprintf("scaled %d×%d", scaled.feeds, scaled.readers)))
+			rep.runs = append(rep.runs, runSoak(ctx, env, scaled, fmt.Sprintf("scaled %d×%d", scaled.feeds, scaled.readers), "soak-scaled"))
 		}
+	}
+	for _, r := range rep.runs {
+		csv := filepath.Join(env.root, "bench", ".cache", r.name+"-receivers.csv")
+		if err := r.writeReceiverCSV(csv); err != nil {
+			return err
+		}
+		env.say("%s: each receiver, minute by minute: %s", r.label, csv)
 	}
 	rep.duration = time.Since(began)
 	path := opts.out

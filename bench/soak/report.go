@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"maps"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -136,7 +137,11 @@ func (r *soakRun) totals() totals {
 	if len(samples) > 0 {
 		t.measured = samples[len(samples)-1].at
 	}
-	t.minutes = buildMinutes(samples, counts, min(r.cfg.duration, t.measured.Round(time.Minute)+time.Minute), interval)
+	span := r.cfg.duration
+	if r.failure != nil {
+		span = t.measured // a soak cut short is reported up to its last sample
+	}
+	t.minutes = buildMinutes(samples, counts, span, interval)
 	t.trend = trend(samples, r.cfg.duration)
 	t.offeredGbps = float64(r.cfg.feeds*r.cfg.readers*r.cfg.bitrate) / 1e9
 	var first, last sample
@@ -217,6 +222,13 @@ func (r *soakRun) summary(p printer, o options) {
 	if r.failure != nil {
 		p("**The soak stopped after %v of %v: %v.**\n\n", t.measured, c.duration, oneLine(r.failure.Error()))
 	}
+	p("%d feeds at %s, each with a primary and a backup publisher and %d receivers: %.2f Gbit/s of SRT delivery offered, with %d SRT peers (srt-live-transmit) on the same %d cores as Podium. ",
+		c.feeds, mbps(c.bitrate), c.readers, t.offeredGbps, c.feeds*(c.readers+2), cpus())
+	if t.cuts > 0 || t.received < fullShare {
+		p("**Not every receiver got its stream in full**: the load is beyond what this machine serves (see the SRT fan-out section for its limit with one feed), and the figures say how Podium coped.\n\n")
+	} else {
+		p("Every receiver got its stream in full.\n\n")
+	}
 	tr := t.trend
 	switch {
 	case !tr.ok:
@@ -260,9 +272,13 @@ func (r *soakRun) summary(p printer, o options) {
 		p("; the receivers went %s without data across it (median of %d; max %s).\n",
 			secs(quantile(t.backSilence, 0.5)), len(t.backSilence), secs(quantile(t.backSilence, 1)))
 	}
-	if unplanned := t.backupSwitches - float64(len(t.failovers)); unplanned > 0 {
-		p("- **%.0f unplanned switches to a backup**: a primary fell silent for %v without being killed (its publisher, or the bench feeding it, short of CPU).\n",
+	if unplanned := t.backupSwitches - float64(len(t.failovers)+t.failoverErrors); unplanned > 0 {
+		p("- **%.0f unplanned switches to a backup**: a primary fell silent for %v without being killed (its publisher, or this program feeding it, short of CPU)",
 			unplanned, c.stall)
+		if len(r.switchReasons) > 0 {
+			p("; Podium's switches by reason: %s", closes(r.switchReasons))
+		}
+		p(".\n")
 	}
 	p("- **CPU: Podium %.2f cores, %.0f%% of the machine's %d**; the machine %.0f%% busy: the SRT peers (publishers and receivers) %.2f cores, this program %.2f, others %.2f.\n",
 		t.podium, t.podium/float64(cpus())*100, cpus(), t.busy*100, t.peers, t.bench, t.other)
@@ -456,15 +472,24 @@ func (r *soakRun) sampleTable(p printer) {
 	p("| t | RSS (MiB) | heap in use (MiB) | hub buffers (MiB) | goroutines | readers | deliveries | cut for lag (total) | Podium CPU | peers | peers' CPU | bench CPU | machine busy |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range samples {
+		cpu := fmt.Sprintf("%s | %d | %s | %s | %s", cores(s.podiumCores), s.peers, cores(s.peerCores), cores(s.benchCores), percentCell(s.machineBusy))
+		if s.at == 0 {
+			// The first sample starts the CPU counts: it has none of its own.
+			cpu = fmt.Sprintf(" | %d | | | ", s.peers)
+		}
 		if !s.ok {
-			p("| %v | %.1f | no answer from /metrics | | | | | | %.2f | %d | %.2f | %.2f | %.0f%% |\n", s.at, mib(s.rss), s.podiumCores, s.peers, s.peerCores, s.benchCores, s.machineBusy*100)
+			p("| %v | %.1f | no answer from /metrics | | | | | | %s |\n", s.at, mib(s.rss), cpu)
 			continue
 		}
-		p("| %v | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %.2f | %d | %.2f | %.2f | %.0f%% |\n", s.at, mib(s.rss), s.heapInuse/(1<<20),
-			s.buffered/(1<<20), s.goroutines, s.readers, s.deliveries, s.cuts, s.podiumCores, s.peers, s.peerCores, s.benchCores, s.machineBusy*100)
+		p("| %v | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %s |\n", s.at, mib(s.rss), s.heapInuse/(1<<20),
+			s.buffered/(1<<20), s.goroutines, s.readers, s.deliveries, s.cuts, cpu)
 	}
 	p("\n</details>\n")
 }
+
+func cores(f float64) string { return fmt.Sprintf("%.2f", f) }
+
+func percentCell(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }
 
 // cpus is the machine's cores, for CPU shares.
 func cpus() int { return runtime.NumCPU() }
@@ -500,4 +525,24 @@ func sumValues(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// writeReceiverCSV writes what each receiver got, minute by minute, as CSV.
+func (r *soakRun) writeReceiverCSV(path string) error {
+	interval := chunkInterval(r.cfg.bitrate)
+	var w strings.Builder
+	w.WriteString("feed,receiver,minute,chunks_due,chunks_received,lost_in_transit,share_received,receiver_exits\n")
+	for _, s := range r.slots {
+		if s.track == nil {
+			continue
+		}
+		got, holes, _, _ := s.track.counts()
+		for i := range got {
+			from, to := time.Duration(i)*time.Minute, min(time.Duration(i+1)*time.Minute, r.cfg.duration)
+			due := float64(to-from) / float64(interval)
+			exits := s.exitsBetween(r.start.Add(from), r.start.Add(to))
+			fmt.Fprintf(&w, "%s,%d,%d,%.0f,%d,%d,%.5f,%d\n", s.feed.id, s.index+1, i+1, due, got[i], holes[i], min(1, float64(got[i])/due), exits)
+		}
+	}
+	return os.WriteFile(path, []byte(w.String()), 0o644)
 }

@@ -37,7 +37,8 @@ type environment struct {
 // soakRun is one soak: its Podium, feeds and receivers, and what it measured.
 type soakRun struct {
 	cfg   config
-	label string // what the report calls it
+	label string // what the progress lines call it
+	name  string // what its files are called: soak, or soak-scaled
 	*environment
 	podium   *harness.Podium
 	sessions sessions
@@ -54,6 +55,8 @@ type soakRun struct {
 	// deliveries Podium closed during the soak.
 	connectsBefore, connectsAfter float64
 	closes                        map[string]int
+	// switchReasons counts by reason the switches Podium logged during the soak.
+	switchReasons map[string]int
 	// failure says why the soak did not run to its end.
 	failure error
 }
@@ -73,8 +76,8 @@ func (r *soakRun) addSample(s sample) {
 }
 
 // runSoak runs one soak; its failure, if any, is in the result.
-func runSoak(ctx context.Context, env *environment, cfg config, label string) *soakRun {
-	r := &soakRun{cfg: cfg, label: label, environment: env, sessions: sessions{byID: map[uint32]sessionInfo{}}}
+func runSoak(ctx context.Context, env *environment, cfg config, label, name string) *soakRun {
+	r := &soakRun{cfg: cfg, label: label, name: name, environment: env, sessions: sessions{byID: map[uint32]sessionInfo{}}}
 	r.failure = r.run(ctx)
 	if r.failure != nil && ctx.Err() == nil {
 		r.say("%s: stopped: %v", label, r.failure)
@@ -94,7 +97,7 @@ func (r *soakRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer r.stopPodium(filepath.Join(r.root, "bench", ".cache", "soak-podium.log"))
+	defer r.stopPodium(filepath.Join(r.root, "bench", ".cache", r.name+"-podium.log"))
 	if err := r.createCatalog(ctx); err != nil {
 		return err
 	}
@@ -147,6 +150,7 @@ func (r *soakRun) run(ctx context.Context) error {
 	}
 	r.connectsAfter = r.srtConnects(ctx)
 	r.closes = r.podium.DeliveryCloses(logFrom)
+	r.switchReasons = r.podium.CountLog(logFrom, "feed source on air", "reason")
 	return nil
 }
 

@@ -250,6 +250,12 @@ func (p *Podium) LogSize() int64 {
 // DeliveryCloses counts, by reason, the deliveries that Podium logged as
 // closed after offset from in its log.
 func (p *Podium) DeliveryCloses(from int64) map[string]int {
+	return p.CountLog(from, "srt delivery close", "reason")
+}
+
+// CountLog counts, by the value of key, the lines with message msg that
+// Podium logged after offset from in its log.
+func (p *Podium) CountLog(from int64, msg, key string) map[string]int {
 	f, err := os.Open(p.LogPath)
 	if err != nil {
 		return nil
@@ -258,16 +264,22 @@ func (p *Podium) DeliveryCloses(from int64) map[string]int {
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
 		return nil
 	}
-	reasons := map[string]int{}
-	sc := bufio.NewScanner(f)
+	return countLog(f, msg, key)
+}
+
+func countLog(r io.Reader, msg, key string) map[string]int {
+	counts := map[string]int{}
+	want := "msg=" + strconv.Quote(msg)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.Contains(line, `msg="srt delivery close"`) {
+		if !strings.Contains(line, want) {
 			continue
 		}
-		reasons[logValue(line, "reason")]++
+		counts[logValue(line, key)]++
 	}
-	return reasons
+	return counts
 }
 
 // logValue returns the value of key in a log/slog text line.
