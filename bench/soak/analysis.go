@@ -194,8 +194,9 @@ type switchView struct {
 }
 
 // viewSwitch gathers the receivers' side of a switch from session from to
-// session to; killAt, if set, is when the old source was killed.
-func viewSwitch(slots []slotCounts, feed string, from, to uint32, killAt time.Time, sess func(uint32) (sessionInfo, bool)) switchView {
+// session to, the first after instant after; killed says whether the old
+// source was killed at that instant.
+func viewSwitch(slots []slotCounts, feed string, from, to uint32, after time.Time, killed bool, sess func(uint32) (sessionInfo, bool)) switchView {
 	var v switchView
 	old, ok1 := sess(from)
 	next, ok2 := sess(to)
@@ -203,14 +204,14 @@ func viewSwitch(slots []slotCounts, feed string, from, to uint32, killAt time.Ti
 		if s.feed != feed {
 			continue
 		}
-		c, ok := findChange(s.changes, from, to)
+		c, ok := findChange(s.changes, from, to, after)
 		if !ok {
 			continue
 		}
 		v.receivers++
 		v.silence = append(v.silence, c.silence())
-		if !killAt.IsZero() {
-			v.afterKill = append(v.afterKill, c.firstAt.Sub(killAt))
+		if killed {
+			v.afterKill = append(v.afterKill, c.firstAt.Sub(after))
 		}
 		if ok1 && ok2 {
 			v.mediaGap = append(v.mediaGap, next.due(c.to.Seq).Sub(old.due(c.from.Seq))-old.interval)

@@ -100,9 +100,11 @@ func TestViewSwitch(t *testing.T) {
 		{feed: "a", changes: []sourceChange{change(1000, 950, 150*time.Millisecond, 700*time.Millisecond)}},
 		{feed: "a", changes: []sourceChange{change(998, 1010, 100*time.Millisecond, 800*time.Millisecond)}},
 		{feed: "a"}, // disconnected at the time
+		// An earlier switch, before the kill (the primary had stalled).
+		{feed: "a", changes: []sourceChange{change(10, 20, -5*time.Second, -4*time.Second)}},
 		{feed: "b", changes: []sourceChange{change(1, 2, 0, time.Second)}},
 	}
-	v := viewSwitch(slots, "a", 1, 2, kill, lookup)
+	v := viewSwitch(slots, "a", 1, 2, kill, true, lookup)
 	if v.receivers != 2 {
 		t.Fatalf("receivers = %d, want 2", v.receivers)
 	}

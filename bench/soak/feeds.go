@@ -16,8 +16,8 @@ const (
 	backup  = "backup"
 )
 
-// feed is one soak feed: its primary and backup encoders (srt-live-transmit
-// publishers fed with the stamped source) and its receivers.
+// feed is one soak feed and its primary and backup encoders
+// (srt-live-transmit publishers fed with the stamped source).
 type feed struct {
 	id          string
 	passphrases harness.FeedPassphrases
@@ -25,6 +25,7 @@ type feed struct {
 	mu         sync.Mutex
 	primaryPub *harness.Publisher // the primary's publisher; nil while killed
 	backupPub  *harness.Publisher // the backup's
+	outage     bool               // a planned outage of the primary is under way
 }
 
 // feedStatus is the part of GET /api/v1/feeds/{id} (admin) the soak reads.
@@ -199,4 +200,28 @@ func (f *feed) pacerLate() time.Duration {
 		}
 	}
 	return late
+}
+
+// revive starts again the feed's publishers that ended on their own (not in
+// a planned outage), as an encoder reconnects, and returns why they ended.
+func (r *soakRun) revive(f *feed) []string {
+	f.mu.Lock()
+	var dead []string
+	if f.primaryPub != nil && !f.outage && f.primaryPub.Proc.Exited() {
+		dead = append(dead, primary)
+	}
+	if f.backupPub != nil && f.backupPub.Proc.Exited() {
+		dead = append(dead, backup)
+	}
+	pubs := map[string]*harness.Publisher{primary: f.primaryPub, backup: f.backupPub}
+	f.mu.Unlock()
+	var why []string
+	for _, role := range dead {
+		why = append(why, fmt.Sprintf("%s %s: %s", f.id, role, oneLine(pubs[role].Proc.Why())))
+		pubs[role].Stop()
+		if _, err := r.startPublisher(f, role); err != nil {
+			why = append(why, fmt.Sprintf("%s %s not started again: %v", f.id, role, err))
+		}
+	}
+	return why
 }

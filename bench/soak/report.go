@@ -121,7 +121,8 @@ type totals struct {
 	failovers, switchBacks                 []time.Duration
 	afterKill, failSilence, backSilence    []time.Duration
 	failGap, backGap                       []time.Duration
-	failoverErrors, switchBackErrs, refuse int
+	kills, backupBefore, failoverErrors    int
+	early, switchBackErrs, restartFailures int
 	pacerLate                              time.Duration
 	measured                               time.Duration // how much of the soak ran
 }
@@ -192,23 +193,29 @@ func (r *soakRun) totals() totals {
 		if ev.skipped != "" {
 			continue
 		}
-		if ev.failoverErr != nil {
+		t.kills++
+		t.restartFailures += len(ev.restartFailures)
+		switch {
+		case ev.onAirBefore != primary:
+			t.backupBefore++
+		case ev.failoverErr != nil:
 			t.failoverErrors++
-		} else {
+		default:
 			t.failovers = append(t.failovers, ev.failover)
+			fo := viewSwitch(counts, ev.feed.id, ev.killed, ev.spare, ev.killAt, true, r.sessions.get)
+			t.afterKill = append(t.afterKill, fo.afterKill...)
+			t.failSilence = append(t.failSilence, fo.silence...)
+			t.failGap = append(t.failGap, fo.mediaGap...)
 		}
-		if ev.switchBackErr != nil {
+		switch {
+		case ev.restartAt.IsZero():
+		case ev.switchBackErr != nil:
 			t.switchBackErrs++
-		} else if !ev.restartAt.IsZero() {
+		case ev.early:
+			t.early++
+		default:
 			t.switchBacks = append(t.switchBacks, ev.switchBack)
-		}
-		t.refuse += ev.refused
-		fo := viewSwitch(counts, ev.feed.id, ev.killed, ev.spare, ev.killAt, r.sessions.get)
-		t.afterKill = append(t.afterKill, fo.afterKill...)
-		t.failSilence = append(t.failSilence, fo.silence...)
-		t.failGap = append(t.failGap, fo.mediaGap...)
-		if ev.restarted != 0 {
-			sb := viewSwitch(counts, ev.feed.id, ev.spare, ev.restarted, time.Time{}, r.sessions.get)
+			sb := viewSwitch(counts, ev.feed.id, ev.spare, ev.restarted, ev.restartAt, false, r.sessions.get)
 			t.backSilence = append(t.backSilence, sb.silence...)
 			t.backGap = append(t.backGap, sb.mediaGap...)
 		}
@@ -254,23 +261,45 @@ func (r *soakRun) summary(p printer, o options) {
 	} else {
 		p("No receiver was cut.\n")
 	}
-	if n := len(t.failovers) + t.failoverErrors; n > 0 {
-		p("- **Failover: %d primaries killed; the backup was on air %s after the kill** (median; %s–%s), as GET /api/v1/feeds/{id} reported it",
-			n, secs(quantile(t.failovers, 0.5)), secs(quantile(t.failovers, 0)), secs(quantile(t.failovers, 1)))
+	if t.kills > 0 {
+		p("- **Failover: %d primaries killed", t.kills)
+		if len(t.failovers) > 0 {
+			p("; the backup was on air %s after the kill** (median of %d; %s–%s), as GET /api/v1/feeds/{id} reported it",
+				secs(quantile(t.failovers, 0.5)), len(t.failovers), secs(quantile(t.failovers, 0)), secs(quantile(t.failovers, 1)))
+		} else {
+			p("**")
+		}
 		if t.failoverErrors > 0 {
 			p("; **%d times not within 10 s**", t.failoverErrors)
 		}
-		p(". The receivers got the backup's first chunk %s after the kill (median of %d; p90 %s), after %s without data (p90 %s).\n",
-			secs(quantile(t.afterKill, 0.5)), len(t.afterKill), secs(quantile(t.afterKill, 0.9)), secs(quantile(t.failSilence, 0.5)), secs(quantile(t.failSilence, 0.9)))
+		if t.backupBefore > 0 {
+			p("; %d times the backup was on air already (the primary had stalled): no failover to time", t.backupBefore)
+		}
+		if len(t.afterKill) > 0 {
+			p(". The receivers got the backup's first chunk %s after the kill (median of %d; p90 %s), after %s without data (p90 %s)",
+				secs(quantile(t.afterKill, 0.5)), len(t.afterKill), secs(quantile(t.afterKill, 0.9)), secs(quantile(t.failSilence, 0.5)), secs(quantile(t.failSilence, 0.9)))
+		}
+		p(".\n")
 	}
-	if len(t.switchBacks) > 0 || t.switchBackErrs > 0 {
-		p("- **Switch-back: the restarted primary was on air %v + %s after its restart** (median, the hold being %v; max + %s)",
-			c.hold, secs(quantile(t.switchBacks, 0.5)), c.hold, secs(quantile(t.switchBacks, 1)))
+	if len(t.switchBacks) > 0 || t.switchBackErrs > 0 || t.early > 0 {
+		p("- **Switch-back")
+		if len(t.switchBacks) > 0 {
+			p(": the restarted primary was on air %v + %s after its restart** (median of %d, the hold being %v; max + %s); the receivers went %s without data across it (median of %d; max %s)",
+				c.hold, secs(quantile(t.switchBacks, 0.5)), len(t.switchBacks), c.hold, secs(quantile(t.switchBacks, 1)),
+				secs(quantile(t.backSilence, 0.5)), len(t.backSilence), secs(quantile(t.backSilence, 1)))
+		} else {
+			p("**")
+		}
 		if t.switchBackErrs > 0 {
 			p("; **%d times not at all**", t.switchBackErrs)
 		}
-		p("; the receivers went %s without data across it (median of %d; max %s).\n",
-			secs(quantile(t.backSilence, 0.5)), len(t.backSilence), secs(quantile(t.backSilence, 1)))
+		if t.early > 0 {
+			p("; %d times before the hold was over, the backup having stalled", t.early)
+		}
+		if t.restartFailures > 0 {
+			p("; %d restarted primaries ended before they were on air, and were started again", t.restartFailures)
+		}
+		p(".\n")
 	}
 	if unplanned := t.backupSwitches - float64(len(t.failovers)+t.failoverErrors); unplanned > 0 {
 		p("- **%.0f unplanned switches to a backup**: a primary fell silent for %v without being killed (its publisher, or this program feeding it, short of CPU)",
@@ -279,6 +308,9 @@ func (r *soakRun) summary(p printer, o options) {
 			p("; Podium's switches by reason: %s", closes(r.switchReasons))
 		}
 		p(".\n")
+	}
+	if len(r.revived) > 0 {
+		p("- **%d publishers ended on their own** and were started again at the next sample: %s.\n", len(r.revived), strings.Join(r.revived, "; "))
 	}
 	p("- **CPU: Podium %.2f cores, %.0f%% of the machine's %d**; the machine %.0f%% busy: the SRT peers (publishers and receivers) %.2f cores, this program %.2f, others %.2f.\n",
 		t.podium, t.podium/float64(cpus())*100, cpus(), t.busy*100, t.peers, t.bench, t.other)
@@ -389,37 +421,46 @@ func (r *soakRun) switchTable(p printer, title func(string)) {
 	}
 	title("Switches")
 	counts := r.counts()
-	p("| at | feed | backup on air after the kill | receivers: first backup chunk after the kill, median / max | silence, median / max | stream skipped, median | restarts refused | primary back on air after its restart | receivers: silence, median / max | stream skipped, median |\n")
+	p("| at | feed | backup on air after the kill | receivers: first backup chunk after the kill, median / max | silence, median / max | stream skipped, median | restarts | primary back on air after its restart | receivers: silence, median / max | stream skipped, median |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, ev := range events {
 		if ev.skipped != "" {
 			p("| | %s | skipped: %s | | | | | | | |\n", ev.feed.id, ev.skipped)
 			continue
 		}
-		fo := viewSwitch(counts, ev.feed.id, ev.killed, ev.spare, ev.killAt, r.sessions.get)
+		var fo, sb switchView
 		failover := secs(ev.failover)
-		if ev.failoverErr != nil {
+		switch {
+		case ev.onAirBefore != primary:
+			failover = fmt.Sprintf("%q was on air already", ev.onAirBefore)
+		case ev.failoverErr != nil:
 			failover = "**not within 10 s**"
+		default:
+			fo = viewSwitch(counts, ev.feed.id, ev.killed, ev.spare, ev.killAt, true, r.sessions.get)
 		}
 		back := fmt.Sprintf("%v + %s", r.cfg.hold, secs(ev.switchBack))
-		var sb switchView
 		switch {
+		case ev.restartAt.IsZero():
+			back = "not restarted"
 		case ev.switchBackErr != nil:
 			back = "**no**: " + oneLine(ev.switchBackErr.Error())
-		case ev.restarted == 0:
-			back = "not restarted"
+		case ev.early:
+			back = fmt.Sprintf("%s, before the hold (the backup stalled)", secs(r.cfg.hold+ev.switchBack))
 		default:
-			sb = viewSwitch(counts, ev.feed.id, ev.spare, ev.restarted, time.Time{}, r.sessions.get)
+			sb = viewSwitch(counts, ev.feed.id, ev.spare, ev.restarted, ev.restartAt, false, r.sessions.get)
 		}
 		p("| %v | %s | %s | %s / %s (%d) | %s / %s | %s | %d | %s | %s / %s (%d) | %s |\n",
 			ev.killAt.Sub(r.start).Round(time.Second), ev.feed.id, failover,
 			secs(quantile(fo.afterKill, 0.5)), secs(quantile(fo.afterKill, 1)), fo.receivers,
 			secs(quantile(fo.silence, 0.5)), secs(quantile(fo.silence, 1)), secs(quantile(fo.mediaGap, 0.5)),
-			ev.refused, back, secs(quantile(sb.silence, 0.5)), secs(quantile(sb.silence, 1)), sb.receivers,
+			1+len(ev.restartFailures), back, secs(quantile(sb.silence, 0.5)), secs(quantile(sb.silence, 1)), sb.receivers,
 			secs(quantile(sb.mediaGap, 0.5)))
 	}
 	p("\nIn brackets, the receivers whose stream passed from one source to the other on one connection (the others were\n")
 	p("disconnected at the time). Stream skipped: the stream time missing across the switch; negative, repeated.\n")
+	p("Restarts: primaries started to end the outage (more than one when a restarted primary ended before it was on air).\n")
+	p("The time back on air includes the restarted encoder's connection and its first keyframe (one a second), which\n")
+	p("Podium needs before the hold starts.\n")
 }
 
 func (r *soakRun) feedTable(p printer, t totals) {

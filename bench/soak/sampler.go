@@ -124,6 +124,14 @@ func (r *soakRun) sampleUntilEnd(ctx context.Context) error {
 		prev = cur
 		r.addSample(s)
 		r.say("%s", s.describe(r.cfg))
+		for _, f := range r.feeds {
+			for _, why := range r.revive(f) {
+				r.say("%s: publisher ended, started again: %s", r.label, why)
+				r.mu.Lock()
+				r.revived = append(r.revived, why)
+				r.mu.Unlock()
+			}
+		}
 	}
 	return nil
 }

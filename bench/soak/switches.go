@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,6 +14,10 @@ import (
 type switchEvent struct {
 	feed   *feed
 	killAt time.Time
+	// onAirBefore is the source Podium had on air just before the kill: the
+	// backup, when the primary had stalled on its own, leaves no failover
+	// to time.
+	onAirBefore string
 	// killed and spare are the sessions of the primary killed and of the
 	// backup that took over; restarted is the primary started again.
 	killed, spare, restarted uint32
@@ -20,14 +25,27 @@ type switchEvent struct {
 	failover    time.Duration
 	failoverErr error
 	restartAt   time.Time
-	// refused counts restarts Podium refused (the old primary still attached).
-	refused int
-	// switchBack is from the primary's restart to Podium reporting it on air,
-	// less the configured hold.
+	// restartFailures says why restarted primaries ended before they went
+	// on air, each started again a second later.
+	restartFailures []string
+	// switchBack is from the primary's (last) restart to Podium reporting it
+	// on air, less the configured hold. Early: on air before the hold was
+	// over, for another reason (the backup stalled).
 	switchBack    time.Duration
+	early         bool
 	switchBackErr error
 	// skipped says why the event did not happen.
 	skipped string
+}
+
+// failoverTimed reports whether the event's failover was measured.
+func (ev *switchEvent) failoverTimed() bool {
+	return ev.onAirBefore == primary && ev.failoverErr == nil
+}
+
+// switchBackTimed reports whether the event's switch-back was measured, after the hold.
+func (ev *switchEvent) switchBackTimed() bool {
+	return !ev.restartAt.IsZero() && ev.switchBackErr == nil && !ev.early
 }
 
 // eventTime is how long an event lasts, kill to switch-back, with a margin.
@@ -50,11 +68,19 @@ func (r *soakRun) runEvent(ctx context.Context, ev *switchEvent) {
 	f := ev.feed
 	f.mu.Lock()
 	victim, spare := f.primaryPub, f.backupPub
-	f.primaryPub = nil
+	f.primaryPub, f.outage = nil, true
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.outage = false
+		f.mu.Unlock()
+	}()
 	if victim == nil || victim.Proc.Exited() {
 		ev.skipped = "the primary was not running"
 		return
+	}
+	if st, err := r.status(ctx, f); err == nil {
+		ev.onAirBefore = st.OnAir
 	}
 	ev.killed, ev.spare = victim.Session, spare.Session
 	ev.killAt = time.Now()
@@ -72,8 +98,8 @@ func (r *soakRun) runEvent(ctx context.Context, ev *switchEvent) {
 }
 
 // restartPrimary starts the feed's primary again and measures its return on
-// air; a restart that Podium refuses (the killed one still attached, until
-// its SRT connection times out) is tried again a second later.
+// air; a restarted primary that ends before it is on air (refused while the
+// killed one is still attached, say) is started again a second later.
 func (r *soakRun) restartPrimary(ctx context.Context, ev *switchEvent) {
 	f := ev.feed
 	deadline := time.Now().Add(r.cfg.hold + 20*time.Second)
@@ -88,9 +114,10 @@ func (r *soakRun) restartPrimary(ctx context.Context, ev *switchEvent) {
 		switch {
 		case err == nil:
 			ev.switchBack = seen.Sub(ev.restartAt) - r.cfg.hold
+			ev.early = ev.switchBack < 0
 			return
 		case pub.Proc.Exited() && time.Now().Before(deadline):
-			ev.refused++
+			ev.restartFailures = append(ev.restartFailures, oneLine(pub.Proc.Why()))
 			if harness.Sleep(ctx, time.Second) != nil {
 				return
 			}
@@ -104,17 +131,25 @@ func (r *soakRun) restartPrimary(ctx context.Context, ev *switchEvent) {
 // describe is the event's progress line.
 func (ev *switchEvent) describe(hold time.Duration) string {
 	s := fmt.Sprintf("%s: primary killed", ev.feed.id)
-	if ev.failoverErr != nil {
+	switch {
+	case ev.onAirBefore != primary:
+		s += fmt.Sprintf(" while %q was on air (no failover to time)", ev.onAirBefore)
+	case ev.failoverErr != nil:
 		s += fmt.Sprintf(", backup NOT on air: %v", ev.failoverErr)
-	} else {
+	default:
 		s += fmt.Sprintf(", backup on air after %v", ev.failover.Round(time.Millisecond))
 	}
-	if ev.refused > 0 {
-		s += fmt.Sprintf("; %d restarts refused", ev.refused)
+	if n := len(ev.restartFailures); n > 0 {
+		s += fmt.Sprintf("; %d restarted primaries ended (%s)", n, ev.restartFailures[0])
 	}
-	if ev.switchBackErr != nil {
+	switch {
+	case ev.switchBackErr != nil && !errors.Is(ev.switchBackErr, context.Canceled):
 		s += fmt.Sprintf("; primary NOT back on air: %v", ev.switchBackErr)
-	} else {
+	case ev.restartAt.IsZero():
+		s += "; primary not restarted"
+	case ev.early:
+		s += fmt.Sprintf("; primary back on air %v after its restart, before the hold: the backup had stalled", (hold + ev.switchBack).Round(time.Millisecond))
+	default:
 		s += fmt.Sprintf("; primary back on air %v + %v after its restart", hold, ev.switchBack.Round(time.Millisecond))
 	}
 	return s

@@ -96,10 +96,11 @@ func (t *tracker) counts() (got, holes []uint64, changes []sourceChange, connect
 	return append([]uint64(nil), t.got...), append([]uint64(nil), t.holes...), append([]sourceChange(nil), t.changes...), t.connections
 }
 
-// change returns the first source change from session from to session to.
-func findChange(changes []sourceChange, from, to uint32) (sourceChange, bool) {
+// findChange returns the first source change from session from to session
+// to whose new source came after instant after.
+func findChange(changes []sourceChange, from, to uint32, after time.Time) (sourceChange, bool) {
 	for _, c := range changes {
-		if c.from.Session == from && c.to.Session == to {
+		if c.from.Session == from && c.to.Session == to && !c.firstAt.Before(after) {
 			return c, true
 		}
 	}

@@ -46,15 +46,18 @@ func TestTracker(t *testing.T) {
 	if len(changes) != 2 {
 		t.Fatalf("changes = %+v, want 2", changes)
 	}
-	failover, ok := findChange(changes, 1, 2)
+	failover, ok := findChange(changes, 1, 2, start)
 	if !ok || failover.from != st(1, 15) || failover.to != st(2, 5) || failover.silence() != 700*time.Millisecond {
 		t.Errorf("failover = %+v (found %v), silence %v", failover, ok, failover.silence())
 	}
-	back, ok := findChange(changes, 2, 3)
+	back, ok := findChange(changes, 2, 3, start)
 	if !ok || back.from != st(2, 41) || back.to != st(3, 0) || back.silence() != 100*time.Millisecond {
 		t.Errorf("switch-back = %+v (found %v), silence %v", back, ok, back.silence())
 	}
-	if _, ok := findChange(changes, 1, 3); ok {
+	if _, ok := findChange(changes, 1, 3, start); ok {
 		t.Error("found a change that did not happen")
+	}
+	if _, ok := findChange(changes, 1, 2, at(1000)); ok {
+		t.Error("found a change before the instant asked")
 	}
 }
