@@ -406,8 +406,14 @@ func (r *soakRun) details(p printer, o options, i int, several bool) {
 	r.switchTable(p, title)
 	r.feedTable(p, t)
 	if len(r.closes) > 0 {
-		p("\nPodium closed %d deliveries during the soak (from its log, by reason): %s. It accepted %.0f SRT deliveries during it.\n",
-			sumValues(r.closes), closes(r.closes), r.connectsAfter-r.connectsBefore)
+		p("\nPodium closed %d deliveries during the soak (from its log, by reason): %s.", sumValues(r.closes), closes(r.closes))
+		if r.connectsAfter > 0 {
+			p(" It accepted %.0f SRT deliveries during it.", r.connectsAfter-r.connectsBefore)
+		}
+		p("\n")
+	}
+	if len(r.switchReasons) > 0 {
+		p("\nPodium's switches during the soak (from its log, by reason): %s.\n", closes(r.switchReasons))
 	}
 	r.sampleTable(p)
 }

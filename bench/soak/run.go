@@ -147,12 +147,13 @@ func (r *soakRun) run(ctx context.Context) error {
 	err = r.sampleUntilEnd(ctx)
 	stopEvents()
 	events.Wait()
+	// Podium's log tells what happened even when the soak was cut short.
+	r.closes = r.podium.DeliveryCloses(logFrom)
+	r.switchReasons = r.podium.CountLog(logFrom, "feed source on air", "reason")
 	if err != nil {
 		return err
 	}
 	r.connectsAfter = r.srtConnects(ctx)
-	r.closes = r.podium.DeliveryCloses(logFrom)
-	r.switchReasons = r.podium.CountLog(logFrom, "feed source on air", "reason")
 	return nil
 }
 
