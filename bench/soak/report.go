@@ -108,23 +108,25 @@ func (r *soakRun) heading(i int) string {
 
 // totals are a soak's figures over its whole length.
 type totals struct {
-	minutes                                []minuteRow
-	trend                                  memoryTrend
-	offeredGbps, deliveredGbps             float64
-	received                               float64 // mean share of the stream the receivers got
-	holes                                  float64
-	cuts                                   float64
-	exits                                  int
-	readers                                float64
-	podium, peers, bench, other, busy      float64
-	backupSwitches, primarySwitches        float64
-	failovers, switchBacks                 []time.Duration
-	afterKill, failSilence, backSilence    []time.Duration
-	failGap, backGap                       []time.Duration
-	kills, backupBefore, failoverErrors    int
-	early, switchBackErrs, restartFailures int
-	pacerLate                              time.Duration
-	measured                               time.Duration // how much of the soak ran
+	minutes                           []minuteRow
+	trend                             memoryTrend
+	offeredGbps, deliveredGbps        float64
+	received                          float64 // mean share of the stream the receivers got
+	holes                             float64
+	cuts                              float64
+	exits                             int
+	readers                           float64
+	podium, peers, bench, other, busy float64
+	backupSwitches, primarySwitches   float64
+	// SRT packets over the soak, from Podium's metrics.
+	ingestLost, ingestDropped, deliveryLost, deliveryDropped float64
+	failovers, switchBacks                                   []time.Duration
+	afterKill, failSilence, backSilence                      []time.Duration
+	failGap, backGap                                         []time.Duration
+	kills, backupBefore, failoverErrors                      int
+	early, switchBackErrs, restartFailures                   int
+	pacerLate                                                time.Duration
+	measured                                                 time.Duration // how much of the soak ran
 }
 
 func (r *soakRun) totals() totals {
@@ -171,6 +173,8 @@ func (r *soakRun) totals() totals {
 		t.cuts = last.cuts - first.cuts
 		t.backupSwitches = last.switchesB - first.switchesB
 		t.primarySwitches = last.switchesPrimary - first.switchesPrimary
+		t.ingestLost, t.ingestDropped = last.ingestLost-first.ingestLost, last.ingestDropped-first.ingestDropped
+		t.deliveryLost, t.deliveryDropped = last.deliveryLost-first.deliveryLost, last.deliveryDropped-first.deliveryDropped
 	}
 	var got, due, holes float64
 	for _, c := range counts {
@@ -252,6 +256,8 @@ func (r *soakRun) summary(p printer, o options) {
 	p("- **Load: %d receivers were offered %.2f Gbit/s; Podium sent %.2f Gbit/s**, and the receivers got %s of their streams on average",
 		c.feeds*c.readers, t.offeredGbps, t.deliveredGbps, pct(t.received))
 	p(" (%s of what they got lost in transit and not repaired); %.1f readers attached on average. ", pct(t.holes), t.readers)
+	p("Podium's SRT counters: on ingest %.0f packets lost, %.0f of them too late to play (dropped); on delivery %.0f lost, %.0f dropped. ",
+		t.ingestLost, t.ingestDropped, t.deliveryLost, t.deliveryDropped)
 	if t.cuts > 0 || t.exits > 0 {
 		p("Podium cut %.0f receivers for lagging; %d receiver processes ended", t.cuts, t.exits)
 		if c.rejoin > 0 {

@@ -23,6 +23,9 @@ type sample struct {
 	bytesOut                   float64 // transport stream bytes out, all feeds, since Podium started
 	switchesPrimary, switchesB float64 // switches putting the primary, the backup on air
 	buffered                   float64 // the hub's buffers, all feeds
+	// SRT packets lost (then retransmitted or not) and dropped (given up
+	// on), since Podium started, on ingest and on delivery.
+	ingestLost, ingestDropped, deliveryLost, deliveryDropped float64
 	// CPU since the previous sample, in cores.
 	podiumCores, peerCores, benchCores, otherCores float64
 	machineBusy                                    float64 // share of the machine's CPU time
@@ -84,6 +87,10 @@ func (r *soakRun) takeSample(ctx context.Context, prev cpuCounters) (sample, cpu
 		s.switchesPrimary = m.Sum("podium_feed_source_switches_total", `source="primary"`)
 		s.switchesB = m.Sum("podium_feed_source_switches_total", `source="backup"`)
 		s.buffered = m.Sum("podium_feed_buffered_bytes")
+		s.ingestLost = m.Sum("podium_srt_packets_lost_total", `direction="ingest"`)
+		s.ingestDropped = m.Sum("podium_srt_packets_dropped_total", `direction="ingest"`)
+		s.deliveryLost = m.Sum("podium_srt_packets_lost_total", `direction="delivery"`)
+		s.deliveryDropped = m.Sum("podium_srt_packets_dropped_total", `direction="delivery"`)
 	} else if ctx.Err() != nil {
 		return s, prev, ctx.Err()
 	}
