@@ -256,7 +256,7 @@ func (r *soakRun) summary(p printer, o options) {
 	p("- **Load: %d receivers were offered %.2f Gbit/s; Podium sent %.2f Gbit/s**, and the receivers got %s of their streams on average",
 		c.feeds*c.readers, t.offeredGbps, t.deliveredGbps, pct(t.received))
 	p(" (%s of what they got lost in transit and not repaired); %.1f readers attached on average. ", pct(t.holes), t.readers)
-	p("Podium's SRT counters: on ingest %.0f packets lost, %.0f of them too late to play (dropped); on delivery %.0f lost, %.0f dropped. ",
+	p("Podium's SRT counters: on ingest %.0f packets lost and %.0f dropped (too late to play); on delivery %.0f lost and %.0f dropped (not acknowledged within the latency). ",
 		t.ingestLost, t.ingestDropped, t.deliveryLost, t.deliveryDropped)
 	if t.cuts > 0 || t.exits > 0 {
 		p("Podium cut %.0f receivers for lagging; %d receiver processes ended", t.cuts, t.exits)
