@@ -50,7 +50,7 @@ type options struct {
 // setupAllowance bounds the time a run takes beyond its soak's duration:
 // building Podium, encoding the source the first time, starting the
 // publishers and the receivers, and stopping everything.
-const setupAllowance = 4 * time.Minute
+const setupAllowance = 5 * time.Minute
 
 func parseFlags(args []string) (options, error) {
 	o := options{}
