@@ -40,7 +40,7 @@ func (rep *report) markdown() string {
 	var w strings.Builder
 	p := printer(func(format string, args ...any) { fmt.Fprintf(&w, format, args...) })
 	o, m := rep.opts, rep.machine
-	p("%s\n## Soak: %d feeds × %d SRT receivers at %s, primary and backup switching\n\n", beginMarker, o.feeds, o.readers, mbps(o.bitrate))
+	p("%s\n## Soak: %s × %s at %s, primary and backup switching\n\n", beginMarker, count(o.feeds, "feed"), count(o.readers, "SRT receiver"), mbps(o.bitrate))
 	p("Written by `go run ./bench/soak` (part of `make bench`) on %s, in %s.\n",
 		rep.date.UTC().Format("2006-01-02 15:04 MST"), rep.duration.Round(time.Second))
 	p("Machine: %d × %s, Linux %s, %s, srt-live-transmit on libsrt %s; Podium at commit %s.\n",
@@ -65,19 +65,19 @@ func (rep *report) markdown() string {
 
 func (r *soakRun) heading(i int) string {
 	if i == 0 {
-		return fmt.Sprintf("%d feeds × %d receivers, as asked", r.cfg.feeds, r.cfg.readers)
+		return fmt.Sprintf("%s × %s, as asked", count(r.cfg.feeds, "feed"), count(r.cfg.readers, "receiver"))
 	}
-	return fmt.Sprintf("Scaled: %d feeds × %d receivers, for %v (the full size could not run)", r.cfg.feeds, r.cfg.readers, r.cfg.duration)
+	return fmt.Sprintf("Scaled: %s × %s, for %v (the full size could not run)", count(r.cfg.feeds, "feed"), count(r.cfg.readers, "receiver"), r.cfg.duration)
 }
 
 func (r *soakRun) summary(p printer, o options) {
 	t := r.totals()
 	c := r.cfg
 	if r.failure != nil {
-		p("**The soak stopped after %v of %v: %v.**\n\n", t.measured, c.duration, oneLine(r.failure.Error()))
+		p("**The soak stopped after %v of %v: %v.**\n\n", r.stoppedAt.Round(time.Second), c.duration, oneLine(r.failure.Error()))
 	}
-	p("%d feeds at %s, each with a primary and a backup publisher and %d receivers: %.2f Gbit/s of SRT delivery offered, with %d SRT peers (srt-live-transmit) on the same %d cores as Podium. ",
-		c.feeds, mbps(c.bitrate), c.readers, t.offeredGbps, c.feeds*(c.readers+2), cpus())
+	p("%s at %s, each with a primary and a backup publisher and %s: %.2f Gbit/s of SRT delivery offered, with %s (srt-live-transmit) on the same %d cores as Podium. ",
+		count(c.feeds, "feed"), mbps(c.bitrate), count(c.readers, "receiver"), t.offeredGbps, count(c.feeds*(c.readers+2), "SRT peer"), cpus())
 	if t.cuts > 0 || t.received < fullShare {
 		p("**Not every receiver got its stream in full**: the load is beyond what this machine serves (see the SRT fan-out section for its limit with one feed), and the figures say how Podium coped.\n\n")
 	} else {
@@ -96,13 +96,13 @@ func (r *soakRun) summary(p printer, o options) {
 		p("from %v to %v (%d samples), Podium's RSS moved %+.2f MiB per minute (%.0f–%.0f MiB), its Go heap in use %+.2f MiB per minute (%.1f–%.1f MiB); least squares, flat meaning under %g MiB per minute either way.\n",
 			tr.from, tr.to, tr.samples, tr.rssSlope, mib(tr.rssMin), mib(tr.rssMax), tr.heapSlope, tr.heapMin/(1<<20), tr.heapMax/(1<<20), o.flat)
 	}
-	p("- **Load: %d receivers were offered %.2f Gbit/s; Podium sent %.2f Gbit/s**, and the receivers got %s of their streams on average",
-		c.feeds*c.readers, t.offeredGbps, t.deliveredGbps, pct(t.received))
+	p("- **Load: %s were offered %.2f Gbit/s; Podium sent %.2f Gbit/s**, and the receivers got %s of their streams on average",
+		count(c.feeds*c.readers, "receiver"), t.offeredGbps, t.deliveredGbps, pct(t.received))
 	p(" (%s of what they got lost in transit and not repaired); %.1f readers attached on average. ", pct(t.holes), t.readers)
 	p("Podium's SRT counters: on ingest %.0f packets lost and %.0f dropped (too late to play); on delivery %.0f lost and %.0f dropped (not acknowledged within the latency). ",
 		t.ingestLost, t.ingestDropped, t.deliveryLost, t.deliveryDropped)
 	if t.cuts > 0 || t.exits > 0 {
-		p("Podium cut %.0f receivers for lagging; %d receiver processes ended", t.cuts, t.exits)
+		p("Podium cut %s for lagging; %s ended", count(int(t.cuts), "receiver"), count(t.exits, "receiver process"))
 		if c.rejoin > 0 {
 			p(" and joined again %v later", c.rejoin)
 		}
@@ -111,7 +111,7 @@ func (r *soakRun) summary(p printer, o options) {
 		p("No receiver was cut.\n")
 	}
 	if t.kills > 0 {
-		p("- **Failover: %d primaries killed", t.kills)
+		p("- **Failover: %s killed", count(t.kills, "primary"))
 		if len(t.failovers) > 0 {
 			p("; the backup was on air %s after the kill** (median of %d; %s–%s), as GET /api/v1/feeds/{id} reported it",
 				secs(quantile(t.failovers, 0.5)), len(t.failovers), secs(quantile(t.failovers, 0)), secs(quantile(t.failovers, 1)))
@@ -119,10 +119,10 @@ func (r *soakRun) summary(p printer, o options) {
 			p("**")
 		}
 		if t.failoverErrors > 0 {
-			p("; **%d times not within 10 s**", t.failoverErrors)
+			p("; **%s not within 10 s**", times(t.failoverErrors))
 		}
 		if t.backupBefore > 0 {
-			p("; %d times the backup was on air already (the primary had stalled): no failover to time", t.backupBefore)
+			p("; %s the backup was on air already (the primary had stalled): no failover to time", times(t.backupBefore))
 		}
 		if len(t.afterKill) > 0 {
 			p(". The receivers got the backup's first chunk %s after the kill (median of %d; p90 %s), after %s without data (p90 %s)",
@@ -140,26 +140,26 @@ func (r *soakRun) summary(p printer, o options) {
 			p("**")
 		}
 		if t.switchBackErrs > 0 {
-			p("; **%d times not at all**", t.switchBackErrs)
+			p("; **%s not at all**", times(t.switchBackErrs))
 		}
 		if t.early > 0 {
-			p("; %d times before the hold was over, the backup having stalled", t.early)
+			p("; %s before the hold was over, the backup having stalled", times(t.early))
 		}
 		if t.restartFailures > 0 {
-			p("; %d restarted primaries ended before they were on air, and were started again", t.restartFailures)
+			p("; %s ended before they were on air, and were started again", count(t.restartFailures, "restarted primary"))
 		}
 		p(".\n")
 	}
 	if unplanned := t.backupSwitches - float64(len(t.failovers)+t.failoverErrors); unplanned > 0 {
-		p("- **%.0f unplanned switches to a backup**: a primary fell silent for %v without being killed (its publisher, or this program feeding it, short of CPU)",
-			unplanned, c.stall)
+		p("- **%s to a backup**: a primary fell silent for %v without being killed (its publisher, or this program feeding it, short of CPU)",
+			count(int(unplanned), "unplanned switch"), c.stall)
 		if len(r.switchReasons) > 0 {
 			p("; Podium's switches by reason: %s", closes(r.switchReasons))
 		}
 		p(".\n")
 	}
 	if len(r.revived) > 0 {
-		p("- **%d publishers ended on their own** and were started again at the next sample: %s.\n", len(r.revived), strings.Join(r.revived, "; "))
+		p("- **%s ended on their own** and were started again at the next sample: %s.\n", count(len(r.revived), "publisher"), strings.Join(r.revived, "; "))
 	}
 	p("- **CPU: Podium %.2f cores, %.0f%% of the machine's %d**; the machine %.0f%% busy: the SRT peers (publishers and receivers) %.2f cores, this program %.2f, others %.2f.\n",
 		t.podium, t.podium/float64(cpus())*100, cpus(), t.busy*100, t.peers, t.bench, t.other)
@@ -286,6 +286,8 @@ func (r *soakRun) switchTable(p printer, title func(string)) {
 		var fo, sb switchView
 		failover := secs(ev.failover)
 		switch {
+		case ev.cutShort && ev.failover == 0:
+			failover = "cut short by the soak's end"
 		case ev.onAirBefore != primary:
 			failover = fmt.Sprintf("%q was on air already", ev.onAirBefore)
 		case ev.failoverErr != nil:
@@ -295,6 +297,8 @@ func (r *soakRun) switchTable(p printer, title func(string)) {
 		}
 		back := fmt.Sprintf("%v + %s", r.cfg.hold, secs(ev.switchBack))
 		switch {
+		case ev.cutShort:
+			back = "cut short by the soak's end"
 		case ev.restartAt.IsZero():
 			back = "not restarted"
 		case ev.switchBackErr != nil:
@@ -389,6 +393,33 @@ func percentCell(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }
 
 // cpus is the machine's cores, for CPU shares.
 func cpus() int { return runtime.NumCPU() }
+
+// count writes n things: "1 feed", "8 feeds", "2 primaries", "3 switches".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	switch {
+	case strings.HasSuffix(thing, "ary"):
+		thing = strings.TrimSuffix(thing, "y") + "ies"
+	case strings.HasSuffix(thing, "ch"), strings.HasSuffix(thing, "ss"):
+		thing += "es"
+	default:
+		thing += "s"
+	}
+	return fmt.Sprintf("%d %s", n, thing)
+}
+
+// times writes "once", "twice", "3 times".
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
+}
 
 func mbps(bitrate int) string { return fmt.Sprintf("%g Mbit/s", float64(bitrate)/1e6) }
 

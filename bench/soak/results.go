@@ -137,6 +137,7 @@ func (r *soakRun) totals() totals {
 		t.kills++
 		t.restartFailures += len(ev.restartFailures)
 		switch {
+		case ev.cutShort && ev.failover == 0:
 		case ev.onAirBefore != primary:
 			t.backupBefore++
 		case ev.failoverErr != nil:
@@ -149,7 +150,7 @@ func (r *soakRun) totals() totals {
 			t.failGap = append(t.failGap, fo.mediaGap...)
 		}
 		switch {
-		case ev.restartAt.IsZero():
+		case ev.restartAt.IsZero(), ev.cutShort:
 		case ev.switchBackErr != nil:
 			t.switchBackErrs++
 		case ev.early:

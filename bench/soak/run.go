@@ -59,8 +59,10 @@ type soakRun struct {
 	switchReasons map[string]int
 	// revived lists the publishers that ended on their own and were started again.
 	revived []string
-	// failure says why the soak did not run to its end.
-	failure error
+	// failure says why the soak did not run to its end, and stoppedAt when,
+	// on the soak's clock.
+	failure   error
+	stoppedAt time.Duration
 }
 
 const (
@@ -81,7 +83,10 @@ func (r *soakRun) addSample(s sample) {
 func runSoak(ctx context.Context, env *environment, cfg config, label, name string) *soakRun {
 	r := &soakRun{cfg: cfg, label: label, name: name, environment: env, sessions: sessions{byID: map[uint32]sessionInfo{}}}
 	r.failure = r.run(ctx)
-	if r.failure != nil && ctx.Err() == nil {
+	if r.failure != nil {
+		if r.stoppedAt == 0 && !r.start.IsZero() {
+			r.stoppedAt = max(0, time.Since(r.start))
+		}
 		r.say("%s: stopped: %v", label, r.failure)
 	}
 	return r
@@ -145,6 +150,9 @@ func (r *soakRun) run(ctx context.Context) error {
 	events.Go(func() { r.scheduleEvents(eventCtx, &events) })
 	r.say("%s: soak started: %v, %d planned primary outages", r.label, r.cfg.duration, len(r.cfg.schedule()))
 	err = r.sampleUntilEnd(ctx)
+	if err != nil {
+		r.stoppedAt = time.Since(r.start)
+	}
 	stopEvents()
 	events.Wait()
 	// Podium's log tells what happened even when the soak was cut short.

@@ -70,7 +70,7 @@ func (r *soakRun) readCPU() (cpuCounters, error) {
 func (r *soakRun) takeSample(ctx context.Context, prev cpuCounters) (sample, cpuCounters, error) {
 	s := sample{at: time.Since(r.start).Round(100 * time.Millisecond)}
 	if r.podium.Proc.Exited() {
-		return s, prev, fmt.Errorf("podium exited at %v: %s", s.at, r.podium.LogTail())
+		return s, prev, fmt.Errorf("at %v, %s (its log is kept in bench/.cache/%s-podium.log)", s.at, r.podium.Proc.Why(), r.name)
 	}
 	s.rss, _ = harness.RSSBytes(r.podium.Proc.PID())
 	scrapeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -34,18 +33,10 @@ type switchEvent struct {
 	switchBack    time.Duration
 	early         bool
 	switchBackErr error
-	// skipped says why the event did not happen.
-	skipped string
-}
-
-// failoverTimed reports whether the event's failover was measured.
-func (ev *switchEvent) failoverTimed() bool {
-	return ev.onAirBefore == primary && ev.failoverErr == nil
-}
-
-// switchBackTimed reports whether the event's switch-back was measured, after the hold.
-func (ev *switchEvent) switchBackTimed() bool {
-	return !ev.restartAt.IsZero() && ev.switchBackErr == nil && !ev.early
+	// skipped says why the event did not happen; cutShort, that the soak
+	// ended or stopped before it did.
+	skipped  string
+	cutShort bool
 }
 
 // eventTime is how long an event lasts, kill to switch-back, with a margin.
@@ -86,12 +77,17 @@ func (r *soakRun) runEvent(ctx context.Context, ev *switchEvent) {
 	ev.killAt = time.Now()
 	victim.Kill()
 	seen, err := r.waitFor(ctx, f, 10*time.Second, onAir(backup), nil)
-	if err != nil {
+	switch {
+	case ctx.Err() != nil:
+		ev.cutShort = true
+		return
+	case err != nil:
 		ev.failoverErr = err
-	} else {
+	default:
 		ev.failover = seen.Sub(ev.killAt)
 	}
-	if err := harness.SleepUntil(ctx, ev.killAt.Add(r.cfg.outage)); err != nil {
+	if harness.SleepUntil(ctx, ev.killAt.Add(r.cfg.outage)) != nil {
+		ev.cutShort = true
 		return
 	}
 	r.restartPrimary(ctx, ev)
@@ -112,6 +108,9 @@ func (r *soakRun) restartPrimary(ctx context.Context, ev *switchEvent) {
 		ev.restartAt, ev.restarted = pub.Start, pub.Session
 		seen, err := r.waitFor(ctx, f, time.Until(deadline), onAir(primary), exitedCheck(pub))
 		switch {
+		case ctx.Err() != nil:
+			ev.cutShort = true
+			return
 		case err == nil:
 			ev.switchBack = seen.Sub(ev.restartAt) - r.cfg.hold
 			ev.early = ev.switchBack < 0
@@ -119,6 +118,7 @@ func (r *soakRun) restartPrimary(ctx context.Context, ev *switchEvent) {
 		case pub.Proc.Exited() && time.Now().Before(deadline):
 			ev.restartFailures = append(ev.restartFailures, oneLine(pub.Proc.Why()))
 			if harness.Sleep(ctx, time.Second) != nil {
+				ev.cutShort = true
 				return
 			}
 		default:
@@ -126,6 +126,7 @@ func (r *soakRun) restartPrimary(ctx context.Context, ev *switchEvent) {
 			return
 		}
 	}
+	ev.cutShort = true
 }
 
 // describe is the event's progress line.
@@ -143,7 +144,9 @@ func (ev *switchEvent) describe(hold time.Duration) string {
 		s += fmt.Sprintf("; %d restarted primaries ended (%s)", n, ev.restartFailures[0])
 	}
 	switch {
-	case ev.switchBackErr != nil && !errors.Is(ev.switchBackErr, context.Canceled):
+	case ev.cutShort:
+		s += "; cut short by the soak's end"
+	case ev.switchBackErr != nil:
 		s += fmt.Sprintf("; primary NOT back on air: %v", ev.switchBackErr)
 	case ev.restartAt.IsZero():
 		s += "; primary not restarted"
