@@ -78,10 +78,10 @@ func (r *soakRun) summary(p printer, o options) {
 	}
 	p("%s at %s, each with a primary and a backup publisher and %s: %.2f Gbit/s of SRT delivery offered, with %s (srt-live-transmit) on the same %d cores as Podium. ",
 		count(c.feeds, "feed"), mbps(c.bitrate), count(c.readers, "receiver"), t.offeredGbps, count(c.feeds*(c.readers+2), "SRT peer"), cpus())
-	if t.cuts > 0 || t.received < fullShare {
+	if t.cuts > 0 || t.received < fullShare || t.holes > 1-fullShare {
 		p("**Not every receiver got its stream in full**: the load is beyond what this machine serves (see the SRT fan-out section for its limit with one feed), and the figures say how Podium coped.\n\n")
 	} else {
-		p("Every receiver got its stream in full.\n\n")
+		p("Every receiver got its stream in full (%.1f %% or more of it, under %.1f %% lost in transit) and none was cut.\n\n", fullShare*100, (1-fullShare)*100)
 	}
 	tr := t.trend
 	switch {
@@ -96,8 +96,8 @@ func (r *soakRun) summary(p printer, o options) {
 		p("from %v to %v (%d samples), Podium's RSS moved %+.2f MiB per minute (%.0f–%.0f MiB), its Go heap in use %+.2f MiB per minute (%.1f–%.1f MiB); least squares, flat meaning under %g MiB per minute either way.\n",
 			tr.from, tr.to, tr.samples, tr.rssSlope, mib(tr.rssMin), mib(tr.rssMax), tr.heapSlope, tr.heapMin/(1<<20), tr.heapMax/(1<<20), o.flat)
 	}
-	p("- **Load: %s were offered %.2f Gbit/s; Podium sent %.2f Gbit/s**, and the receivers got %s of their streams on average",
-		count(c.feeds*c.readers, "receiver"), t.offeredGbps, t.deliveredGbps, pct(t.received))
+	p("- **Load: %.2f Gbit/s offered to %s; Podium sent %.2f Gbit/s**, and the receivers got %s of their streams on average",
+		t.offeredGbps, count(c.feeds*c.readers, "receiver"), t.deliveredGbps, pct(t.received))
 	p(" (%s of what they got lost in transit and not repaired); %.1f readers attached on average. ", pct(t.holes), t.readers)
 	p("Podium's SRT counters: on ingest %.0f packets lost and %.0f dropped (too late to play); on delivery %.0f lost and %.0f dropped (not acknowledged within the latency). ",
 		t.ingestLost, t.ingestDropped, t.deliveryLost, t.deliveryDropped)
