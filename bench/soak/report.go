@@ -193,8 +193,9 @@ and how much stream time the switch skipped or, when negative, repeated (the new
 its latest keyframe, up to a GOP back).
 
 A receiver's share of a minute is the chunks it got, of any source, over those a feed carries in a
-minute; what it did not get was lost in transit, cut off by a switch, or missed while it was
-disconnected. Lost in transit counts only the chunks missing between two of the same source on the
+minute (at most 100 %%); what it did not get was lost in transit, cut off by a switch, or missed while
+it was disconnected. A new connection or a switch starts at the latest keyframe, up to a second back,
+and the stretch it repeats counts again: with many reconnections the share is an upper bound. Lost in transit counts only the chunks missing between two of the same source on the
 same connection: SRT losses not repaired in time. Every %[17]v this program samples Podium's VmRSS
 and CPU (user+system from /proc, in cores), its /metrics (go_memstats_heap_inuse_bytes,
 go_goroutines, podium_feed_readers, podium_feed_readers_cut_lagging_total,
