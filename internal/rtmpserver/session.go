@@ -219,7 +219,8 @@ func (ss *session) publish(ctx context.Context, pub Publisher) error {
 	})
 
 	ss.nc.SetDeadline(time.Now().Add(s.cfg.Timeout + trackAnalysis))
-	r := &gortmplib.Reader{Conn: ss.sc}
+	edge := &liveEdge{Conn: ss.sc}
+	r := &gortmplib.Reader{Conn: edge}
 	if err := r.Initialize(); err != nil {
 		return fmt.Errorf("reading the stream's tracks: %w", err)
 	}
@@ -233,6 +234,7 @@ func (ss *session) publish(ctx context.Context, pub Publisher) error {
 		return err
 	}
 	m.listen(r, tracks)
+	edge.onLive = m.goLive
 	s.log.Info("rtmp publish start", "feed", ss.feed, "source", ss.role, "remote", ss.remote,
 		"tracks", describe(tracks), "encoder", truncate(ss.sc.FlashVer))
 	defer func() { ss.tsBytes = m.written }()
@@ -245,6 +247,22 @@ func (ss *session) publish(ctx context.Context, pub Publisher) error {
 			return m.err
 		}
 	}
+}
+
+// liveEdge tells when gortmplib's reader, having read ahead to learn the
+// tracks, has handed over again what it read: its next read from the
+// connection is live. onLive is set once the tracks are known.
+type liveEdge struct {
+	gortmplib.Conn
+	onLive func()
+}
+
+func (c *liveEdge) Read() (message.Message, error) {
+	if c.onLive != nil {
+		c.onLive()
+		c.onLive = nil
+	}
+	return c.Conn.Read()
 }
 
 // ended says why a connection ended, err being what the last read or write returned.
