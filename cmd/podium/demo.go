@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -64,7 +65,7 @@ func endpoints(cfg config.Config, a *app.App) demo.Endpoints {
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	_, rtmpPort, _ := net.SplitHostPort(a.RTMPAddr())
 	return demo.Endpoints{
-		API:      "http://" + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
+		API:      strings.SplitAfter(a.HTTPURL(), "://")[0] + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
 		SRTHost:  cfg.Host(cfg.SRTAddr),
 		SRTPort:  srtPort,
 		RTMPHost: cfg.Host(cfg.RTMPAddr),

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/podium-broadcast/podium/internal/tlscert/tlscerttest"
 )
 
 var podiumBin string
@@ -162,6 +164,8 @@ func TestBadCommandLinesFailClearly(t *testing.T) {
 		{[]string{"serve", "--config", "/nonexistent/podium.yml"}, nil, "config file"},
 		{[]string{"serve"}, []string{"PODIUM_READER_MAX_LAG=forever"}, "PODIUM_READER_MAX_LAG"},
 		{[]string{"launch"}, nil, "unknown command"},
+		{[]string{"serve", "--tls-cert", "cert.pem"}, nil, "tls_cert and tls_key go together"},
+		{[]string{"serve", "--tls-cert", "cert.pem", "--tls-key", "key.pem"}, nil, "tls_cert: stat cert.pem: no such file"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -350,4 +354,35 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 		t.Fatalf("demo API key refused after restart: %d", status)
 	}
 	second.stop(t)
+}
+
+// TestServeReloadsItsCertificateOnSIGHUP: `podium serve --tls-cert --tls-key`
+// serves HTTPS and reads the files again on SIGHUP.
+func TestServeReloadsItsCertificateOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	tlscerttest.Write(t, certPath, keyPath, "podium-a")
+	s := start(t, nil, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0",
+		"--tls-cert", certPath, "--tls-key", keyPath)
+	addr := strings.TrimPrefix(s.http, "http://")
+	if got := tlscerttest.ServedName(t, addr); got != "podium-a" {
+		t.Fatalf("served %q, want podium-a", got)
+	}
+	tlscerttest.Write(t, certPath, keyPath, "podium-b")
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.After(5 * time.Second)
+	for reloaded := false; !reloaded; {
+		select {
+		case line := <-s.logs:
+			reloaded = strings.Contains(line, `msg="tls certificate reloaded" reason=SIGHUP`) && strings.Contains(line, "CN=podium-b")
+		case <-deadline:
+			t.Fatal("no reload logged within 5 s of SIGHUP")
+		}
+	}
+	if got := tlscerttest.ServedName(t, addr); got != "podium-b" {
+		t.Fatalf("after SIGHUP: served %q, want podium-b", got)
+	}
+	if code, _ := s.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
 }

@@ -105,6 +105,8 @@ func (s *server) createEntitlement(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	auditTarget(r, "broadcaster", e.BroadcasterID)
+	auditTarget(r, "feed", e.FeedID)
 	if err := s.Store.CreateEntitlement(r.Context(), e); err != nil {
 		s.fail(w, r, err)
 		return
@@ -148,6 +150,8 @@ func (s *server) setStatus(w http.ResponseWriter, r *http.Request, id string, st
 		return
 	}
 	e, _ := s.Store.Snapshot().Entitlement(id)
+	auditTarget(r, "broadcaster", e.BroadcasterID)
+	auditTarget(r, "feed", e.FeedID)
 	s.Log.Info("entitlement "+string(status), "entitlement", id, "broadcaster", e.BroadcasterID, "feed", e.FeedID)
 	writeJSON(w, http.StatusOK, s.entitlementJSON(e))
 }

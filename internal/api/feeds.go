@@ -7,6 +7,7 @@ import (
 
 	"github.com/podium-broadcast/podium/internal/catalog"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/srtserver"
 )
 
 type feedJSON struct {
@@ -18,12 +19,14 @@ type feedJSON struct {
 	Readers    int            `json:"readers"`
 	Publisher  *publisherJSON `json:"publisher"`
 	// OnAir and Sources: primary/backup switching, admin only.
-	OnAir                   *string        `json:"on_air,omitempty"`
-	Switching               *switchingJSON `json:"switching,omitempty"`
-	Sources                 []sourceJSON   `json:"sources,omitempty"`
-	PublishPassphrase       string         `json:"publish_passphrase,omitempty"`
-	BackupPublishPassphrase string         `json:"backup_publish_passphrase,omitempty"`
-	CreatedAt               *string        `json:"created_at"`
+	OnAir     *string        `json:"on_air,omitempty"`
+	Switching *switchingJSON `json:"switching,omitempty"`
+	Sources   []sourceJSON   `json:"sources,omitempty"`
+	// CallerSource is the encoder Podium pulls the feed from, admin only.
+	CallerSource            *callerSourceJSON `json:"caller_source,omitempty"`
+	PublishPassphrase       string            `json:"publish_passphrase,omitempty"`
+	BackupPublishPassphrase string            `json:"backup_publish_passphrase,omitempty"`
+	CreatedAt               *string           `json:"created_at"`
 }
 
 type switchingJSON struct {
@@ -64,6 +67,10 @@ func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
 			}
 		}
 	}
+	if src, ok := s.Store.Snapshot().CallerSource(f.ID); ok && admin {
+		caller := s.callerSourceJSON(src)
+		out.CallerSource = &caller
+	}
 	live, ok := s.Hub.Lookup(f.ID)
 	if !ok {
 		return out
@@ -74,6 +81,8 @@ func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
 		p := &publisherJSON{RemoteAddr: st.Publisher.RemoteAddr, Since: formatTime(st.Publisher.Since), BytesIn: st.Publisher.BytesIn}
 		if srt, ok := s.Ingest.PublisherStats(f.ID); ok {
 			p.PacketsLost, p.PacketsRetransmitted = srt.PacketsLost, srt.PacketsRetransmitted
+		} else if out.CallerSource != nil && out.CallerSource.State == srtserver.StateConnected {
+			p.PacketsLost, p.PacketsRetransmitted = out.CallerSource.PacketsLost, out.CallerSource.PacketsRetransmitted
 		}
 		out.Publisher = p
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
 	"github.com/podium-broadcast/podium/internal/ingest"
+	"github.com/podium-broadcast/podium/internal/ratelimit"
 	"github.com/podium-broadcast/podium/internal/store"
 )
 
@@ -52,6 +53,12 @@ type Deps struct {
 	Playback Playback
 	// Sources reports and forces primary/backup switching.
 	Sources Sources
+	// Callers reports on the feeds' SRT caller sources, Pushes on the
+	// broadcasters' push destinations; nil when they do not run.
+	Callers CallStatuses
+	Pushes  CallStatuses
+	// Auth locks out addresses after too many wrong tokens; nil: no limit.
+	Auth *ratelimit.Limiter
 }
 
 // Sources is the contribution switching the API reports on and drives.
@@ -83,6 +90,7 @@ func Handler(d Deps) http.Handler {
 	})
 	r.Handle("/metrics", d.Metrics)
 	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.auditWrites)
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
 			w.Write(OpenAPI)
@@ -108,10 +116,17 @@ func (s *server) routes(r chi.Router) {
 	r.Get("/feeds/{id}", s.getFeed)
 	r.Delete("/feeds/{id}", s.admin(s.deleteFeed))
 	r.Post("/feeds/{id}/switch", s.admin(s.switchSource))
+	r.Put("/feeds/{id}/source", s.admin(s.putCallerSource))
+	r.Get("/feeds/{id}/source", s.admin(s.getCallerSource))
+	r.Delete("/feeds/{id}/source", s.admin(s.deleteCallerSource))
 	r.Get("/broadcasters", s.listBroadcasters)
 	r.Post("/broadcasters", s.admin(s.createBroadcaster))
 	r.Get("/broadcasters/{id}", s.getBroadcaster)
 	r.Delete("/broadcasters/{id}", s.admin(s.deleteBroadcaster))
+	r.Get("/broadcasters/{id}/destinations", s.ownBroadcaster(s.listDestinations))
+	r.Post("/broadcasters/{id}/destinations", s.ownBroadcaster(s.createDestination))
+	r.Get("/broadcasters/{id}/destinations/{did}", s.ownBroadcaster(s.getDestination))
+	r.Delete("/broadcasters/{id}/destinations/{did}", s.ownBroadcaster(s.deleteDestination))
 	r.Get("/entitlements", s.listEntitlements)
 	r.Post("/entitlements", s.admin(s.createEntitlement))
 	r.Get("/entitlements/{id}", s.getEntitlement)
@@ -123,6 +138,7 @@ func (s *server) routes(r chi.Router) {
 	r.Get("/session", s.getSession)
 	r.Delete("/session", s.signOut)
 	r.Get("/events", s.events)
+	r.Get("/audit", s.admin(s.listAudit))
 }
 
 // principal is who a request comes from: the operator (admin) or a broadcaster.
@@ -140,17 +156,25 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		var p principal
 		var ok bool
 		if header := r.Header.Get("Authorization"); header != "" {
+			if retry, allowed := s.Auth.Check(r.RemoteAddr); !allowed {
+				writeLockedOut(w, retry)
+				return
+			}
 			token, bearer := strings.CutPrefix(header, "Bearer ")
 			if bearer {
 				p, ok = s.tokenPrincipal(strings.TrimSpace(token))
 			}
+			s.countAuthentication(r, ok)
 		} else {
+			// Session ids are 256-bit random values, out of reach of guessing;
+			// a stale cookie (say, after a restart) is not an attack.
 			p, ok = s.sessionPrincipal(r)
 		}
 		if !ok {
 			writeError(w, errUnauthorized)
 			return
 		}
+		audited(r, p)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
@@ -202,7 +226,8 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			return
 		}
 		level := slog.LevelDebug
-		if r.Method != http.MethodGet || rec.status >= 400 {
+		if (r.Method != http.MethodGet || rec.status >= 400) && rec.status != http.StatusTooManyRequests {
+			// Refusals of a locked-out address are not logged one by one: the lockout is, once.
 			level = slog.LevelInfo
 		}
 		s.Log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path, "status", rec.status,

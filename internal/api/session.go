@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,11 +22,17 @@ const SessionCookie = "podium_session"
 // sessionTTL bounds a portal session; signing in again starts a new one.
 const sessionTTL = 12 * time.Hour
 
+// maxSessions bounds the sessions kept, so that signing in over and over
+// (with a valid key: sign-ins are not otherwise limited) cannot exhaust
+// memory; past it, the session closest to its end is dropped.
+const maxSessions = 10000
+
 // sessions holds the portal's signed-in browsers. A session is a random id
 // kept in an HttpOnly cookie; the server keeps only its hash, so that signing
 // out really ends it. Sessions live in memory: a restart signs everyone out.
 type sessions struct {
 	now func() time.Time
+	max int
 	mu  sync.Mutex
 	m   map[string]session // by sha256 of the cookie value
 }
@@ -35,7 +43,7 @@ type session struct {
 }
 
 func newSessions(now func() time.Time) *sessions {
-	return &sessions{now: now, m: make(map[string]session)}
+	return &sessions{now: now, max: maxSessions, m: make(map[string]session)}
 }
 
 func sessionKey(value string) string {
@@ -53,6 +61,15 @@ func (s *sessions) create(p principal) (string, time.Time) {
 		if !s.now().Before(old.expires) {
 			delete(s.m, k)
 		}
+	}
+	if len(s.m) >= s.max {
+		var oldest string
+		for k, sess := range s.m {
+			if oldest == "" || sess.expires.Before(s.m[oldest].expires) {
+				oldest = k
+			}
+		}
+		delete(s.m, oldest)
 	}
 	s.m[sessionKey(value)] = session{principal: p, expires: expires}
 	return value, expires
@@ -131,6 +148,10 @@ type signInRequest struct {
 
 // signIn exchanges the admin token or an API key for a session cookie.
 func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
+	if retry, allowed := s.Auth.Check(r.RemoteAddr); !allowed {
+		writeLockedOut(w, retry)
+		return
+	}
 	var req signInRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
@@ -142,6 +163,13 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, ok := s.tokenPrincipal(req.Token)
+	s.countAuthentication(r, ok)
+	if rec := auditOf(r); rec != nil {
+		rec.signIn = true
+	}
+	if ok {
+		audited(r, p)
+	}
 	if !ok {
 		s.Log.Info("portal sign-in refused", "remote", r.RemoteAddr, "reason", "unknown token")
 		writeError(w, apiError(http.StatusUnauthorized, "unauthorized", "token", "unknown token: use the admin token or a broadcaster API key"))
@@ -166,6 +194,24 @@ func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: secureCookie(r), SameSite: http.SameSiteStrictMode})
 	s.Log.Info("portal signed out", "remote", r.RemoteAddr, "broadcaster", who(r).broadcasterID)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// countAuthentication tells the limiter whether the request's credential was right.
+func (s *server) countAuthentication(r *http.Request, ok bool) {
+	if ok {
+		s.Auth.Succeed(r.RemoteAddr)
+	} else {
+		s.Auth.Fail(r.RemoteAddr)
+	}
+}
+
+// writeLockedOut refuses a request from an address locked out after too
+// many failed authentications, saying when to come back.
+func writeLockedOut(w http.ResponseWriter, retry time.Duration) {
+	seconds := max(1, int(math.Ceil(retry.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	writeError(w, apiError(http.StatusTooManyRequests, "too_many_requests", "",
+		"too many failed authentications from this address: it is locked out, try again in %d s", seconds))
 }
 
 // secureCookie says whether the session cookie gets the Secure attribute:

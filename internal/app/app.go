@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,9 +29,12 @@ import (
 	"github.com/podium-broadcast/podium/internal/hls"
 	"github.com/podium-broadcast/podium/internal/hub"
 	"github.com/podium-broadcast/podium/internal/ingest"
+	"github.com/podium-broadcast/podium/internal/limits"
+	"github.com/podium-broadcast/podium/internal/ratelimit"
 	"github.com/podium-broadcast/podium/internal/rtmpserver"
 	"github.com/podium-broadcast/podium/internal/srtserver"
 	"github.com/podium-broadcast/podium/internal/store"
+	"github.com/podium-broadcast/podium/internal/tlscert"
 	"github.com/podium-broadcast/podium/internal/web"
 )
 
@@ -43,17 +48,33 @@ type App struct {
 	SRT        *srtserver.Server
 	RTMP       *rtmpserver.Server
 	Sources    *ingest.Switcher
+	// Callers pull feeds from encoders that listen; Pushes send feeds to broadcasters' receivers that listen.
+	Callers    *srtserver.Callers
+	Pushes     *srtserver.Pushes
 	HLS        *hls.Server
 	AdminToken string
 	// AdminTokenCreated is true when the admin token was generated at this start.
 	AdminTokenCreated bool
+	// Connections bounds the connections at once, for every protocol server.
+	Connections *limits.ConnectionLimiter
+
+	authMetrics *ratelimit.Metrics
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+	// certs serves the HTTPS certificate; nil for plain HTTP.
+	certs *tlscert.Reloader
 }
 
 // New opens the data directory and binds the listeners; Run serves.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	var certs *tlscert.Reloader
+	if cfg.TLSCert != "" {
+		var err error
+		if certs, err = tlscert.New(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -66,16 +87,31 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Store: st, AdminToken: token, AdminTokenCreated: created}
-	a.Hub = hub.New(hub.Config{Grace: cfg.PublisherGrace, MaxLag: cfg.ReaderMaxLag, RingChunks: hub.DefaultConfig.RingChunks})
+	reg := prometheus.NewRegistry()
+	a.authMetrics = ratelimit.NewMetrics(reg)
+	limitMetrics := limits.NewMetrics(reg)
+	a.Connections = limits.NewConnectionLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerBroadcaster, limitMetrics)
+	a.Hub = hub.New(hub.Config{Grace: cfg.PublisherGrace, MaxLag: cfg.ReaderMaxLag, RingChunks: hub.DefaultConfig.RingChunks,
+		MaxBitrate: uint64(cfg.MaxPublishBitrate), BitrateExceeded: func(feedID string, err error) {
+			limitMetrics.Rejected(limits.PublishBitrate)
+			log.Warn("publisher cut", "feed", feedID, "limit", limits.PublishBitrate, "reason", err)
+		}})
 	a.Deliveries = delivery.NewRegistry(st)
 	st.OnChange(a.Deliveries.CatalogChanged)
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.Hub, a.Deliveries)
 	a.Sources = ingest.New(ingest.Config{Stall: cfg.SwitchStall, Hold: cfg.SwitchHold, Revertive: cfg.SwitchRevertive},
 		a.Hub, ingest.NewMetrics(reg), log)
-	a.SRT = srtserver.New(srtserver.Config{Addr: cfg.SRTAddr, Latency: cfg.SRTLatency, MaxLag: cfg.ReaderMaxLag},
-		st, a.Hub, a.Sources, a.Deliveries, srtserver.NewMetrics(reg), log)
+	srtMetrics := srtserver.NewMetrics(reg)
+	a.SRT = srtserver.New(srtserver.Config{Addr: cfg.SRTAddr, Latency: cfg.SRTLatency, MaxLag: cfg.ReaderMaxLag,
+		Auth: a.AuthLimiter("srt"), Connections: a.Connections},
+		st, a.Hub, a.Sources, a.Deliveries, srtMetrics, log)
+	callCfg := srtserver.DefaultCallConfig
+	callCfg.Latency, callCfg.Connections = cfg.SRTLatency, a.Connections
+	a.Callers = srtserver.NewCallers(callCfg, st, a.attachCaller, srtMetrics, log)
+	a.Pushes = srtserver.NewPushes(callCfg, a.SRT)
+	st.OnChange(a.Callers.CatalogChanged)
+	st.OnChange(a.Pushes.CatalogChanged)
 	if err := a.SRT.Listen(); err != nil {
 		st.Close()
 		return nil, err
@@ -104,12 +140,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	hlsCfg := hls.DefaultConfig
 	hlsCfg.BaseURL, hlsCfg.TokenTTL = cfg.HLSBaseURL, cfg.HLSTokenTTL
 	hlsCfg.PartMinDuration, hlsCfg.SegmentMinDuration = cfg.HLSPart, cfg.HLSSegment
+	// The API and HLS share one HTTP listener, and so one limiter.
+	httpAuth := a.AuthLimiter("http")
+	hlsCfg.Auth, hlsCfg.Connections = httpAuth, a.Connections
 	a.HLS = hls.New(hlsCfg, signer, st, a.Hub, a.Deliveries, hls.NewMetrics(reg), log)
 
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	apiHandler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
 		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Sources: a.Sources})
+		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Sources: a.Sources, Auth: httpAuth,
+		Callers: a.Callers, Pushes: a.Pushes})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/metrics", apiHandler)
@@ -117,7 +157,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	mux.Handle(hls.Prefix, a.HLS)
 	mux.Handle("/", web.Handler())
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if certs != nil {
+		a.certs, a.httpSrv.TLSConfig = certs, certs.TLSConfig()
+	}
 	return a, nil
+}
+
+// HTTPURL returns the scheme and address of the API, portal and HLS: https when TLS is on.
+func (a *App) HTTPURL() string {
+	if a.certs != nil {
+		return "https://" + a.HTTPAddr()
+	}
+	return "http://" + a.HTTPAddr()
+}
+
+// AuthLimiter returns a new failed-authentication limiter for protocol
+// ("srt", "http", "rtmp"), per the auth_* settings; nil when they turn
+// limiting off. Each protocol server keeps its own.
+func (a *App) AuthLimiter(protocol string) *ratelimit.Limiter {
+	if a.Config.AuthMaxFailures == 0 {
+		return nil
+	}
+	return ratelimit.New(protocol, ratelimit.Config{MaxFailures: a.Config.AuthMaxFailures, Window: a.Config.AuthWindow},
+		a.authMetrics, a.Log)
 }
 
 // HTTPAddr returns the address the API listens on.
@@ -140,6 +202,8 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Deliveries.Run(ctx) })
 	wg.Go(func() { a.HLS.Run(ctx) })
 	wg.Go(func() { a.Sources.Run(ctx) })
+	wg.Go(func() { a.Callers.Run(ctx) })
+	wg.Go(func() { a.Pushes.Run(ctx) })
 	wg.Go(func() {
 		if err := a.SRT.Serve(ctx); err != nil {
 			errs <- err
@@ -153,12 +217,23 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() {
-		if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := a.httpSrv.Serve
+		if a.certs != nil {
+			serve = func(ln net.Listener) error { return a.httpSrv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs <- fmt.Errorf("http: %w", err)
 			cancel()
 		}
 	})
-	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "rtmp", a.RTMPAddr(), "data_dir", a.Config.DataDir)
+	if a.certs != nil {
+		// Registered before "podium running" is logged, so that a SIGHUP from then on is never fatal.
+		hangup := make(chan os.Signal, 1)
+		signal.Notify(hangup, syscall.SIGHUP)
+		defer signal.Stop(hangup)
+		wg.Go(func() { a.reloadCertsOnHangup(ctx, hangup) })
+	}
+	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "rtmp", a.RTMPAddr(), "data_dir", a.Config.DataDir, "tls", a.certs != nil)
 	<-ctx.Done()
 	a.Log.Info("podium stopping")
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
@@ -176,6 +251,15 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
+// attachCaller makes a connected caller source the feed's primary or backup input.
+func (a *App) attachCaller(feedID, role, remote string) (srtserver.Publisher, error) {
+	src, err := a.Sources.Attach(feedID, role, remote)
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
 // attachRTMP makes an RTMP publisher the feed's primary or backup source.
 func (a *App) attachRTMP(feedID, role, remote string) (rtmpserver.Publisher, error) {
 	src, err := a.Sources.Attach(feedID, role, remote)
@@ -183,6 +267,18 @@ func (a *App) attachRTMP(feedID, role, remote string) (rtmpserver.Publisher, err
 		return nil, err
 	}
 	return src, nil
+}
+
+// reloadCertsOnHangup reads the TLS certificate again on every SIGHUP until ctx ends.
+func (a *App) reloadCertsOnHangup(ctx context.Context, hangup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hangup:
+			a.certs.Reload("SIGHUP")
+		}
+	}
 }
 
 // adminToken returns PODIUM_ADMIN_TOKEN, or the token kept in the data

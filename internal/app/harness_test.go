@@ -176,12 +176,16 @@ type podium struct {
 	srtPort string
 	base    string
 	logs    *syncBuffer
+	// stop stops the server and waits for it (it is also stopped at the end of the test).
+	stop func()
 }
 
 type options struct {
 	grace      time.Duration
 	maxLag     time.Duration
 	switchHold time.Duration
+	// configure, if set, changes the configuration further.
+	configure func(*config.Config)
 }
 
 func startPodium(t *testing.T, opts options) *podium {
@@ -200,6 +204,9 @@ func startPodium(t *testing.T, opts options) *podium {
 	if opts.switchHold > 0 {
 		cfg.SwitchHold = opts.switchHold
 	}
+	if opts.configure != nil {
+		opts.configure(&cfg)
+	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -210,7 +217,7 @@ func startPodium(t *testing.T, opts options) *podium {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -221,8 +228,9 @@ func startPodium(t *testing.T, opts options) *podium {
 			t.Error("podium did not stop within 10 s")
 		}
 	})
+	t.Cleanup(stop)
 	host, port, _ := net.SplitHostPort(a.SRTAddr())
-	return &podium{App: a, t: t, srtHost: host, srtPort: port, base: "http://" + a.HTTPAddr(), logs: logs}
+	return &podium{App: a, t: t, srtHost: host, srtPort: port, base: "http://" + a.HTTPAddr(), logs: logs, stop: stop}
 }
 
 type testLogWriter struct{ t *testing.T }
@@ -350,6 +358,7 @@ type delivery struct {
 	ID            uint64 `json:"id"`
 	BroadcasterID string `json:"broadcaster_id"`
 	FeedID        string `json:"feed_id"`
+	Protocol      string `json:"protocol"`
 	Bytes         uint64 `json:"bytes"`
 }
 

@@ -23,23 +23,30 @@ import (
 
 // Config is every setting of `podium serve` and `podium demo`.
 type Config struct {
-	DataDir         string        `yaml:"data_dir" flag:"data-dir" env:"PODIUM_DATA_DIR" help:"directory of the catalog database and the admin token"`
-	HTTPAddr        string        `yaml:"http_addr" flag:"http-addr" env:"PODIUM_HTTP_ADDR" help:"TCP address of the REST API, metrics and health check"`
-	SRTAddr         string        `yaml:"srt_addr" flag:"srt-addr" env:"PODIUM_SRT_ADDR" help:"UDP address of the SRT listener (publish and pull)"`
-	RTMPAddr        string        `yaml:"rtmp_addr" flag:"rtmp-addr" env:"PODIUM_RTMP_ADDR" help:"TCP address of the RTMP listener, for encoders that publish over RTMP (OBS, vMix): server rtmp://HOST:PORT/live, stream key FEED?key=PUBLISH_PASSPHRASE"`
-	PublicHost      string        `yaml:"public_host" flag:"public-host" env:"PODIUM_PUBLIC_HOST" help:"host name broadcasters reach Podium at, used in printed commands (default: the listen host, or 127.0.0.1)"`
-	SRTLatency      time.Duration `yaml:"srt_latency" flag:"srt-latency" env:"PODIUM_SRT_LATENCY" help:"SRT latency offered to callers (the larger of both sides applies)"`
-	PublisherGrace  time.Duration `yaml:"publisher_grace" flag:"publisher-grace" env:"PODIUM_PUBLISHER_GRACE" help:"how long readers stay connected while a feed has no publisher"`
-	ReaderMaxLag    time.Duration `yaml:"reader_max_lag" flag:"reader-max-lag" env:"PODIUM_READER_MAX_LAG" help:"how far a reader may fall behind the live edge before it is cut"`
-	SwitchStall     time.Duration `yaml:"switch_stall" flag:"switch-stall" env:"PODIUM_SWITCH_STALL" help:"how long the on-air source of a feed may send nothing before its backup (or primary) takes over"`
-	SwitchHold      time.Duration `yaml:"switch_hold" flag:"switch-hold" env:"PODIUM_SWITCH_HOLD" help:"how long a returning primary must stay healthy before it goes back on air"`
-	SwitchRevertive bool          `yaml:"switch_revertive" flag:"switch-revertive" env:"PODIUM_SWITCH_REVERTIVE" help:"whether a healthy primary goes back on air after the hold time (false: the backup stays on air)"`
-	HLSBaseURL      string        `yaml:"hls_base_url" flag:"hls-base-url" env:"PODIUM_HLS_BASE_URL" help:"scheme and host put before /hls/ in playback URLs, such as a CDN's (default: the host the API was asked on)"`
-	HLSTokenTTL     time.Duration `yaml:"hls_token_ttl" flag:"hls-token-ttl" env:"PODIUM_HLS_TOKEN_TTL" help:"how long a signed HLS playback URL stays valid (at least; expiries are rounded up to 15 minutes)"`
-	HLSPart         time.Duration `yaml:"hls_part" flag:"hls-part" env:"PODIUM_HLS_PART" help:"LL-HLS part duration (minimum; parts end on frames)"`
-	HLSSegment      time.Duration `yaml:"hls_segment" flag:"hls-segment" env:"PODIUM_HLS_SEGMENT" help:"HLS segment duration (minimum; segments end on keyframes)"`
-	LogLevel        string        `yaml:"log_level" flag:"log-level" env:"PODIUM_LOG_LEVEL" help:"debug, info, warn or error"`
-	LogFormat       string        `yaml:"log_format" flag:"log-format" env:"PODIUM_LOG_FORMAT" help:"text or json"`
+	DataDir                      string        `yaml:"data_dir" flag:"data-dir" env:"PODIUM_DATA_DIR" help:"directory of the catalog database and the admin token"`
+	HTTPAddr                     string        `yaml:"http_addr" flag:"http-addr" env:"PODIUM_HTTP_ADDR" help:"TCP address of the REST API, metrics and health check"`
+	SRTAddr                      string        `yaml:"srt_addr" flag:"srt-addr" env:"PODIUM_SRT_ADDR" help:"UDP address of the SRT listener (publish and pull)"`
+	RTMPAddr                     string        `yaml:"rtmp_addr" flag:"rtmp-addr" env:"PODIUM_RTMP_ADDR" help:"TCP address of the RTMP listener, for encoders that publish over RTMP (OBS, vMix): server rtmp://HOST:PORT/live, stream key FEED?key=PUBLISH_PASSPHRASE"`
+	PublicHost                   string        `yaml:"public_host" flag:"public-host" env:"PODIUM_PUBLIC_HOST" help:"host name broadcasters reach Podium at, used in printed commands (default: the listen host, or 127.0.0.1)"`
+	SRTLatency                   time.Duration `yaml:"srt_latency" flag:"srt-latency" env:"PODIUM_SRT_LATENCY" help:"SRT latency offered to callers (the larger of both sides applies)"`
+	PublisherGrace               time.Duration `yaml:"publisher_grace" flag:"publisher-grace" env:"PODIUM_PUBLISHER_GRACE" help:"how long readers stay connected while a feed has no publisher"`
+	ReaderMaxLag                 time.Duration `yaml:"reader_max_lag" flag:"reader-max-lag" env:"PODIUM_READER_MAX_LAG" help:"how far a reader may fall behind the live edge before it is cut"`
+	SwitchStall                  time.Duration `yaml:"switch_stall" flag:"switch-stall" env:"PODIUM_SWITCH_STALL" help:"how long the on-air source of a feed may send nothing before its backup (or primary) takes over"`
+	SwitchHold                   time.Duration `yaml:"switch_hold" flag:"switch-hold" env:"PODIUM_SWITCH_HOLD" help:"how long a returning primary must stay healthy before it goes back on air"`
+	SwitchRevertive              bool          `yaml:"switch_revertive" flag:"switch-revertive" env:"PODIUM_SWITCH_REVERTIVE" help:"whether a healthy primary goes back on air after the hold time (false: the backup stays on air)"`
+	HLSBaseURL                   string        `yaml:"hls_base_url" flag:"hls-base-url" env:"PODIUM_HLS_BASE_URL" help:"scheme and host put before /hls/ in playback URLs, such as a CDN's (default: the host the API was asked on)"`
+	HLSTokenTTL                  time.Duration `yaml:"hls_token_ttl" flag:"hls-token-ttl" env:"PODIUM_HLS_TOKEN_TTL" help:"how long a signed HLS playback URL stays valid (at least; expiries are rounded up to 15 minutes)"`
+	HLSPart                      time.Duration `yaml:"hls_part" flag:"hls-part" env:"PODIUM_HLS_PART" help:"LL-HLS part duration (minimum; parts end on frames)"`
+	HLSSegment                   time.Duration `yaml:"hls_segment" flag:"hls-segment" env:"PODIUM_HLS_SEGMENT" help:"HLS segment duration (minimum; segments end on keyframes)"`
+	LogLevel                     string        `yaml:"log_level" flag:"log-level" env:"PODIUM_LOG_LEVEL" help:"debug, info, warn or error"`
+	LogFormat                    string        `yaml:"log_format" flag:"log-format" env:"PODIUM_LOG_FORMAT" help:"text or json"`
+	TLSCert                      string        `yaml:"tls_cert" flag:"tls-cert" env:"PODIUM_TLS_CERT" help:"PEM certificate (with its chain) to serve the API, portal and HLS over HTTPS on http_addr, with tls_key; read again when the file changes or on SIGHUP"`
+	TLSKey                       string        `yaml:"tls_key" flag:"tls-key" env:"PODIUM_TLS_KEY" help:"PEM private key of tls_cert"`
+	AuthMaxFailures              int           `yaml:"auth_max_failures" flag:"auth-max-failures" env:"PODIUM_AUTH_MAX_FAILURES" help:"failed authentications from one address within auth_window that lock it out for auth_window, per protocol (0: no limit)"`
+	AuthWindow                   time.Duration `yaml:"auth_window" flag:"auth-window" env:"PODIUM_AUTH_WINDOW" help:"span over which failed authentications are counted, and how long a lockout lasts"`
+	MaxConnections               int           `yaml:"max_connections" flag:"max-connections" env:"PODIUM_MAX_CONNECTIONS" help:"most SRT connections and HLS viewers at once, all together (0: no limit)"`
+	MaxConnectionsPerBroadcaster int           `yaml:"max_connections_per_broadcaster" flag:"max-connections-per-broadcaster" env:"PODIUM_MAX_CONNECTIONS_PER_BROADCASTER" help:"most SRT pulls and HLS viewers of one broadcaster at once (0: no limit)"`
+	MaxPublishBitrate            Bitrate       `yaml:"max_publish_bitrate" flag:"max-publish-bitrate" env:"PODIUM_MAX_PUBLISH_BITRATE" help:"highest ingest bitrate of a feed, in bit/s with an optional k, M or G; a publisher above it for 2 s is cut (0: no limit)"`
 }
 
 // Default is the configuration when nothing is set.
@@ -59,6 +66,12 @@ var Default = Config{
 	HLSSegment:      time.Second,
 	LogLevel:        "info",
 	LogFormat:       "text",
+
+	AuthMaxFailures:              10,
+	AuthWindow:                   time.Minute,
+	MaxConnections:               1000,
+	MaxConnectionsPerBroadcaster: 20,
+	MaxPublishBitrate:            100 * Mbps,
 }
 
 // Setting describes one field of Config.
@@ -90,6 +103,10 @@ func Flags(fs *pflag.FlagSet) {
 			fs.Duration(s.Flag, d, help)
 		case bool:
 			fs.Bool(s.Flag, d, help)
+		case int:
+			fs.Int(s.Flag, d, help)
+		case Bitrate:
+			fs.String(s.Flag, d.String(), help)
 		}
 	}
 }
@@ -150,6 +167,18 @@ func set(field reflect.Value, raw string) error {
 			return fmt.Errorf("%q is not true or false", raw)
 		}
 		field.SetBool(b)
+	case int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", raw)
+		}
+		field.SetInt(int64(n))
+	case Bitrate:
+		b, err := ParseBitrate(raw)
+		if err != nil {
+			return err
+		}
+		field.SetInt(int64(b))
 	default:
 		field.SetString(raw)
 	}
@@ -195,6 +224,25 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q must be text or json", c.LogFormat)
+	}
+	return c.validateSecurity()
+}
+
+func (c Config) validateSecurity() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("tls_cert and tls_key go together: set both to serve HTTPS, or neither for plain HTTP (tls_cert %q, tls_key %q)", c.TLSCert, c.TLSKey)
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"auth_max_failures", int64(c.AuthMaxFailures)}, {"max_connections", int64(c.MaxConnections)},
+		{"max_connections_per_broadcaster", int64(c.MaxConnectionsPerBroadcaster)}, {"max_publish_bitrate", int64(c.MaxPublishBitrate)}} {
+		if n.v < 0 {
+			return fmt.Errorf("%s %d must not be negative (0 means no limit)", n.name, n.v)
+		}
+	}
+	if c.AuthWindow < time.Second {
+		return fmt.Errorf("auth_window %v must be at least 1s", c.AuthWindow)
 	}
 	return nil
 }

@@ -60,6 +60,12 @@ func TestBadSettingsAreRefused(t *testing.T) {
 		{"bad address", []string{"--http-addr", "8080"}, nil, "http_addr"},
 		{"lag too small", []string{"--reader-max-lag", "1ms"}, nil, "reader_max_lag"},
 		{"bad log level", nil, map[string]string{"PODIUM_LOG_LEVEL": "loud"}, "log_level"},
+		{"certificate without key", []string{"--tls-cert", "cert.pem"}, nil, "tls_cert and tls_key go together"},
+		{"key without certificate", nil, map[string]string{"PODIUM_TLS_KEY": "key.pem"}, "tls_cert and tls_key go together"},
+		{"not a number", nil, map[string]string{"PODIUM_MAX_CONNECTIONS": "many"}, "PODIUM_MAX_CONNECTIONS"},
+		{"negative limit", nil, map[string]string{"PODIUM_MAX_CONNECTIONS_PER_BROADCASTER": "-1"}, "max_connections_per_broadcaster"},
+		{"bad bitrate", nil, map[string]string{"PODIUM_MAX_PUBLISH_BITRATE": "fast"}, "PODIUM_MAX_PUBLISH_BITRATE"},
+		{"auth window too short", []string{"--auth-window", "10ms"}, nil, "auth_window"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +104,44 @@ func TestSampleConfigAndDocsAgree(t *testing.T) {
 			if !strings.Contains(string(readme), name) {
 				t.Errorf("README.md does not mention %s", name)
 			}
+		}
+	}
+}
+
+func TestSecuritySettings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "podium.yml")
+	os.WriteFile(file, []byte("tls_cert: /etc/podium/cert.pem\ntls_key: /etc/podium/key.pem\nmax_publish_bitrate: 50M\nmax_connections: 10\n"), 0o600)
+	cfg, err := Load(flags(t, "--config", file, "--auth-max-failures", "3"),
+		env(map[string]string{"PODIUM_MAX_CONNECTIONS_PER_BROADCASTER": "4", "PODIUM_AUTH_WINDOW": "2s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default
+	want.TLSCert, want.TLSKey = "/etc/podium/cert.pem", "/etc/podium/key.pem"
+	want.MaxPublishBitrate, want.MaxConnections, want.MaxConnectionsPerBroadcaster = 50*Mbps, 10, 4
+	want.AuthMaxFailures, want.AuthWindow = 3, 2*time.Second
+	if cfg != want {
+		t.Fatalf("got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestBitrate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Bitrate
+	}{{"100M", 100 * Mbps}, {"100Mbit/s", 100 * Mbps}, {"2500k", 2500 * Kbps}, {"1G", Gbps}, {"64000", 64 * Kbps}, {"0", 0}, {" 8 Mbps", 8 * Mbps}} {
+		got, err := ParseBitrate(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseBitrate(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+		if again, err := ParseBitrate(got.String()); err != nil || again != got {
+			t.Errorf("%v does not read back: %v %v", got, again, err)
+		}
+	}
+	for _, bad := range []string{"", "M", "-1M", "1.5M", "100m", "9999999999G", "fast"} {
+		if _, err := ParseBitrate(bad); err == nil {
+			t.Errorf("ParseBitrate(%q) accepted", bad)
 		}
 	}
 }

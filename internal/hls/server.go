@@ -15,9 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +27,8 @@ import (
 	"github.com/podium-broadcast/podium/internal/catalog"
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/limits"
+	"github.com/podium-broadcast/podium/internal/ratelimit"
 )
 
 // Prefix is the URL path HLS is served under.
@@ -44,6 +48,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	// StartTimeout bounds how long a request waits for a starting muxer's first segment.
 	StartTimeout time.Duration
+	// Auth locks out addresses after too many forged or malformed tokens; nil: no limit.
+	Auth *ratelimit.Limiter
+	// Connections bounds the viewers (with the other connections); nil: no limit.
+	Connections *limits.ConnectionLimiter
 }
 
 // DefaultConfig is the HLS delivery's configuration unless told otherwise.
@@ -198,7 +206,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, kind, http.StatusMethodNotAllowed, "HLS answers GET and HEAD only")
 		return
 	}
+	if retry, allowed := s.cfg.Auth.Check(r.RemoteAddr); !allowed {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+		s.refuse(w, kind, http.StatusTooManyRequests, "too many forged or malformed tokens from this address: it is locked out, try again later")
+		return
+	}
 	claims, err := s.signer.Verify(token, s.now())
+	if errors.Is(err, ErrTokenMalformed) || errors.Is(err, ErrTokenSignature) {
+		// A guess or a forgery; an expired or another feed's token was signed by Podium.
+		s.cfg.Auth.Fail(r.RemoteAddr)
+	}
 	if err == nil && claims.FeedID != feedID {
 		err = ErrTokenFeed
 	}
@@ -227,7 +244,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var v *viewer
 	if claims.BroadcasterID != "" {
-		v = s.viewer(claims, token, r)
+		if v, err = s.viewer(claims, token, r); err != nil {
+			s.refuseOverLimit(w, kind, claims, r, err)
+			return
+		}
 	}
 	rec := &responseRecorder{ResponseWriter: w, playlist: kind == "playlist"}
 	m.muxer.Handle(rec, r)
@@ -304,6 +324,19 @@ func isDone(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// refuseOverLimit answers a new viewer over a connection limit: 429 when
+// its broadcaster has too many connections, 503 when the server has.
+func (s *Server) refuseOverLimit(w http.ResponseWriter, kind string, c Claims, r *http.Request, err error) {
+	status := http.StatusServiceUnavailable
+	var exceeded *limits.ExceededError
+	if errors.As(err, &exceeded) && exceeded.Limit == limits.ConnectionsPerBroadcaster {
+		status = http.StatusTooManyRequests
+	}
+	s.log.Warn("hls viewer refused", "feed", c.FeedID, "broadcaster", c.BroadcasterID, "remote", remoteIP(r), "reason", err)
+	w.Header().Set("Retry-After", "10")
+	s.refuse(w, kind, status, err.Error())
 }
 
 // refuse answers an HLS request with an error a player and a person can read.

@@ -20,6 +20,8 @@ type viewer struct {
 	ended    atomic.Bool
 	mu       sync.Mutex
 	why      string
+	// release gives back the viewer's slot under the connection limits.
+	release func()
 }
 
 type viewerKey struct {
@@ -50,8 +52,9 @@ func (v *viewer) Close(reason error) {
 	v.ended.Store(true)
 }
 
-// viewer returns the viewer of this request, registering it on its first request.
-func (s *Server) viewer(c Claims, token string, r *http.Request) *viewer {
+// viewer returns the viewer of this request, registering it on its first
+// request if the connection limits allow.
+func (s *Server) viewer(c Claims, token string, r *http.Request) (*viewer, error) {
 	key := viewerKey{token: token, ip: remoteIP(r)}
 	now := s.now()
 	s.mu.Lock()
@@ -60,10 +63,20 @@ func (s *Server) viewer(c Claims, token string, r *http.Request) *viewer {
 	if ok && v.ended.Load() {
 		// Ended by a rights change that has since been undone: a new delivery.
 		previous, ok = v, false
+		delete(s.viewers, key)
+		previous.release()
 	}
 	if !ok {
+		release, err := s.cfg.Connections.Acquire(c.BroadcasterID)
+		if err != nil {
+			s.mu.Unlock()
+			if previous != nil {
+				s.endViewer(previous, previous.reason())
+			}
+			return nil, err
+		}
 		v = &viewer{delivery: &delivery.Delivery{BroadcasterID: c.BroadcasterID, FeedID: c.FeedID, Protocol: "hls",
-			RemoteAddr: key.ip, Since: now}}
+			RemoteAddr: key.ip, Since: now}, release: release}
 		s.viewers[key] = v
 	}
 	v.seen(now)
@@ -76,11 +89,12 @@ func (s *Server) viewer(c Claims, token string, r *http.Request) *viewer {
 		s.log.Info("hls delivery opened", "id", v.delivery.ID, "feed", c.FeedID, "broadcaster", c.BroadcasterID,
 			"remote", key.ip, "user_agent", r.UserAgent())
 	}
-	return v
+	return v, nil
 }
 
 func (s *Server) endViewer(v *viewer, reason string) {
 	s.deliveries.Remove(v.delivery)
+	v.release()
 	d := v.delivery
 	s.log.Info("hls delivery closed", "id", d.ID, "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr,
 		"reason", reason, "bytes", d.Bytes(), "duration", v.lastSeen().Sub(d.Since).Round(time.Millisecond))

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"fmt"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,8 @@ type Feed struct {
 	bitrate      atomic.Uint64
 	lastBytesIn  uint64
 	lastRateAt   time.Time
+	// overSince is when the bitrate rose above cfg.MaxBitrate; written by housekeep only.
+	overSince time.Time
 
 	// history keeps the bitrate every HistoryInterval for HistoryLength
 	// samples, oldest first once full; written by housekeep only.
@@ -219,6 +222,7 @@ func (f *Feed) housekeep(now time.Time) {
 		f.lastSample = now
 		f.recordBitrate(f.bitrate.Load())
 	}
+	f.enforceBitrate(now)
 
 	f.mu.Lock()
 	var expired []*Reader
@@ -236,6 +240,33 @@ func (f *Feed) housekeep(now time.Time) {
 	f.mu.Unlock()
 	for _, r := range expired {
 		r.Close(ErrFeedOffline)
+	}
+}
+
+// enforceBitrate cuts the publisher whose bitrate stayed above the limit for BitrateSustain.
+func (f *Feed) enforceBitrate(now time.Time) {
+	limit := f.cfg.MaxBitrate
+	rate := f.bitrate.Load()
+	f.mu.Lock()
+	p := f.publisher
+	f.mu.Unlock()
+	if limit == 0 || p == nil || rate <= limit {
+		f.overSince = time.Time{}
+		return
+	}
+	if f.overSince.IsZero() {
+		f.overSince = now
+	}
+	over := now.Sub(f.overSince)
+	if over < BitrateSustain {
+		return
+	}
+	f.overSince = time.Time{}
+	err := fmt.Errorf("%w: %.1f Mbit/s for %v, above max_publish_bitrate %.1f Mbit/s",
+		ErrBitrateExceeded, float64(rate)/1e6, over.Round(100*time.Millisecond), float64(limit)/1e6)
+	p.kick(err)
+	if f.cfg.BitrateExceeded != nil {
+		f.cfg.BitrateExceeded(f.id, err)
 	}
 }
 

@@ -21,7 +21,14 @@ var (
 	ErrFeedOffline     = errors.New("feed offline: no publisher within the grace period")
 	ErrLagging         = errors.New("reader fell too far behind the live edge")
 	ErrShutdown        = errors.New("server shutting down")
+	// ErrBitrateExceeded cuts a publisher above Config.MaxBitrate for BitrateSustain.
+	ErrBitrateExceeded = errors.New("publish bitrate over the limit")
 )
+
+// BitrateSustain is how long a feed's ingest bitrate may stay above
+// Config.MaxBitrate before its publisher is cut: long enough to let a burst
+// of keyframes through.
+const BitrateSustain = 2 * time.Second
 
 // Config bounds the hub's behaviour.
 type Config struct {
@@ -32,6 +39,11 @@ type Config struct {
 	MaxLag time.Duration
 	// RingChunks is the most chunks a feed keeps (rounded up to a power of two).
 	RingChunks int
+	// MaxBitrate, in bit/s, cuts a publisher whose ingest bitrate (as
+	// Stats.BitrateBPS, a ~1 s average) stays above it for BitrateSustain. 0: no limit.
+	MaxBitrate uint64
+	// BitrateExceeded, if set, is told of every publisher cut for its bitrate.
+	BitrateExceeded func(feedID string, err error)
 }
 
 // DefaultConfig is the hub's configuration unless told otherwise.

@@ -422,3 +422,50 @@ func TestBitrateHistoryKeepsTheLastMinutesOldestFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestPublisherOverMaxBitrateIsCut(t *testing.T) {
+	var cutFeed string
+	var cutErr error
+	cfg := DefaultConfig
+	cfg.MaxBitrate = 8_000_000
+	cfg.BitrateExceeded = func(feed string, err error) { cutFeed, cutErr = feed, err }
+	h, c := testHub(t, cfg)
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	// tick writes the given bit rate's worth of 250 ms, then lets the hub measure.
+	tick := func(bps int) {
+		for n := 0; n < bps/8/4; n += 7 * 188 {
+			if err := p.Write(s.chunk(n == 0, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.advance(250 * time.Millisecond)
+		f.housekeep(c.now())
+	}
+	// A burst (keyframes) above the limit, then the normal rate: not cut.
+	tick(40_000_000)
+	for range 20 {
+		tick(4_000_000)
+	}
+	if p.Reason() != nil {
+		t.Fatalf("cut for a burst: %v", p.Reason())
+	}
+	// Sustained above the limit: cut once the average has been above it for 2 s.
+	start := c.now()
+	for p.Reason() == nil && c.now().Sub(start) < 10*time.Second {
+		tick(12_000_000)
+	}
+	took := c.now().Sub(start)
+	if !errors.Is(p.Reason(), ErrBitrateExceeded) || took < BitrateSustain || took > BitrateSustain+2*time.Second {
+		t.Fatalf("after %v at 12 Mbit/s: reason %v", took, p.Reason())
+	}
+	select {
+	case <-p.Kicked():
+	default:
+		t.Fatal("publisher not kicked")
+	}
+	if cutFeed != "f" || !errors.Is(cutErr, ErrBitrateExceeded) || !strings.Contains(cutErr.Error(), "max_publish_bitrate 8.0 Mbit/s") {
+		t.Fatalf("told of the cut: %q %v", cutFeed, cutErr)
+	}
+}

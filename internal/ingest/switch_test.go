@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,7 +49,10 @@ func testSwitcher(t *testing.T) (*Switcher, *hub.Hub, *testClock) { return testS
 
 func testSwitcherB(t testing.TB) (*Switcher, *hub.Hub, *testClock) {
 	t.Helper()
-	h := hub.New(hub.DefaultConfig)
+	// A loaded machine may starve the test's reader: no lag cut here.
+	cfg := hub.DefaultConfig
+	cfg.MaxLag = time.Minute
+	h := hub.New(cfg)
 	c := &testClock{t: time.Date(2028, 7, 14, 20, 0, 0, 0, time.UTC)}
 	w := New(DefaultConfig, h, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
 	w.now = c.now
@@ -75,6 +79,7 @@ func collect(t *testing.T, h *hub.Hub, feed string) (stop func() []byte) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan []byte)
+	var got atomic.Int64
 	go func() {
 		var out []byte
 		chunks := make([][]byte, 0, 64)
@@ -84,6 +89,7 @@ func collect(t *testing.T, h *hub.Hub, feed string) (stop func() []byte) {
 			for _, c := range chunks {
 				out = append(out, c...)
 			}
+			got.Store(int64(len(out)))
 			if err != nil {
 				done <- out
 				return
@@ -91,7 +97,15 @@ func collect(t *testing.T, h *hub.Hub, feed string) (stop func() []byte) {
 		}
 	}()
 	return func() []byte {
-		time.Sleep(100 * time.Millisecond)
+		// Until the reader has had nothing new for a while.
+		for last, deadline := int64(-1), time.Now().Add(10*time.Second); time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+			n := got.Load()
+			if n == last {
+				break
+			}
+			last = n
+		}
 		cancel()
 		return <-done
 	}

@@ -2,7 +2,10 @@
 // contribution from venue encoders (m=publish) into the hub and delivers
 // feeds to broadcasters (m=request) out of it, unchanged. Every connection is
 // authenticated by passphrase and checked against the catalog before it is
-// accepted; refusals use the SRT access-control reject codes.
+// accepted; refusals use the SRT access-control reject codes. Podium also
+// calls out: it pulls feeds from encoders that listen (Callers) and pushes
+// feeds to broadcasters' receivers that listen (Pushes), reconnecting with
+// backoff.
 package srtserver
 
 import (
@@ -18,6 +21,8 @@ import (
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
 	"github.com/podium-broadcast/podium/internal/ingest"
+	"github.com/podium-broadcast/podium/internal/limits"
+	"github.com/podium-broadcast/podium/internal/ratelimit"
 )
 
 // Config sets up the SRT server.
@@ -29,6 +34,10 @@ type Config struct {
 	// MaxLag is how long a receiver may stop acknowledging, or a send queue
 	// stay full, before the delivery is cut as lagging.
 	MaxLag time.Duration
+	// Auth locks out addresses after too many wrong passphrases; nil: no limit.
+	Auth *ratelimit.Limiter
+	// Connections bounds the connections at once; nil: no limit.
+	Connections *limits.ConnectionLimiter
 }
 
 // Catalog gives the current catalog snapshot.
@@ -101,6 +110,11 @@ func (s *Server) Serve(ctx context.Context) error {
 // it only looks things up; sessions run on their own goroutines.
 func (s *Server) handle(ctx context.Context, req request) {
 	remote := req.RemoteAddr().String()
+	// A locked-out address is refused before its passphrase is looked at.
+	if retry, ok := s.cfg.Auth.Check(remote); !ok {
+		s.refuse(req, remote, reject(RejectLocked, "address locked out after too many failed authentications; retry in %v", retry.Round(time.Second)))
+		return
+	}
 	id, err := ParseStreamID(req.StreamID())
 	if err != nil {
 		s.refuse(req, remote, err)
@@ -123,12 +137,27 @@ func (s *Server) refuse(req request, remote string, err error) {
 	}
 	req.Reject(rej.Code)
 	s.metrics.rejections.WithLabelValues(rej.Code.String()).Inc()
-	s.log.Warn("srt connection rejected", "remote", remote, "streamid", truncate(req.StreamID()),
+	level := slog.LevelWarn
+	if rej.Code == RejectLocked {
+		// The lockout itself is logged once, by the limiter.
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, "srt connection rejected", "remote", remote, "streamid", truncate(req.StreamID()),
 		"code", uint32(rej.Code), "rejection", rej.Code.String(), "reason", rej.Reason)
 }
 
-// authenticate sets the passphrase the caller must have encrypted with.
-func authenticate(req request, passphrase, whose string) error {
+// authenticate checks the caller's passphrase, counting a wrong one against its address.
+func (s *Server) authenticate(req request, remote, passphrase, whose string) error {
+	if err := checkPassphrase(req, passphrase, whose); err != nil {
+		s.cfg.Auth.Fail(remote)
+		return err
+	}
+	s.cfg.Auth.Succeed(remote)
+	return nil
+}
+
+// checkPassphrase sets the passphrase the caller must have encrypted with.
+func checkPassphrase(req request, passphrase, whose string) error {
 	if !req.Encrypted() {
 		return reject(RejectUnauthorized, "no passphrase: the connection must be encrypted with %s", whose)
 	}
@@ -155,22 +184,29 @@ func (s *Server) acceptPublish(ctx context.Context, req request, id StreamID, re
 	if role == ingest.Backup {
 		passphrase = feed.BackupPublishPassphrase
 	}
-	if err := authenticate(req, passphrase, "the feed's "+role+" publish passphrase"); err != nil {
+	if err := s.authenticate(req, remote, passphrase, "the feed's "+role+" publish passphrase"); err != nil {
 		return err
+	}
+	release, err := s.cfg.Connections.Acquire("")
+	if err != nil {
+		return reject(RejectOverload, "publisher of feed %s: %v", feed.ID, err)
 	}
 	pub, err := s.sources.Attach(feed.ID, role, remote)
 	if errors.Is(err, ingest.ErrRoleTaken) || errors.Is(err, hub.ErrPublisherActive) {
+		release()
 		return reject(RejectConflict, "feed %q already has a live publisher (%s)", feed.ID, role)
 	}
 	if err != nil {
+		release()
 		return reject(RejectNotFound, "feed %q: %v", feed.ID, err)
 	}
 	c, err := req.Accept()
 	if err != nil {
 		pub.Detach()
+		release()
 		return fmt.Errorf("accept: %w", err)
 	}
-	p := &publishSession{server: s, feedID: feed.ID, role: role, conn: c, pub: pub, remote: remote, since: s.now()}
+	p := &publishSession{server: s, feedID: feed.ID, role: role, conn: c, pub: pub, remote: remote, since: s.now(), release: release}
 	s.mu.Lock()
 	s.publishers[feed.ID+"/"+role] = p
 	s.mu.Unlock()
@@ -183,9 +219,10 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 	b, ok := snap.Broadcaster(id.User)
 	if !ok {
 		// Said as unauthorized, not not-found, so that callers cannot probe for broadcaster ids.
+		s.cfg.Auth.Fail(remote)
 		return reject(RejectUnauthorized, "unknown broadcaster %q", truncate(id.User))
 	}
-	if err := authenticate(req, b.SRTPassphrase, "broadcaster "+b.ID+"'s SRT passphrase"); err != nil {
+	if err := s.authenticate(req, remote, b.SRTPassphrase, "broadcaster "+b.ID+"'s SRT passphrase"); err != nil {
 		return err
 	}
 	if _, ok := snap.Feed(id.Resource); !ok {
@@ -194,21 +231,24 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 	if reason := snap.Refusal(b.ID, id.Resource, s.now()); reason != "" {
 		return reject(RejectForbidden, "broadcaster %s may not receive feed %s: %s", b.ID, id.Resource, reason)
 	}
+	release, err := s.cfg.Connections.Acquire(b.ID)
+	if err != nil {
+		return reject(RejectOverload, "broadcaster %s pulling feed %s: %v", b.ID, id.Resource, err)
+	}
 	reader, err := s.hub.Feed(id.Resource).NewReader()
 	if err != nil {
+		release()
 		return reject(RejectNotFound, "feed %q: %v", id.Resource, err)
 	}
 	c, err := req.Accept()
 	if err != nil {
 		reader.Close(err)
+		release()
 		return fmt.Errorf("accept: %w", err)
 	}
-	p := &pullSession{server: s, conn: c, reader: reader, lastProgress: s.now(),
+	p := &pullSession{server: s, conn: c, reader: reader, mode: "request", lastProgress: s.now(), release: release,
 		delivery: &delivery.Delivery{BroadcasterID: b.ID, FeedID: id.Resource, Protocol: "srt", RemoteAddr: remote, Since: s.now()}}
-	s.deliveries.Add(p.delivery, p)
-	s.mu.Lock()
-	s.pulls[p] = struct{}{}
-	s.mu.Unlock()
+	s.track(p)
 	s.wg.Go(func() { p.run(ctx) })
 	return nil
 }

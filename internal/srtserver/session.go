@@ -27,6 +27,8 @@ type publishSession struct {
 	pub    *ingest.Source
 	remote string
 	since  time.Time
+	// release gives back the connection's slot under the connection limits.
+	release func()
 }
 
 func (p *publishSession) run(ctx context.Context) {
@@ -54,6 +56,7 @@ func (p *publishSession) run(ctx context.Context) {
 	close(done)
 	wg.Wait()
 	p.pub.Detach()
+	p.release()
 
 	s.mu.Lock()
 	if key := p.feedID + "/" + p.role; s.publishers[key] == p {
@@ -102,23 +105,36 @@ func transportStats(st connStats) delivery.TransportStats {
 	}
 }
 
-// pullSession delivers a feed to one broadcaster's receiver.
+// pullSession delivers a feed to one broadcaster's receiver: one that called
+// in (mode "request") or one that Podium called (mode "push").
 type pullSession struct {
 	server   *Server
 	conn     conn
 	reader   *hub.Reader
 	delivery *delivery.Delivery
+	mode     string
+	// release gives back the connection's slot under the connection limits.
+	release func()
 
 	// Receiver progress, as seen by Server.watchReceivers only.
 	lastSent, lastACK uint64
 	lastProgress      time.Time
 }
 
-func (p *pullSession) run(ctx context.Context) {
+// track registers a delivery session that is about to run.
+func (s *Server) track(p *pullSession) {
+	s.deliveries.Add(p.delivery, p)
+	s.mu.Lock()
+	s.pulls[p] = struct{}{}
+	s.mu.Unlock()
+}
+
+// run delivers until the reader or the connection is closed, and returns why.
+func (p *pullSession) run(ctx context.Context) error {
 	s := p.server
 	d := p.delivery
-	s.log.Info("srt delivery open", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr)
-	s.metrics.connections.WithLabelValues("request").Inc()
+	s.log.Info("srt delivery open", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr, "protocol", d.Protocol)
+	s.metrics.connections.WithLabelValues(p.mode).Inc()
 
 	var wg sync.WaitGroup
 	// A receiver sends no data, so a Read returns only when the connection ends.
@@ -140,14 +156,16 @@ func (p *pullSession) run(ctx context.Context) {
 	wg.Wait()
 
 	s.deliveries.Remove(d)
+	p.release()
 	s.mu.Lock()
 	delete(s.pulls, p)
 	s.mu.Unlock()
 	st := p.conn.Stats()
 	s.metrics.addDelivery(d.FeedID, st)
-	s.log.Info("srt delivery close", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr,
+	s.log.Info("srt delivery close", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr, "protocol", d.Protocol,
 		"reason", reason.Error(), "bytes", d.Bytes(), "duration", time.Since(d.Since).Round(time.Millisecond),
 		"packets_retransmitted", st.PktRetrans, "packets_lost", st.PktSendLoss, "packets_dropped", st.PktSendDrop)
+	return reason
 }
 
 // send writes the feed to the receiver until the reader is closed.

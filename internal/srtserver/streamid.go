@@ -124,7 +124,10 @@ const (
 	RejectBadMode          RejectCode = 1405
 	RejectConflict         RejectCode = 1407
 	RejectUnsupportedMedia RejectCode = 1415
-	RejectInternal         RejectCode = 1500
+	// RejectLocked refuses an address locked out after too many failed
+	// authentications (SRT_REJX_LOCKED: "locked for any access").
+	RejectLocked   RejectCode = 1423
+	RejectInternal RejectCode = 1500
 )
 
 // String names the code as the SRT access-control specification does.
@@ -146,6 +149,8 @@ func (c RejectCode) String() string {
 		return "conflict"
 	case RejectUnsupportedMedia:
 		return "unsupported media"
+	case RejectLocked:
+		return "locked"
 	case RejectInternal:
 		return "internal server error"
 	}

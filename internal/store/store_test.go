@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,5 +68,44 @@ func TestCatalogSurvivesReopenAndRefusesBadReferences(t *testing.T) {
 	must(st.DeleteFeed(ctx, "f"))
 	if len(st.Snapshot().Entitlements("", "")) != 0 {
 		t.Fatal("entitlements of a deleted feed remain")
+	}
+}
+
+func TestAuditLogPagesNewestFirstAndSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
+	st.OnChange(func(*catalog.Snapshot) { changes++ })
+	at := time.Date(2028, 7, 14, 20, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		id, err := st.AppendAudit(ctx, AuditEntry{At: at.Add(time.Duration(i) * time.Second), Actor: "admin", RemoteAddr: "192.0.2.1:5000",
+			Method: "POST", Path: "/api/v1/feeds", Targets: map[string]string{"feed": fmt.Sprintf("f%d", i)}, Status: 201})
+		if err != nil || id != int64(i+1) {
+			t.Fatalf("append %d: id %d, %v", i, id, err)
+		}
+	}
+	if changes != 0 {
+		t.Fatal("an audit entry changed the catalog")
+	}
+	st.Close()
+	st, err = Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	page, err := st.Audit(ctx, 2, 0)
+	if err != nil || len(page) != 2 || page[0].ID != 5 || page[1].ID != 4 {
+		t.Fatalf("first page: %+v %v", page, err)
+	}
+	if e := page[0]; e.Targets["feed"] != "f4" || !e.At.Equal(at.Add(4*time.Second)) || e.Status != 201 || e.Actor != "admin" {
+		t.Fatalf("entry read back: %+v", e)
+	}
+	page, _ = st.Audit(ctx, 10, page[1].ID)
+	if len(page) != 3 || page[0].ID != 3 || page[2].ID != 1 {
+		t.Fatalf("next page: %+v", page)
 	}
 }
