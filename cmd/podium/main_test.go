@@ -362,7 +362,7 @@ func TestServeReloadsItsCertificateOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	tlscerttest.Write(t, certPath, keyPath, "podium-a")
-	s := start(t, nil, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0",
+	s := start(t, nil, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0",
 		"--tls-cert", certPath, "--tls-key", keyPath)
 	addr := strings.TrimPrefix(s.http, "http://")
 	if got := tlscerttest.ServedName(t, addr); got != "podium-a" {

@@ -121,7 +121,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
-	a.RTMP = rtmpserver.New(rtmpserver.Config{Addr: cfg.RTMPAddr}, st, a.attachRTMP, rtmpserver.NewMetrics(reg), log)
+	a.RTMP = rtmpserver.New(rtmpserver.Config{Addr: cfg.RTMPAddr, Auth: a.AuthLimiter("rtmp"), Connections: a.Connections},
+		st, a.attachRTMP, rtmpserver.NewMetrics(reg), log)
 	if err := a.RTMP.Listen(); err != nil {
 		a.httpLn.Close()
 		st.Close()

@@ -32,6 +32,13 @@ func (e errUnsupported) Error() string {
 // once, in the sequence header), and continuous 90 kHz timestamps. Nothing
 // is written before the first video keyframe, so every reader starts with
 // a picture.
+//
+// gortmplib reads the first two seconds of a publish to learn its tracks,
+// then hands them over again at once. Written as they come, they would put
+// every receiver already waiting for the feed two seconds behind for good;
+// so until the remuxer is told it is live, it keeps only the access units
+// from the latest keyframe, and writes those: one GOP at once, as a new
+// reader gets from the hub.
 type remuxer struct {
 	out    Publisher
 	writer *mpegts.Writer
@@ -41,6 +48,8 @@ type remuxer struct {
 	audio  map[*gortmplib.Track]*mpegts.Track
 	// started is set at the first video keyframe (or at once without video).
 	started bool
+	live    bool
+	held    []func() error // the writes from the latest keyframe, until live
 	written uint64
 	err     error // the first write error; the session ends on it
 }
@@ -123,7 +132,7 @@ func (m *remuxer) onVideo(pts, dts time.Duration, au [][]byte) {
 	}
 	d := m.clock.ticks(dts)
 	p := d + offsetTicks(pts-dts)
-	m.write(func() error {
+	m.emit(key, func() error {
 		if v.h265 {
 			return m.writer.WriteH265(v.ts, p, d, au)
 		}
@@ -136,7 +145,31 @@ func (m *remuxer) onAAC(track *mpegts.Track, pts time.Duration, au []byte) {
 		return
 	}
 	p := m.clock.ticks(pts)
-	m.write(func() error { return m.writer.WriteMPEG4Audio(track, p, [][]byte{au}) })
+	m.emit(m.video == nil, func() error { return m.writer.WriteMPEG4Audio(track, p, [][]byte{au}) })
+}
+
+// emit writes an access unit, or holds it until the remuxer is live; a
+// keyframe (any audio frame, without video) drops what was held before it.
+func (m *remuxer) emit(keyframe bool, mux func() error) {
+	if m.live {
+		m.write(mux)
+		return
+	}
+	if keyframe {
+		m.held = m.held[:0]
+	}
+	m.held = append(m.held, mux)
+}
+
+// goLive writes what was held: the stream is live from now on.
+func (m *remuxer) goLive() {
+	m.live = true
+	for _, mux := range m.held {
+		if m.err == nil {
+			m.write(mux)
+		}
+	}
+	m.held = nil
 }
 
 // write runs one access unit through the writer and hands its packets to the feed.

@@ -126,6 +126,7 @@ func TestRemuxerStartsAtAKeyframeWithItsParameterSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.goLive()
 	aac := m.audio[audio]
 	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 
@@ -203,6 +204,7 @@ func TestRemuxerTakesNewParameterSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.goLive()
 	newSPS := append(slices.Clone(testSPS), 0x01)
 	m.onVideo(0, 0, [][]byte{newSPS, testPPS})
 	m.onVideo(0, 0, [][]byte{testIDR})
@@ -232,9 +234,48 @@ func TestRemuxerWithoutVideoStartsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.goLive()
 	m.onAAC(m.audio[audio], 0, []byte{0x21, 0x10})
 	var sc ts.Scanner
 	if rap, err := sc.Scan(rec.stream()); err != nil || rap < 0 {
 		t.Fatalf("audio-only stream: access point %d, %v", rap, err)
+	}
+}
+
+// TestRemuxerStartsLiveAtTheLatestKeyframe: of what gortmplib reads ahead
+// and hands over again, only the access units from the latest keyframe are
+// written, when the stream goes live, and then everything that comes.
+func TestRemuxerStartsLiveAtTheLatestKeyframe(t *testing.T) {
+	video := &gortmplib.Track{Codec: &rtmpcodecs.H264{SPS: testSPS, PPS: testPPS}}
+	audio := &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: testAAC}}
+	rec := newRecorder()
+	m, err := newRemuxer([]*gortmplib.Track{video, audio}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aac := m.audio[audio]
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	for i := range 5 { // two seconds read ahead: keyframes at 0 and 1600 ms
+		au := [][]byte{testNonIDR}
+		if i%4 == 0 {
+			au = [][]byte{testIDR}
+		}
+		m.onVideo(ms(400*i), ms(400*i), au)
+		m.onAAC(aac, ms(400*i+10), []byte{0x21, 0x10})
+	}
+	if len(rec.written()) != 0 {
+		t.Fatal("wrote before going live")
+	}
+	m.goLive()
+	m.onVideo(ms(2000), ms(2000), [][]byte{testNonIDR})
+	starts := pesStarts(t, rec.stream())
+	wantDTS := []int64{1600, 1610, 2000}
+	if len(starts) != len(wantDTS) {
+		t.Fatalf("%d PES, want the keyframe at 1600 ms, its audio, then the live frame", len(starts))
+	}
+	for i, w := range wantDTS {
+		if starts[i].dts != startTicks+w*90 {
+			t.Errorf("PES %d at %d ms, want %d", i, (starts[i].dts-startTicks)/90, w)
+		}
 	}
 }

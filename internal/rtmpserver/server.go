@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
+	"github.com/podium-broadcast/podium/internal/limits"
+	"github.com/podium-broadcast/podium/internal/ratelimit"
 )
 
 // Config sets up the RTMP server.
@@ -29,6 +31,11 @@ type Config struct {
 	// Timeout bounds the handshake and the commands up to publish, and any
 	// silence of a publisher, after which the connection is closed.
 	Timeout time.Duration
+	// Auth locks out addresses after too many wrong keys; nil: no limit.
+	Auth *ratelimit.Limiter
+	// Connections bounds the connections at once, a publisher counting as
+	// one; nil: no limit.
+	Connections *limits.ConnectionLimiter
 }
 
 // DefaultTimeout is Config.Timeout when it is zero.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
@@ -94,6 +95,7 @@ type session struct {
 	// Known once the publish command has been read.
 	stream     string // APP/FEED, without the key
 	feed, role string
+	release    func() // gives back the connection slot of an accepted publisher
 	tsBytes    uint64
 }
 
@@ -143,6 +145,7 @@ func (ss *session) run(ctx context.Context) error {
 		}
 		return err
 	}
+	defer ss.release()
 	defer pub.Detach()
 	limited.left = -1
 	err = ss.publish(ctx, pub)
@@ -158,13 +161,16 @@ func (ss *session) run(ctx context.Context) error {
 // connection the feed's source.
 func (ss *session) authorize() (Publisher, error) {
 	s := ss.server
+	ss.stream = truncate(strings.TrimPrefix(ss.sc.URL.Path, "/"))
+	// A locked-out address is refused before its key is looked at.
+	if retry, ok := s.cfg.Auth.Check(ss.remote); !ok {
+		return nil, reject("locked", statusDenied, "address locked out after too many failed authentications; retry in %v", retry.Round(time.Second))
+	}
 	if !ss.sc.Publish {
-		ss.stream = strings.TrimPrefix(ss.sc.URL.Path, "/")
 		return nil, reject("bad mode", statusPlayFailed,
 			"play is refused: Podium takes RTMP publishers only; receive feeds over SRT or HLS")
 	}
 	name, err := parseStreamName(ss.sc.URL)
-	ss.stream = truncate(name.App + "/" + name.Feed)
 	if err != nil {
 		return nil, reject("bad request", statusBadName, "%v", err)
 	}
@@ -178,18 +184,28 @@ func (ss *session) authorize() (Publisher, error) {
 	role, ok := role(feed, name.Key)
 	switch {
 	case !ok && name.Key == "":
+		s.cfg.Auth.Fail(ss.remote)
 		return nil, reject("unauthorized", statusDenied, "no key: the stream key is %s?key=PUBLISH_PASSPHRASE", feed.ID)
 	case !ok:
+		s.cfg.Auth.Fail(ss.remote)
 		return nil, reject("unauthorized", statusDenied, "wrong key: it is neither feed %s's publish passphrase nor its backup one", feed.ID)
 	}
+	s.cfg.Auth.Succeed(ss.remote)
 	ss.feed, ss.role = feed.ID, role
+	release, err := s.cfg.Connections.Acquire("")
+	if err != nil {
+		return nil, reject("overload", statusDenied, "publisher of feed %s: %v", feed.ID, err)
+	}
 	pub, err := s.attach(feed.ID, role, ss.remote)
 	if errors.Is(err, ingest.ErrRoleTaken) || errors.Is(err, hub.ErrPublisherActive) {
+		release()
 		return nil, reject("conflict", statusBadName, "feed %s already has a live %s source", feed.ID, role)
 	}
 	if err != nil {
+		release()
 		return nil, reject("not found", statusBadName, "feed %s: %v", feed.ID, err)
 	}
+	ss.release = release
 	return pub, nil
 }
 
@@ -219,7 +235,8 @@ func (ss *session) publish(ctx context.Context, pub Publisher) error {
 	})
 
 	ss.nc.SetDeadline(time.Now().Add(s.cfg.Timeout + trackAnalysis))
-	r := &gortmplib.Reader{Conn: ss.sc}
+	edge := &liveEdge{Conn: ss.sc}
+	r := &gortmplib.Reader{Conn: edge}
 	if err := r.Initialize(); err != nil {
 		return fmt.Errorf("reading the stream's tracks: %w", err)
 	}
@@ -233,6 +250,7 @@ func (ss *session) publish(ctx context.Context, pub Publisher) error {
 		return err
 	}
 	m.listen(r, tracks)
+	edge.onLive = m.goLive
 	s.log.Info("rtmp publish start", "feed", ss.feed, "source", ss.role, "remote", ss.remote,
 		"tracks", describe(tracks), "encoder", truncate(ss.sc.FlashVer))
 	defer func() { ss.tsBytes = m.written }()
@@ -245,6 +263,22 @@ func (ss *session) publish(ctx context.Context, pub Publisher) error {
 			return m.err
 		}
 	}
+}
+
+// liveEdge tells when gortmplib's reader, having read ahead to learn the
+// tracks, has handed over again what it read: its next read from the
+// connection is live. onLive is set once the tracks are known.
+type liveEdge struct {
+	gortmplib.Conn
+	onLive func()
+}
+
+func (c *liveEdge) Read() (message.Message, error) {
+	if c.onLive != nil {
+		c.onLive()
+		c.onLive = nil
+	}
+	return c.Conn.Read()
 }
 
 // ended says why a connection ended, err being what the last read or write returned.
@@ -266,7 +300,12 @@ func (ss *session) ended(ctx context.Context, pub Publisher, err error) error {
 // it a moment to read that before the connection closes.
 func (ss *session) refuse(rej *rejection) {
 	s := ss.server
-	s.log.Warn("rtmp connection rejected", "remote", ss.remote, "stream", ss.stream,
+	level := slog.LevelWarn
+	if rej.reason == "locked" {
+		// The lockout itself is logged once, by the limiter.
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, "rtmp connection rejected", "remote", ss.remote, "stream", ss.stream,
 		"rejection", rej.reason, "reason", rej.detail)
 	s.metrics.rejections.WithLabelValues(rej.reason).Inc()
 	ss.nc.SetDeadline(time.Now().Add(lingerAfterRefusal))
