@@ -19,9 +19,10 @@ import (
 func samplePath(name string) string { return filepath.Join("..", "demo", "samples", name+".ts") }
 
 // publishLoop publishes a transport stream file, looped seamlessly, to the
-// feed as its primary or backup source through srt-live-transmit, until the
-// test ends or the returned peer is killed.
-func (p *podium) publishLoop(f feedCreds, path, role string) *peer {
+// feed as its primary or backup source through ffmpeg (stream copy, as a
+// contribution encoder's output), until the test ends or the returned peer
+// is killed.
+func (p *podium) publishLoop(f feedCreds, path, role string, ffmpegArgs ...string) *peer {
 	p.t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -35,8 +36,9 @@ func (p *podium) publishLoop(f feedCreds, path, role string) *peer {
 	if role == "backup" {
 		passphrase = f.BackupPublishPassphrase
 	}
-	url := fmt.Sprintf("srt://%s:%s?streamid=#!::r=%s,m=publish,s=%s&passphrase=%s", p.srtHost, p.srtPort, f.ID, role, passphrase)
-	pub, pw := startFedPeer(p.t, "srt-live-transmit", "-q", "-a:no", "-chunk:1316", "file://con", url)
+	url := fmt.Sprintf("srt://%s:%s?streamid=#!::r=%s,m=publish,s=%s&passphrase=%s&pkt_size=1316", p.srtHost, p.srtPort, f.ID, role, passphrase)
+	args := append([]string{"-v", "error", "-f", "mpegts", "-i", "pipe:", "-map", "0", "-c", "copy", "-mpegts_copyts", "1"}, ffmpegArgs...)
+	pub, pw := startFedPeer(p.t, "ffmpeg", append(args, "-f", "mpegts", url)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.t.Cleanup(cancel)
 	go func() {
@@ -109,8 +111,7 @@ func TestPrimaryFailsBackupTakesOverAndPrimaryReturns(t *testing.T) {
 	primary := p.publishLoop(f, samplePath("ath-100m-final"), "primary")
 	eventually(t, 10*time.Second, "primary on air", func() bool { return p.sources(f.ID).OnAir == "primary" })
 	// The backup encoder is configured differently: other PIDs.
-	backupSample := remuxedSample(t, "bkb-gold-game")
-	p.publishLoop(f, backupSample, "backup")
+	p.publishLoop(f, samplePath("bkb-gold-game"), "backup", "-mpegts_pmt_start_pid", "0x1100", "-mpegts_start_pid", "0x300")
 	eventually(t, 10*time.Second, "backup healthy", func() bool {
 		for _, s := range p.sources(f.ID).Sources {
 			if s.Role == "backup" && s.Healthy {
@@ -191,19 +192,6 @@ func TestPrimaryFailsBackupTakesOverAndPrimaryReturns(t *testing.T) {
 	if msgs, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(msgs)) > 0 {
 		t.Errorf("ffmpeg decoding the captured stream: %v\n%s", err, msgs)
 	}
-}
-
-// remuxedSample writes a demo sample remuxed onto other PIDs (PMT 0x1100,
-// streams from 0x300) and returns its path.
-func remuxedSample(t *testing.T, name string) string {
-	t.Helper()
-	dir := t.TempDir()
-	out := filepath.Join(dir, name+"-remapped.ts")
-	if b, err := exec.Command("ffmpeg", "-v", "error", "-i", samplePath(name), "-map", "0", "-c", "copy",
-		"-mpegts_pmt_start_pid", "0x1100", "-mpegts_start_pid", "0x300", "-f", "mpegts", out).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg remux: %v %s", err, b)
-	}
-	return out
 }
 
 // checkOneStream checks a receiver's capture: the primary's PIDs only,

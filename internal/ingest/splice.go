@@ -76,6 +76,9 @@ type splicer struct {
 	lastIn  [8192]int16 // last continuity counter received from the on-air source, -1 unknown
 	lastOut [8192]int64 // latest decoding time (DTS, or PTS without one) sent per output PID
 	lastPTS [8192]int64 // latest presentation time sent per output PID
+	// lastStep is the latest step between a PID's decoding times: a frame,
+	// or for audio PES that carry several frames, the PES's duration.
+	lastStep [8192]int64
 	outSeen [8192]bool
 	lastPCR int64
 	pcrSeen bool
@@ -173,9 +176,11 @@ func (sp *splicer) shiftFor(gop []byte) int64 {
 					t = dts
 				}
 				// Both the decoding and the presentation times move on:
-				// the new source's first frame is shown after the old's last.
-				shift, first = maxShift(shift, first, tsDiff(tsAdd(sp.lastOut[outPID], spliceStep), t))
-				shift, first = maxShift(shift, first, tsDiff(tsAdd(sp.lastPTS[outPID], spliceStep), pts))
+				// the new source's first frame comes after the whole of the
+				// old's last PES (which may carry several audio frames).
+				step := max(int64(spliceStep), sp.lastStep[outPID])
+				shift, first = maxShift(shift, first, tsDiff(tsAdd(sp.lastOut[outPID], step), t))
+				shift, first = maxShift(shift, first, tsDiff(tsAdd(sp.lastPTS[outPID], step), pts))
 			}
 		}
 	}
@@ -321,6 +326,11 @@ func (sp *splicer) retime(p []byte, outPID int) {
 		t = dts
 	}
 	writePESTimes(p, pts, dts)
+	if sp.outSeen[outPID] {
+		if d := tsDiff(t, sp.lastOut[outPID]); d > 0 && d < maxBackStep {
+			sp.lastStep[outPID] = d
+		}
+	}
 	if !sp.outSeen[outPID] || tsDiff(t, sp.lastOut[outPID]) > 0 {
 		sp.lastOut[outPID] = t
 	}
