@@ -79,9 +79,9 @@ type splicer struct {
 	// lastStep is the latest step between a PID's decoding times: a frame,
 	// or for audio PES that carry several frames, the PES's duration.
 	lastStep [8192]int64
-	outSeen [8192]bool
-	lastPCR int64
-	pcrSeen bool
+	outSeen  [8192]bool
+	lastPCR  int64
+	pcrSeen  bool
 
 	// The on-air source's mapping and shift.
 	pidMap map[int]int
