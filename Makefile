@@ -1,5 +1,5 @@
 # Podium's entry points. See README.md.
-.PHONY: demo serve build test bench lint fuzz
+.PHONY: demo serve build test bench soak lint fuzz
 
 GO ?= go
 
@@ -18,15 +18,23 @@ test:
 	scripts/install-test-deps.sh
 	$(GO) test -race -timeout 20m ./...
 
-# Measures SRT fan-out against libsrt's srt-live-transmit, and HLS requests
-# per second against nginx and LL-HLS glass-to-glass latency in Chromium
-# against the SRT path; writes BENCHMARKS.md. nginx and wrk are for the
-# bench only.
+# Measures SRT fan-out against libsrt's srt-live-transmit, a 10-minute soak
+# (8 feeds with primary and backup, 20 receivers each, primaries killed),
+# and HLS requests per second against nginx and LL-HLS glass-to-glass latency
+# in Chromium against the SRT path; writes BENCHMARKS.md (about 25 minutes).
+# nginx and wrk are for the bench only.
 bench:
 	scripts/install-test-deps.sh
 	scripts/install-bench-deps.sh
 	$(GO) run ./bench/srtfanout
+	$(GO) run ./bench/soak
 	$(GO) run ./bench/hlsbench
+
+# The soak alone, e.g. SOAK_FLAGS="-duration 2m -feeds 2 -readers 3".
+SOAK_FLAGS ?=
+soak:
+	scripts/install-test-deps.sh
+	$(GO) run ./bench/soak $(SOAK_FLAGS)
 
 # Fuzzes every parser of outside input for FUZZTIME each.
 FUZZTIME ?= 30s
@@ -35,11 +43,14 @@ fuzz:
 	$(GO) test ./internal/ts -run '^$$' -fuzz FuzzScan -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/tsloop -run '^$$' -fuzz FuzzNew -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/hls -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/catalog -run '^$$' -fuzz FuzzParseSRTAddress -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/api -run '^$$' -fuzz FuzzParseCalls -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzAPIJSON -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzSessionCookie -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzConfigYAML -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseBitrate -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ratelimit -run '^$$' -fuzz FuzzKey -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/rtmpserver -run '^$$' -fuzz FuzzServerConn -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

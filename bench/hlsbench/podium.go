@@ -33,6 +33,7 @@ func startPodium(ctx context.Context, dir string) (*podium, error) {
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.SRTAddr = "127.0.0.1:0"
+	cfg.RTMPAddr = "127.0.0.1:0"
 	logPath := filepath.Join(dir, "podium.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {

@@ -29,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // options are the bench's settings, from its flags.
@@ -86,10 +88,10 @@ func main() {
 // bench is one run of the benchmark.
 type bench struct {
 	opts   options
-	procs  *supervisor
+	procs  *harness.Supervisor
 	start  time.Time
-	src    *source
-	podium *podium
+	src    *harness.Source
+	podium *harness.Podium
 	feed   string
 	// passphrases of the broadcasters created so far, one per receiver.
 	passphrases []string
@@ -101,9 +103,9 @@ func (b *bench) say(format string, args ...any) {
 }
 
 func run(ctx context.Context, opts options) error {
-	b := &bench{opts: opts, procs: newSupervisor(), start: time.Now(), feed: "bench-fanout"}
-	defer b.procs.stopAll()
-	root, err := moduleRoot()
+	b := &bench{opts: opts, procs: harness.NewSupervisor(), start: time.Now(), feed: "bench-fanout"}
+	defer b.procs.StopAll()
+	root, err := harness.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -112,7 +114,7 @@ func run(ctx context.Context, opts options) error {
 			return fmt.Errorf("needs %s: apt-get install ffmpeg srt-tools (see scripts/install-test-deps.sh)", tool)
 		}
 	}
-	machine := describeMachine(root)
+	machine := harness.DescribeMachine(root)
 	dir, err := os.MkdirTemp("", "podium-srtfanout-")
 	if err != nil {
 		return err
@@ -120,11 +122,11 @@ func run(ctx context.Context, opts options) error {
 	defer os.RemoveAll(dir)
 
 	b.say("source: %d Mbit/s MPEG-TS (ffmpeg, cached in bench/.cache)", opts.bitrate/1_000_000)
-	if b.src, err = loadSource(ctx, filepath.Join(root, "bench", ".cache"), opts.bitrate); err != nil {
+	if b.src, err = harness.LoadSource(ctx, filepath.Join(root, "bench", ".cache"), opts.bitrate); err != nil {
 		return err
 	}
 	b.say("building ./cmd/podium")
-	bin, err := buildPodium(ctx, root, dir)
+	bin, err := harness.BuildPodium(ctx, root, dir)
 	if err != nil {
 		return err
 	}
@@ -136,18 +138,18 @@ func run(ctx context.Context, opts options) error {
 		}
 		b.say("hub micro-benchmark failed, going on without it: %v", err)
 	}
-	if b.podium, err = startPodium(ctx, b.procs, bin, dir); err != nil {
+	if b.podium, err = harness.StartPodium(ctx, b.procs, bin, dir); err != nil {
 		return err
 	}
 	defer b.keepLog(filepath.Join(root, "bench", ".cache", "podium.log"))
-	publishPassphrase, err := b.podium.createFeed(ctx, b.feed)
+	passphrases, err := b.podium.CreateFeed(ctx, b.feed, "Fan-out bench "+b.feed)
 	if err != nil {
 		return err
 	}
-	podiumServer := server{name: "podium", pid: b.podium.proc.pid(), podium: b.podium, readURL: func(i int) string {
-		return b.podium.pullURL(b.feed, broadcasterID(i), b.passphrases[i])
+	podiumServer := server{name: "podium", pid: b.podium.Proc.PID(), podium: b.podium, readURL: func(i int) string {
+		return b.podium.PullURL(b.feed, broadcasterID(i), b.passphrases[i])
 	}}
-	publishURL := b.podium.publishURL(b.feed, publishPassphrase)
+	publishURL := b.podium.PublishURL(b.feed, passphrases.Primary)
 
 	for i := range opts.repeats {
 		label := fmt.Sprintf("1:1 run %d/%d, libsrt relay", i+1, opts.repeats)
@@ -188,11 +190,11 @@ func (b *bench) fanOut(ctx context.Context, rep *report, srv server, publishURL 
 	if err := b.waitFeedOffline(ctx); err != nil {
 		return err
 	}
-	pub, err := startPublisher(b.procs, b.src, publishURL, b.opts.bitrate)
+	pub, err := harness.StartPublisher(b.procs, b.src, publishURL, b.opts.bitrate)
 	if err != nil {
 		return err
 	}
-	defer pub.stop()
+	defer pub.Stop()
 	if err := b.waitFeedLive(ctx, pub); err != nil {
 		return err
 	}
@@ -225,7 +227,7 @@ func (b *bench) fanOut(ctx context.Context, rep *report, srv server, publishURL 
 			r.Attempt = attempt
 			b.sayResult(label, r)
 			rep.steps = append(rep.steps, r)
-			if err := sleep(ctx, 2*time.Second); err != nil { // let Podium close the deliveries
+			if err := harness.Sleep(ctx, 2*time.Second); err != nil { // let Podium close the deliveries
 				return false, err
 			}
 			if r.passes(b.opts.maxLoss) {
@@ -279,11 +281,11 @@ func (b *bench) measurePodium(ctx context.Context, label string, srv server, pub
 	if err := b.waitFeedOffline(ctx); err != nil {
 		return result{}, err
 	}
-	pub, err := startPublisher(b.procs, b.src, publishURL, b.opts.bitrate)
+	pub, err := harness.StartPublisher(b.procs, b.src, publishURL, b.opts.bitrate)
 	if err != nil {
 		return result{}, err
 	}
-	defer pub.stop()
+	defer pub.Stop()
 	if err := b.waitFeedLive(ctx, pub); err != nil {
 		return result{}, err
 	}
@@ -293,31 +295,31 @@ func (b *bench) measurePodium(ctx context.Context, label string, srv server, pub
 // measureRelay measures srt-live-transmit relaying the feed from one SRT
 // listener to another, both encrypted as Podium's legs are.
 func (b *bench) measureRelay(ctx context.Context, label string) (result, error) {
-	in, err := freePort("udp")
+	in, err := harness.FreePort("udp")
 	if err != nil {
 		return result{}, err
 	}
-	out, err := freePort("udp")
+	out, err := harness.FreePort("udp")
 	if err != nil {
 		return result{}, err
 	}
-	inPass, outPass := "relay-in-"+randomWord(), "relay-out-"+randomWord()
-	relay, err := b.procs.start("libsrt relay", exec.Command("srt-live-transmit", "-q", "-a:no",
+	inPass, outPass := "relay-in-"+harness.RandomWord(), "relay-out-"+harness.RandomWord()
+	relay, err := b.procs.Start("libsrt relay", exec.Command("srt-live-transmit", "-q", "-a:no",
 		fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&passphrase=%s", in, inPass),
 		fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&passphrase=%s", out, outPass)))
 	if err != nil {
 		return result{}, err
 	}
-	defer relay.stop(3 * time.Second)
-	if err := waitUDPBound(ctx, in, relay); err != nil {
+	defer relay.Stop(3 * time.Second)
+	if err := harness.WaitUDPBound(ctx, in, relay); err != nil {
 		return result{}, err
 	}
-	pub, err := startPublisher(b.procs, b.src, fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", in, inPass), b.opts.bitrate)
+	pub, err := harness.StartPublisher(b.procs, b.src, fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", in, inPass), b.opts.bitrate)
 	if err != nil {
 		return result{}, err
 	}
-	defer pub.stop()
-	srv := server{name: "libsrt relay", pid: relay.pid(), readURL: func(int) string {
+	defer pub.Stop()
+	srv := server{name: "libsrt relay", pid: relay.PID(), readURL: func(int) string {
 		return fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", out, outPass)
 	}}
 	return b.measure(ctx, label, srv, pub, 1)
@@ -326,7 +328,7 @@ func (b *bench) measureRelay(ctx context.Context, label string) (result, error) 
 // ensureBroadcasters creates broadcasters, each entitled to the feed, until there are n.
 func (b *bench) ensureBroadcasters(ctx context.Context, n int) error {
 	for i := len(b.passphrases); i < n; i++ {
-		p, err := b.podium.createBroadcaster(ctx, broadcasterID(i), b.feed)
+		p, err := b.podium.CreateBroadcaster(ctx, broadcasterID(i), b.feed)
 		if err != nil {
 			return err
 		}
@@ -338,10 +340,10 @@ func (b *bench) ensureBroadcasters(ctx context.Context, n int) error {
 func broadcasterID(i int) string { return fmt.Sprintf("rhb-%03d", i+1) }
 
 // waitFeedLive waits until Podium has the publisher attached.
-func (b *bench) waitFeedLive(ctx context.Context, pub *publisher) error {
+func (b *bench) waitFeedLive(ctx context.Context, pub *harness.Publisher) error {
 	return b.waitFeed(ctx, 1, func() error {
-		if pub.proc.exited() {
-			return errors.New(pub.proc.why())
+		if pub.Proc.Exited() {
+			return errors.New(pub.Proc.Why())
 		}
 		return nil
 	})
@@ -353,11 +355,11 @@ func (b *bench) waitFeedOffline(ctx context.Context) error { return b.waitFeed(c
 func (b *bench) waitFeed(ctx context.Context, live float64, check func() error) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		m, err := b.podium.scrape(ctx)
+		m, err := b.podium.Scrape(ctx)
 		if err != nil {
 			return err
 		}
-		if m.sum("podium_feed_live", `feed="`+b.feed+`"`) == live {
+		if m.Sum("podium_feed_live", `feed="`+b.feed+`"`) == live {
 			return nil
 		}
 		if check != nil {
@@ -366,9 +368,9 @@ func (b *bench) waitFeed(ctx context.Context, live float64, check func() error) 
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("feed %s: podium_feed_live did not become %v: %s", b.feed, live, b.podium.logTail())
+			return fmt.Errorf("feed %s: podium_feed_live did not become %v: %s", b.feed, live, b.podium.LogTail())
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := harness.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -398,49 +400,10 @@ func (b *bench) sayResult(label string, r result) {
 	b.say("%s", line)
 }
 
-// waitUDPBound waits until a process listens on a loopback UDP port.
-func waitUDPBound(ctx context.Context, port int, c *child) error {
-	want := fmt.Sprintf(":%04X ", port)
-	for range 100 {
-		data, err := os.ReadFile("/proc/net/udp")
-		if err != nil {
-			return err
-		}
-		if strings.Contains(string(data), want) {
-			return nil
-		}
-		if c.exited() {
-			return errors.New(c.why())
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("%s did not bind UDP port %d", c.name, port)
-}
-
-// moduleRoot finds the repository root: the directory of go.mod, from the working directory up.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the Podium repository (no go.mod found)")
-		}
-		dir = parent
-	}
-}
-
 // keepLog copies Podium's log where it outlives the run, once Podium has stopped.
 func (b *bench) keepLog(path string) {
-	b.podium.proc.stop(5 * time.Second)
-	if data, err := os.ReadFile(b.podium.logPath); err == nil && os.WriteFile(path, data, 0o644) == nil {
+	b.podium.Proc.Stop(5 * time.Second)
+	if data, err := os.ReadFile(b.podium.LogPath); err == nil && os.WriteFile(path, data, 0o644) == nil {
 		fmt.Printf("Podium's log: %s\n", path)
 	}
 }

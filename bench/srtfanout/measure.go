@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // server is what a measurement delivers through: Podium, or the libsrt relay.
@@ -17,7 +19,7 @@ type server struct {
 	// readURL returns the SRT URL of receiver i.
 	readURL func(i int) string
 	// podium is set when the server is Podium, for its metrics.
-	podium *podium
+	podium *harness.Podium
 }
 
 // result is one measurement: a feed through a server to some receivers, over one window.
@@ -72,26 +74,26 @@ type snapshot struct {
 	server, bench             uint64
 	peers                     map[int]uint64
 	machineBusy, machineTotal uint64
-	metrics                   samples
+	metrics                   harness.Samples
 }
 
-func (b *bench) snapshot(ctx context.Context, srv server, peers []*child) (snapshot, error) {
+func (b *bench) snapshot(ctx context.Context, srv server, peers []*harness.Child) (snapshot, error) {
 	s := snapshot{at: time.Now(), peers: make(map[int]uint64, len(peers))}
 	var err error
-	if s.server, err = cpuTicks(srv.pid); err != nil {
+	if s.server, err = harness.CPUTicks(srv.pid); err != nil {
 		return s, fmt.Errorf("%s: %w", srv.name, err)
 	}
-	s.bench, _ = cpuTicks(os.Getpid())
+	s.bench, _ = harness.CPUTicks(os.Getpid())
 	for _, c := range peers {
-		if t, err := cpuTicks(c.pid()); err == nil {
-			s.peers[c.pid()] = t
+		if t, err := harness.CPUTicks(c.PID()); err == nil {
+			s.peers[c.PID()] = t
 		}
 	}
-	if s.machineBusy, s.machineTotal, err = machineTicks(); err != nil {
+	if s.machineBusy, s.machineTotal, err = harness.MachineTicks(); err != nil {
 		return s, err
 	}
 	if srv.podium != nil {
-		s.metrics, err = srv.podium.scrape(ctx)
+		s.metrics, err = srv.podium.Scrape(ctx)
 	}
 	return s, err
 }
@@ -106,11 +108,11 @@ const joinTimeout = 2 * time.Second
 
 // measure starts n receivers through srv, lets them settle, and measures one
 // window of the publisher's stream. The receivers are stopped on return.
-func (b *bench) measure(ctx context.Context, label string, srv server, pub *publisher, n int) (result, error) {
+func (b *bench) measure(ctx context.Context, label string, srv server, pub *harness.Publisher, n int) (result, error) {
 	res := result{Server: srv.name, Readers: n}
 	var logFrom int64
 	if srv.podium != nil {
-		logFrom = srv.podium.logSize()
+		logFrom = srv.podium.LogSize()
 	}
 	var window atomic.Pointer[tally]
 	receivers, err := b.join(ctx, label, srv, pub, n, &window, &res)
@@ -119,28 +121,28 @@ func (b *bench) measure(ctx context.Context, label string, srv server, pub *publ
 		return res, err
 	}
 
-	first := pub.seqAt(time.Now().Add(b.opts.warmup)) + 1
-	tl := newTally(first, first+uint64(b.opts.window/pub.interval))
+	first := pub.SeqAt(time.Now().Add(b.opts.warmup)) + 1
+	tl := newTally(first, first+uint64(b.opts.window/pub.Interval))
 	window.Store(tl)
 	res.Chunks = tl.end - tl.first
 	b.say("%s: warming up %v, then measuring %v", label, b.opts.warmup, b.opts.window)
-	peers := []*child{pub.proc}
+	peers := []*harness.Child{pub.Proc}
 	for _, r := range receivers {
-		peers = append(peers, r.proc)
+		peers = append(peers, r.Proc)
 	}
 	if err := b.sampleWindow(ctx, label, srv, pub, tl, peers, &res); err != nil {
 		return res, err
 	}
-	if err := sleep(ctx, drainTime); err != nil {
+	if err := harness.Sleep(ctx, drainTime); err != nil {
 		return res, err
 	}
 	res.count(receivers, tl)
 	if srv.podium != nil {
-		res.Closes = srv.podium.deliveryCloses(logFrom)
+		res.Closes = srv.podium.DeliveryCloses(logFrom)
 	}
 	for _, r := range receivers {
-		if r.proc.exited() {
-			b.say("%s: %s", label, r.proc.why())
+		if r.Proc.Exited() {
+			b.say("%s: %s", label, r.Proc.Why())
 			break
 		}
 	}
@@ -152,7 +154,7 @@ func (b *bench) measure(ctx context.Context, label string, srv server, pub *publ
 // and gets that second in a burst. Receivers joining all at once would be
 // another test (a reconnection storm); this one is after the steady state.
 // It returns the receivers started, even on error.
-func (b *bench) join(ctx context.Context, label string, srv server, pub *publisher, n int, window *atomic.Pointer[tally], res *result) ([]*receiver, error) {
+func (b *bench) join(ctx context.Context, label string, srv server, pub *harness.Publisher, n int, window *atomic.Pointer[tally], res *result) ([]*receiver, error) {
 	if n == 0 {
 		return nil, nil
 	}
@@ -160,14 +162,14 @@ func (b *bench) join(ctx context.Context, label string, srv server, pub *publish
 	receivers := make([]*receiver, 0, n)
 	var joins []time.Duration
 	for i := range n {
-		r, err := startReceiver(b.procs, fmt.Sprintf("receiver %d", i+1), srv.readURL(i), pub.session, window)
+		r, err := startReceiver(b.procs, fmt.Sprintf("receiver %d", i+1), srv.readURL(i), pub.Session, window)
 		if err != nil {
 			return receivers, err
 		}
 		receivers = append(receivers, r)
 		started := time.Now()
-		for !r.live(pub) && !r.proc.exited() && time.Since(started) < joinTimeout {
-			if err := sleep(ctx, 10*time.Millisecond); err != nil {
+		for !r.live(pub) && !r.Proc.Exited() && time.Since(started) < joinTimeout {
+			if err := harness.Sleep(ctx, 10*time.Millisecond); err != nil {
 				return receivers, err
 			}
 		}
@@ -194,26 +196,26 @@ func (b *bench) join(ctx context.Context, label string, srv server, pub *publish
 
 // sampleWindow reads the CPU counters at the start and the end of the
 // window, and the server's memory once a second in between.
-func (b *bench) sampleWindow(ctx context.Context, label string, srv server, pub *publisher, tl *tally, peers []*child, res *result) error {
-	if err := sleepUntil(ctx, pub.timeOf(tl.first)); err != nil {
+func (b *bench) sampleWindow(ctx context.Context, label string, srv server, pub *harness.Publisher, tl *tally, peers []*harness.Child, res *result) error {
+	if err := harness.SleepUntil(ctx, pub.TimeOf(tl.first)); err != nil {
 		return err
 	}
 	before, err := b.snapshot(ctx, srv, peers)
 	if err != nil {
 		return err
 	}
-	pub.takeMaxLate()
+	pub.TakeMaxLate()
 	var rss []uint64
-	end := pub.timeOf(tl.end)
+	end := pub.TimeOf(tl.end)
 	for t := time.Second; ; t += time.Second {
 		at := before.at.Add(t)
 		if end.Before(at) {
 			at = end
 		}
-		if err := sleepUntil(ctx, at); err != nil {
+		if err := harness.SleepUntil(ctx, at); err != nil {
 			return err
 		}
-		if v, err := rssBytes(srv.pid); err == nil {
+		if v, err := harness.RSSBytes(srv.pid); err == nil {
 			rss = append(rss, v)
 		}
 		if at.Equal(end) {
@@ -227,7 +229,7 @@ func (b *bench) sampleWindow(ctx context.Context, label string, srv server, pub 
 	if err != nil {
 		return err
 	}
-	res.PacerLate = pub.takeMaxLate()
+	res.PacerLate = pub.TakeMaxLate()
 	res.usage(before, after, rss)
 	return nil
 }
@@ -236,7 +238,7 @@ func (b *bench) sampleWindow(ctx context.Context, label string, srv server, pub 
 func (r *result) usage(before, after snapshot, rss []uint64) {
 	elapsed := after.at.Sub(before.at).Seconds()
 	r.Seconds = elapsed
-	cores := func(from, to uint64) float64 { return float64(to-from) / userHZ / elapsed }
+	cores := func(from, to uint64) float64 { return float64(to-from) / harness.UserHZ / elapsed }
 	r.ServerCores = cores(before.server, after.server)
 	r.BenchCores = cores(before.bench, after.bench)
 	for pid, t := range after.peers {
@@ -252,11 +254,11 @@ func (r *result) usage(before, after snapshot, rss []uint64) {
 	}
 	if after.metrics != nil {
 		delta := func(name string, labels ...string) float64 {
-			return after.metrics.sum(name, labels...) - before.metrics.sum(name, labels...)
+			return after.metrics.Sum(name, labels...) - before.metrics.Sum(name, labels...)
 		}
 		r.Retransmitted = delta("podium_srt_packets_retransmitted_total", `direction="delivery"`)
 		r.Dropped = delta("podium_srt_packets_dropped_total", `direction="delivery"`)
-		r.Goroutines = after.metrics.sum("go_goroutines")
+		r.Goroutines = after.metrics.Sum("go_goroutines")
 	}
 }
 
@@ -271,7 +273,7 @@ func (r *result) count(receivers []*receiver, tl *tally) {
 	var got uint64
 	for _, rc := range receivers {
 		got += rc.got.Load()
-		if rc.proc.exited() {
+		if rc.Proc.Exited() {
 			r.Exited++
 		}
 		r.WorstLoss = max(r.WorstLoss, 1-float64(rc.got.Load())/float64(r.Chunks))
@@ -279,17 +281,3 @@ func (r *result) count(receivers []*receiver, tl *tally) {
 	r.Loss = 1 - float64(got)/float64(r.Chunks*uint64(len(receivers)))
 	r.MissedByAll = tl.missedByAll()
 }
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error { return sleep(ctx, time.Until(t)) }

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"crypto/rand"
 	"fmt"
-	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // The program rewrites only the part of BENCHMARKS.md between these markers.
@@ -17,61 +15,11 @@ const (
 	endMarker   = "<!-- srtfanout:end -->"
 )
 
-// benchmarksHeader starts BENCHMARKS.md when the program creates it.
-const benchmarksHeader = `# Benchmarks
-
-Performance is measured by benchmarks, never asserted by tests. Each section
-below is written by the program named in it; its figures come from one run on
-one machine, and only its ratios (against a baseline measured in the same run)
-travel to other machines.
-
-`
-
-// machineInfo describes where the figures were measured.
-type machineInfo struct {
-	cpus      int
-	model     string
-	kernel    string
-	goVersion string
-	libsrt    string
-	commit    string
-}
-
-func describeMachine(root string) machineInfo {
-	m := machineInfo{cpus: runtime.NumCPU(), goVersion: runtime.Version(), model: "unknown CPU", kernel: "unknown", libsrt: "unknown", commit: "unknown"}
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(data)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.kernel = strings.TrimSpace(string(data))
-	}
-	if out, err := exec.Command("srt-live-transmit", "-version").CombinedOutput(); err == nil || len(out) > 0 {
-		for line := range strings.Lines(string(out)) {
-			if v, ok := strings.CutPrefix(line, "SRT Library version: "); ok {
-				m.libsrt, _, _ = strings.Cut(strings.TrimSpace(v), ",")
-				break
-			}
-		}
-	}
-	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
-		if out, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
-			m.commit += " with uncommitted changes"
-		}
-	}
-	return m
-}
-
 // report is everything one run measured.
 type report struct {
 	date     time.Time
 	duration time.Duration
-	machine  machineInfo
+	machine  harness.MachineInfo
 	opts     options
 	// relay and single are the 1:1 runs, interleaved: relay[i] ran just before single[i].
 	relay, single []result
@@ -85,26 +33,7 @@ type report struct {
 // write puts the report's section into the file at path, replacing the
 // previous one and keeping every other section.
 func (rep *report) write(path string) error {
-	doc, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	section := rep.markdown()
-	text := string(doc)
-	begin, end := strings.Index(text, beginMarker), strings.Index(text, endMarker)
-	switch {
-	case begin >= 0 && end > begin:
-		text = text[:begin] + section + text[end+len(endMarker):]
-	case strings.TrimSpace(text) == "":
-		text = benchmarksHeader + section + "\n"
-	default:
-		text = strings.TrimRight(text, "\n") + "\n\n" + section + "\n"
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return harness.WriteSection(path, beginMarker, endMarker, rep.markdown())
 }
 
 func (rep *report) markdown() string {
@@ -116,7 +45,7 @@ func (rep *report) markdown() string {
 	p("Written by `go run ./bench/srtfanout` (part of `make bench`) on %s, in %s.\n",
 		rep.date.UTC().Format("2006-01-02 15:04 MST"), rep.duration.Round(time.Second))
 	p("Machine: %d × %s, Linux %s, %s, srt-live-transmit on libsrt %s; Podium at commit %s.\n\n",
-		m.cpus, m.model, m.kernel, m.goVersion, m.libsrt, m.commit)
+		m.CPUs, m.Model, m.Kernel, m.GoVersion, m.LibSRT, m.Commit)
 
 	rep.summary(p)
 	p(`
@@ -145,7 +74,7 @@ permitting, one or two steps bisect the gap. Per-receiver figures are beyond the
 step: (value at N − value with no receiver) / N. The publisher, the receivers and this program
 share the machine's %[8]d cores with Podium: the peers' CPU and the machine's busy share are
 listed so that saturation shows. The machine is shared and noisy: compare ratios, not absolutes.
-`, "`podium serve`", mbps, sourceSeconds, o.warmup, o.window, o.repeats, o.maxLoss*100, m.cpus)
+`, "`podium serve`", mbps, harness.SourceSeconds, o.warmup, o.window, o.repeats, o.maxLoss*100, m.CPUs)
 
 	if len(rep.relay) > 0 && len(rep.single) > 0 {
 		rep.singleTable(p)
@@ -213,7 +142,7 @@ func (rep *report) hubTable(p func(string, ...any)) {
 	top, ok := rep.step(rep.largest)
 	last := rep.hub[len(rep.hub)-1]
 	if ok && rep.largest > 1 && last.readers > 0 {
-		chunksPerSecond := float64(rep.opts.bitrate) / (chunkSize * 8)
+		chunksPerSecond := float64(rep.opts.bitrate) / (harness.ChunkSize * 8)
 		srtNs := rep.perReaderCores(top) / chunksPerSecond * 1e9
 		p("\nOver SRT, each receiver costs Podium %.1f µs of CPU per chunk (at N=%d); the hub's part of that,\n", srtNs/1000, top.Readers)
 		p("%.0f ns with %d readers, is %.2f%%: the fan-out's cost is the SRT connections'.\n", last.nsPerReader, last.readers, last.nsPerReader/srtNs*100)
@@ -245,7 +174,7 @@ func (rep *report) singleTable(p func(string, ...any)) {
 		}
 	}
 	if stale > 0 {
-		chunksPerSecond := float64(rep.opts.bitrate) / (chunkSize * 8)
+		chunksPerSecond := float64(rep.opts.bitrate) / (harness.ChunkSize * 8)
 		p("\nIn %d of the %d Podium runs the receiver, started just after the publisher connected, first got up\n", stale, len(rep.single))
 		p("to %d chunks (%.1f s) of the previous run's publisher, from its last keyframe on: stale pictures that\n",
 			most, float64(most)/chunksPerSecond)
@@ -336,6 +265,3 @@ func percent(f float64) string { return fmt.Sprintf("%.3f %%", f*100) }
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func kib(b float64) string { return fmt.Sprintf("%.0f KiB", b/1024) }
-
-// randomWord returns a short random string, for passphrases.
-func randomWord() string { return strings.ToLower(rand.Text()[:12]) }

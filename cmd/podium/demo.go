@@ -45,7 +45,7 @@ func demoCommand() *cobra.Command {
 			loopCtx, stopLoops := context.WithCancel(ctx)
 			var wg sync.WaitGroup
 			loopErr := make(chan error, 1)
-			wg.Go(func() { loopErr <- demo.Loop(loopCtx, a.Store, a.Hub, log) })
+			wg.Go(func() { loopErr <- demo.Loop(loopCtx, a.Store, a.Sources, log) })
 			err = a.Run(ctx)
 			stopLoops()
 			wg.Wait()
@@ -63,9 +63,12 @@ func demoCommand() *cobra.Command {
 func endpoints(cfg config.Config, a *app.App) demo.Endpoints {
 	_, httpPort, _ := net.SplitHostPort(a.HTTPAddr())
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
+	_, rtmpPort, _ := net.SplitHostPort(a.RTMPAddr())
 	return demo.Endpoints{
-		API:     strings.SplitAfter(a.HTTPURL(), "://")[0] + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
-		SRTHost: cfg.Host(cfg.SRTAddr),
-		SRTPort: srtPort,
+		API:      strings.SplitAfter(a.HTTPURL(), "://")[0] + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
+		SRTHost:  cfg.Host(cfg.SRTAddr),
+		SRTPort:  srtPort,
+		RTMPHost: cfg.Host(cfg.RTMPAddr),
+		RTMPPort: rtmpPort,
 	}
 }

@@ -115,7 +115,7 @@ func (s *server) stop(t *testing.T) (int, string) {
 
 func TestServeKeepsItsAdminTokenAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
+	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
 	var token string
 	// stdout and stderr are separate pipes: the token may arrive after the log line.
@@ -214,11 +214,35 @@ func get(t *testing.T, url, token string) int {
 	return resp.StatusCode
 }
 
+// putOnAir asks until timeout for the feed's source to be put on air, and
+// reports whether it is.
+func putOnAir(t *testing.T, api, admin, feed, source string, timeout time.Duration) bool {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		req, _ := http.NewRequest("POST", api+"/api/v1/feeds/"+feed+"/switch", strings.NewReader(`{"source":"`+source+`"}`))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			OnAir string `json:"on_air"`
+		}
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.OnAir == source {
+			return true
+		}
+	}
+	return false
+}
+
 // TestDemoPrintsCommandsThatWork runs `podium demo` on an empty data
 // directory, then runs the ffmpeg command it printed and checks what arrives.
 func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0"}
+	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
 	guide := first.waitGuide(t)
 	record := regexp.MustCompile(`record  ffmpeg -i '([^']+)'`).FindAllStringSubmatch(guide, -1)
@@ -267,6 +291,51 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 		!strings.Contains(string(streams), "h264") || strings.Count(string(streams), "aac") < 2 {
 		t.Fatalf("ffprobe of the demo's HLS URL %q: %v %s", playback.HLSURL, err, streams)
 	}
+	// The printed backup encoder publishes, and the operator can put it on air.
+	backup := regexp.MustCompile(`backup  (ffmpeg .*)`).FindStringSubmatch(guide)
+	admin := regexp.MustCompile(`Admin     (\S+)`).FindStringSubmatch(guide)
+	if backup == nil || admin == nil {
+		t.Fatalf("no backup command or admin token in:\n%s", guide)
+	}
+	encoder := exec.Command("sh", "-c", "exec "+strings.Replace(backup[1], "ffmpeg ", "ffmpeg -nostdin -v error ", 1))
+	if err := encoder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { encoder.Process.Kill(); encoder.Wait() }()
+	feed := regexp.MustCompile(`a backup source of (\S+);`).FindStringSubmatch(guide)[1]
+	var onAir string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && onAir != "backup"; time.Sleep(300 * time.Millisecond) {
+		req, _ := http.NewRequest("POST", hls[2][:strings.Index(hls[2], "/api/")]+"/api/v1/feeds/"+feed+"/switch", strings.NewReader(`{"source":"backup"}`))
+		req.Header.Set("Authorization", "Bearer "+admin[1])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			OnAir string `json:"on_air"`
+		}
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		onAir = st.OnAir
+	}
+	if onAir != "backup" {
+		t.Fatalf("the demo's printed backup encoder could not be put on air")
+	}
+	// The printed RTMP encoder publishes another feed's backup, which the operator can put on air.
+	rtmp := regexp.MustCompile(`rtmp    (ffmpeg .*)`).FindStringSubmatch(guide)
+	rtmpFeed := regexp.MustCompile(`an RTMP backup source of (\S+);`).FindStringSubmatch(guide)
+	if rtmp == nil || rtmpFeed == nil {
+		t.Fatalf("no rtmp command in:\n%s", guide)
+	}
+	rtmpEncoder := exec.Command("sh", "-c", "exec "+strings.Replace(rtmp[1], "ffmpeg ", "ffmpeg -nostdin -v error ", 1))
+	if err := rtmpEncoder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { rtmpEncoder.Process.Kill(); rtmpEncoder.Wait() }()
+	if !putOnAir(t, first.http, admin[1], rtmpFeed[1], "backup", 20*time.Second) {
+		t.Fatalf("the demo's printed RTMP encoder could not be put on air")
+	}
 	portal := regexp.MustCompile(`Portal    (\S+)`).FindStringSubmatch(guide)
 	if portal == nil || get(t, portal[1], "") != 200 {
 		t.Fatalf("the printed portal address does not answer: %v", portal)
@@ -293,7 +362,7 @@ func TestServeReloadsItsCertificateOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	tlscerttest.Write(t, certPath, keyPath, "podium-a")
-	s := start(t, nil, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0",
+	s := start(t, nil, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0",
 		"--tls-cert", certPath, "--tls-key", keyPath)
 	addr := strings.TrimPrefix(s.http, "http://")
 	if got := tlscerttest.ServedName(t, addr); got != "podium-a" {

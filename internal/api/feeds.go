@@ -7,18 +7,43 @@ import (
 
 	"github.com/podium-broadcast/podium/internal/catalog"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/srtserver"
 )
 
 type feedJSON struct {
-	ID                string         `json:"id"`
-	Name              string         `json:"name"`
-	Kind              string         `json:"kind"`
-	Live              bool           `json:"live"`
-	BitrateBPS        uint64         `json:"bitrate_bps"`
-	Readers           int            `json:"readers"`
-	Publisher         *publisherJSON `json:"publisher"`
-	PublishPassphrase string         `json:"publish_passphrase,omitempty"`
-	CreatedAt         *string        `json:"created_at"`
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	Kind       string         `json:"kind"`
+	Live       bool           `json:"live"`
+	BitrateBPS uint64         `json:"bitrate_bps"`
+	Readers    int            `json:"readers"`
+	Publisher  *publisherJSON `json:"publisher"`
+	// OnAir and Sources: primary/backup switching, admin only.
+	OnAir     *string        `json:"on_air,omitempty"`
+	Switching *switchingJSON `json:"switching,omitempty"`
+	Sources   []sourceJSON   `json:"sources,omitempty"`
+	// CallerSource is the encoder Podium pulls the feed from, admin only.
+	CallerSource            *callerSourceJSON `json:"caller_source,omitempty"`
+	PublishPassphrase       string            `json:"publish_passphrase,omitempty"`
+	BackupPublishPassphrase string            `json:"backup_publish_passphrase,omitempty"`
+	CreatedAt               *string           `json:"created_at"`
+}
+
+type switchingJSON struct {
+	Mode         string  `json:"mode"`
+	Revertive    bool    `json:"revertive"`
+	Switches     uint64  `json:"switches"`
+	LastSwitchAt *string `json:"last_switch_at"`
+}
+
+type sourceJSON struct {
+	Role       string  `json:"role"`
+	RemoteAddr string  `json:"remote_addr"`
+	Since      *string `json:"since"`
+	BytesIn    uint64  `json:"bytes_in"`
+	LastDataAt *string `json:"last_data_at"`
+	Healthy    bool    `json:"healthy"`
+	OnAir      bool    `json:"on_air"`
 }
 
 type publisherJSON struct {
@@ -31,6 +56,21 @@ type publisherJSON struct {
 
 func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
 	out := feedJSON{ID: f.ID, Name: f.Name, Kind: string(f.Kind), CreatedAt: formatTime(f.CreatedAt)}
+	if admin && s.Sources != nil {
+		if st, ok := s.Sources.Status(f.ID); ok {
+			onAir := st.OnAir
+			out.OnAir = &onAir
+			out.Switching = &switchingJSON{Mode: st.Mode, Revertive: st.Revertive, Switches: st.Switches, LastSwitchAt: formatTime(st.LastSwitch)}
+			for _, src := range st.Sources {
+				out.Sources = append(out.Sources, sourceJSON{Role: src.Role, RemoteAddr: src.RemoteAddr, Since: formatTime(src.Since),
+					BytesIn: src.BytesIn, LastDataAt: formatTime(src.LastData), Healthy: src.Healthy, OnAir: src.OnAir})
+			}
+		}
+	}
+	if src, ok := s.Store.Snapshot().CallerSource(f.ID); ok && admin {
+		caller := s.callerSourceJSON(src)
+		out.CallerSource = &caller
+	}
 	live, ok := s.Hub.Lookup(f.ID)
 	if !ok {
 		return out
@@ -41,6 +81,8 @@ func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
 		p := &publisherJSON{RemoteAddr: st.Publisher.RemoteAddr, Since: formatTime(st.Publisher.Since), BytesIn: st.Publisher.BytesIn}
 		if srt, ok := s.Ingest.PublisherStats(f.ID); ok {
 			p.PacketsLost, p.PacketsRetransmitted = srt.PacketsLost, srt.PacketsRetransmitted
+		} else if out.CallerSource != nil && out.CallerSource.State == srtserver.StateConnected {
+			p.PacketsLost, p.PacketsRetransmitted = out.CallerSource.PacketsLost, out.CallerSource.PacketsRetransmitted
 		}
 		out.Publisher = p
 	}
@@ -75,10 +117,11 @@ func (s *server) getFeed(w http.ResponseWriter, r *http.Request) {
 }
 
 type createFeedRequest struct {
-	ID                string  `json:"id"`
-	Name              string  `json:"name"`
-	Kind              *string `json:"kind"`
-	PublishPassphrase *string `json:"publish_passphrase"`
+	ID                      string  `json:"id"`
+	Name                    string  `json:"name"`
+	Kind                    *string `json:"kind"`
+	PublishPassphrase       *string `json:"publish_passphrase"`
+	BackupPublishPassphrase *string `json:"backup_publish_passphrase"`
 }
 
 func (s *server) createFeed(w http.ResponseWriter, r *http.Request) {
@@ -87,12 +130,16 @@ func (s *server) createFeed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	f := catalog.Feed{ID: req.ID, Name: req.Name, Kind: catalog.KindMultilateral, PublishPassphrase: catalog.NewPassphrase(), CreatedAt: s.now()}
+	f := catalog.Feed{ID: req.ID, Name: req.Name, Kind: catalog.KindMultilateral, PublishPassphrase: catalog.NewPassphrase(),
+		BackupPublishPassphrase: catalog.NewPassphrase(), CreatedAt: s.now()}
 	if req.Kind != nil {
 		f.Kind = catalog.FeedKind(*req.Kind)
 	}
 	if req.PublishPassphrase != nil {
 		f.PublishPassphrase = *req.PublishPassphrase
+	}
+	if req.BackupPublishPassphrase != nil {
+		f.BackupPublishPassphrase = *req.BackupPublishPassphrase
 	}
 	if err := f.Validate(); err != nil {
 		s.fail(w, r, err)
@@ -104,7 +151,7 @@ func (s *server) createFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Log.Info("feed created", "feed", f.ID, "kind", f.Kind)
 	out := s.feedJSON(f, true)
-	out.PublishPassphrase = f.PublishPassphrase
+	out.PublishPassphrase, out.BackupPublishPassphrase = f.PublishPassphrase, f.BackupPublishPassphrase
 	w.Header().Set("Location", "/api/v1/feeds/"+f.ID)
 	writeJSON(w, http.StatusCreated, out)
 }
@@ -116,6 +163,44 @@ func (s *server) deleteFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Hub.Remove(id, hub.ErrFeedRemoved)
+	if s.Sources != nil {
+		s.Sources.Forget(id)
+	}
 	s.Log.Info("feed deleted", "feed", id)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+type switchRequest struct {
+	Source string `json:"source"`
+}
+
+// switchSource pins the primary or the backup on air, or returns the feed to automatic switching.
+func (s *server) switchSource(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	f, ok := s.Store.Snapshot().Feed(id)
+	if !ok {
+		writeError(w, notFound("feed", id))
+		return
+	}
+	var req switchRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	switch req.Source {
+	case "primary", "backup", "auto":
+	default:
+		writeError(w, invalid("source", `source must be "primary", "backup" or "auto"`))
+		return
+	}
+	if s.Sources == nil {
+		writeError(w, apiError(http.StatusServiceUnavailable, "unavailable", "", "source switching is off on this server"))
+		return
+	}
+	if err := s.Sources.Force(id, req.Source); err != nil {
+		writeError(w, apiError(http.StatusConflict, "conflict", "source", "%v", err))
+		return
+	}
+	s.Log.Info("feed source switch forced", "feed", id, "source", req.Source)
+	writeJSON(w, http.StatusOK, s.feedJSON(f, true))
 }

@@ -59,6 +59,8 @@ var writes = []struct{ method, path string }{
 	{"POST", "/api/v1/entitlements"},
 	{"PATCH", "/api/v1/entitlements/e1"},
 	{"POST", "/api/v1/session"},
+	{"PUT", "/api/v1/feeds/f1/source"},
+	{"POST", "/api/v1/broadcasters/b1/destinations"},
 }
 
 // FuzzAPIJSON posts arbitrary bodies to every API endpoint that reads JSON:
@@ -71,6 +73,8 @@ func FuzzAPIJSON(f *testing.F) {
 		`{"broadcaster_id":"b1","feed_id":"f1","starts_at":"2028-07-14T20:00:00Z","ends_at":"2028-07-15T20:00:00Z"}`,
 		`{"status":"suspended"}`,
 		`{"token":"` + adminToken + `"}`,
+		`{"address":"srt://10.0.0.1:9000","streamid":"cam1","passphrase":"0123456789","latency_ms":200,"role":"backup"}`,
+		`{"feed_id":"f1","address":"srt://[2001:db8::1]:7000","passphrase":"0123456789"}`,
 		`{"id":7}`, `[]`, `{"id":"x",`, `{"territories":[null,{}]}`, `{"starts_at":"9999-99-99T99:99:99Z"}`, "\x00", `{"status":null}`,
 	} {
 		f.Add(uint8(i), "application/json", []byte(body))

@@ -20,6 +20,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/catalog"
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/ratelimit"
 	"github.com/podium-broadcast/podium/internal/store"
 )
@@ -50,8 +51,21 @@ type Deps struct {
 	SRTLatency time.Duration
 	// Playback signs HLS playback URLs; nil when HLS is off.
 	Playback Playback
+	// Sources reports and forces primary/backup switching.
+	Sources Sources
+	// Callers reports on the feeds' SRT caller sources, Pushes on the
+	// broadcasters' push destinations; nil when they do not run.
+	Callers CallStatuses
+	Pushes  CallStatuses
 	// Auth locks out addresses after too many wrong tokens; nil: no limit.
 	Auth *ratelimit.Limiter
+}
+
+// Sources is the contribution switching the API reports on and drives.
+type Sources interface {
+	Status(feedID string) (ingest.Status, bool)
+	Force(feedID, role string) error
+	Forget(feedID string)
 }
 
 type server struct {
@@ -101,10 +115,18 @@ func (s *server) routes(r chi.Router) {
 	r.Post("/feeds", s.admin(s.createFeed))
 	r.Get("/feeds/{id}", s.getFeed)
 	r.Delete("/feeds/{id}", s.admin(s.deleteFeed))
+	r.Post("/feeds/{id}/switch", s.admin(s.switchSource))
+	r.Put("/feeds/{id}/source", s.admin(s.putCallerSource))
+	r.Get("/feeds/{id}/source", s.admin(s.getCallerSource))
+	r.Delete("/feeds/{id}/source", s.admin(s.deleteCallerSource))
 	r.Get("/broadcasters", s.listBroadcasters)
 	r.Post("/broadcasters", s.admin(s.createBroadcaster))
 	r.Get("/broadcasters/{id}", s.getBroadcaster)
 	r.Delete("/broadcasters/{id}", s.admin(s.deleteBroadcaster))
+	r.Get("/broadcasters/{id}/destinations", s.ownBroadcaster(s.listDestinations))
+	r.Post("/broadcasters/{id}/destinations", s.ownBroadcaster(s.createDestination))
+	r.Get("/broadcasters/{id}/destinations/{did}", s.ownBroadcaster(s.getDestination))
+	r.Delete("/broadcasters/{id}/destinations/{did}", s.ownBroadcaster(s.deleteDestination))
 	r.Get("/entitlements", s.listEntitlements)
 	r.Post("/entitlements", s.admin(s.createEntitlement))
 	r.Get("/entitlements/{id}", s.getEntitlement)

@@ -1,5 +1,5 @@
 // Package app assembles a Podium server from its parts (catalog store, hub,
-// SRT server, rights enforcement, HLS, REST API, portal) and runs it until it is told to
+// SRT and RTMP servers, rights enforcement, HLS, REST API, portal) and runs it until it is told to
 // stop. It is shared by `podium serve`, `podium demo` and the end-to-end tests.
 package app
 
@@ -28,8 +28,10 @@ import (
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hls"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/limits"
 	"github.com/podium-broadcast/podium/internal/ratelimit"
+	"github.com/podium-broadcast/podium/internal/rtmpserver"
 	"github.com/podium-broadcast/podium/internal/srtserver"
 	"github.com/podium-broadcast/podium/internal/store"
 	"github.com/podium-broadcast/podium/internal/tlscert"
@@ -44,6 +46,11 @@ type App struct {
 	Hub        *hub.Hub
 	Deliveries *delivery.Registry
 	SRT        *srtserver.Server
+	RTMP       *rtmpserver.Server
+	Sources    *ingest.Switcher
+	// Callers pull feeds from encoders that listen; Pushes send feeds to broadcasters' receivers that listen.
+	Callers    *srtserver.Callers
+	Pushes     *srtserver.Pushes
 	HLS        *hls.Server
 	AdminToken string
 	// AdminTokenCreated is true when the admin token was generated at this start.
@@ -93,9 +100,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	st.OnChange(a.Deliveries.CatalogChanged)
 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), a.Hub, a.Deliveries)
+	a.Sources = ingest.New(ingest.Config{Stall: cfg.SwitchStall, Hold: cfg.SwitchHold, Revertive: cfg.SwitchRevertive},
+		a.Hub, ingest.NewMetrics(reg), log)
+	srtMetrics := srtserver.NewMetrics(reg)
 	a.SRT = srtserver.New(srtserver.Config{Addr: cfg.SRTAddr, Latency: cfg.SRTLatency, MaxLag: cfg.ReaderMaxLag,
 		Auth: a.AuthLimiter("srt"), Connections: a.Connections},
-		st, a.Hub, a.Deliveries, srtserver.NewMetrics(reg), log)
+		st, a.Hub, a.Sources, a.Deliveries, srtMetrics, log)
+	callCfg := srtserver.DefaultCallConfig
+	callCfg.Latency, callCfg.Connections = cfg.SRTLatency, a.Connections
+	a.Callers = srtserver.NewCallers(callCfg, st, a.attachCaller, srtMetrics, log)
+	a.Pushes = srtserver.NewPushes(callCfg, a.SRT)
+	st.OnChange(a.Callers.CatalogChanged)
+	st.OnChange(a.Pushes.CatalogChanged)
 	if err := a.SRT.Listen(); err != nil {
 		st.Close()
 		return nil, err
@@ -104,6 +120,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
+	}
+	a.RTMP = rtmpserver.New(rtmpserver.Config{Addr: cfg.RTMPAddr, Auth: a.AuthLimiter("rtmp"), Connections: a.Connections},
+		st, a.attachRTMP, rtmpserver.NewMetrics(reg), log)
+	if err := a.RTMP.Listen(); err != nil {
+		a.httpLn.Close()
+		st.Close()
+		return nil, err
 	}
 	key, err := hls.LoadKey(cfg.DataDir, os.Getenv("PODIUM_HLS_SIGNING_KEY"))
 	if err != nil {
@@ -126,7 +149,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	apiHandler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
 		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Auth: httpAuth})
+		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Sources: a.Sources, Auth: httpAuth,
+		Callers: a.Callers, Pushes: a.Pushes})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/metrics", apiHandler)
@@ -165,18 +189,30 @@ func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
 // SRTAddr returns the address the SRT listener is bound to.
 func (a *App) SRTAddr() string { return a.SRT.Addr().String() }
 
+// RTMPAddr returns the address the RTMP listener is bound to.
+func (a *App) RTMPAddr() string { return a.RTMP.Addr().String() }
+
 // Run serves until ctx ends, then closes every connection, flushes the
 // catalog and returns. It returns early with an error if a listener fails.
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	wg.Go(func() { a.Hub.Run(ctx) })
 	wg.Go(func() { a.Deliveries.Run(ctx) })
 	wg.Go(func() { a.HLS.Run(ctx) })
+	wg.Go(func() { a.Sources.Run(ctx) })
+	wg.Go(func() { a.Callers.Run(ctx) })
+	wg.Go(func() { a.Pushes.Run(ctx) })
 	wg.Go(func() {
 		if err := a.SRT.Serve(ctx); err != nil {
+			errs <- err
+			cancel()
+		}
+	})
+	wg.Go(func() {
+		if err := a.RTMP.Serve(ctx); err != nil {
 			errs <- err
 			cancel()
 		}
@@ -198,7 +234,7 @@ func (a *App) Run(ctx context.Context) error {
 		defer signal.Stop(hangup)
 		wg.Go(func() { a.reloadCertsOnHangup(ctx, hangup) })
 	}
-	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "data_dir", a.Config.DataDir, "tls", a.certs != nil)
+	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "rtmp", a.RTMPAddr(), "data_dir", a.Config.DataDir, "tls", a.certs != nil)
 	<-ctx.Done()
 	a.Log.Info("podium stopping")
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
@@ -214,6 +250,24 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.Log.Info("podium stopped")
 	return err
+}
+
+// attachCaller makes a connected caller source the feed's primary or backup input.
+func (a *App) attachCaller(feedID, role, remote string) (srtserver.Publisher, error) {
+	src, err := a.Sources.Attach(feedID, role, remote)
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+// attachRTMP makes an RTMP publisher the feed's primary or backup source.
+func (a *App) attachRTMP(feedID, role, remote string) (rtmpserver.Publisher, error) {
+	src, err := a.Sources.Attach(feedID, role, remote)
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
 }
 
 // reloadCertsOnHangup reads the TLS certificate again on every SIGHUP until ctx ends.

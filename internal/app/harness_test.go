@@ -176,11 +176,14 @@ type podium struct {
 	srtPort string
 	base    string
 	logs    *syncBuffer
+	// stop stops the server and waits for it (it is also stopped at the end of the test).
+	stop func()
 }
 
 type options struct {
-	grace  time.Duration
-	maxLag time.Duration
+	grace      time.Duration
+	maxLag     time.Duration
+	switchHold time.Duration
 	// configure, if set, changes the configuration further.
 	configure func(*config.Config)
 }
@@ -191,11 +194,15 @@ func startPodium(t *testing.T, opts options) *podium {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.SRTAddr = "127.0.0.1:0"
+	cfg.RTMPAddr = "127.0.0.1:0"
 	if opts.grace > 0 {
 		cfg.PublisherGrace = opts.grace
 	}
 	if opts.maxLag > 0 {
 		cfg.ReaderMaxLag = opts.maxLag
+	}
+	if opts.switchHold > 0 {
+		cfg.SwitchHold = opts.switchHold
 	}
 	if opts.configure != nil {
 		opts.configure(&cfg)
@@ -210,7 +217,7 @@ func startPodium(t *testing.T, opts options) *podium {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -221,8 +228,9 @@ func startPodium(t *testing.T, opts options) *podium {
 			t.Error("podium did not stop within 10 s")
 		}
 	})
+	t.Cleanup(stop)
 	host, port, _ := net.SplitHostPort(a.SRTAddr())
-	return &podium{App: a, t: t, srtHost: host, srtPort: port, base: "http://" + a.HTTPAddr(), logs: logs}
+	return &podium{App: a, t: t, srtHost: host, srtPort: port, base: "http://" + a.HTTPAddr(), logs: logs, stop: stop}
 }
 
 type testLogWriter struct{ t *testing.T }
@@ -304,8 +312,9 @@ func (p *podium) mustAPI(method, path string, body any, want int, out any) {
 }
 
 type feedCreds struct {
-	ID                string `json:"id"`
-	PublishPassphrase string `json:"publish_passphrase"`
+	ID                      string `json:"id"`
+	PublishPassphrase       string `json:"publish_passphrase"`
+	BackupPublishPassphrase string `json:"backup_publish_passphrase"`
 }
 
 type broadcasterCreds struct {
@@ -349,6 +358,7 @@ type delivery struct {
 	ID            uint64 `json:"id"`
 	BroadcasterID string `json:"broadcaster_id"`
 	FeedID        string `json:"feed_id"`
+	Protocol      string `json:"protocol"`
 	Bytes         uint64 `json:"bytes"`
 }
 

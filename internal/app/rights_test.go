@@ -137,7 +137,7 @@ func TestRightsChangesCloseDeliveriesWithinOneSecond(t *testing.T) {
 			}
 			if tc.name == "delete feed" {
 				eventually(t, time.Second, "publisher of the deleted feed not disconnected", func() bool {
-					return strings.Contains(p.logs.String(), `msg="srt publish close" feed=`+f.ID+` remote=`) &&
+					return strings.Contains(p.logs.String(), `msg="srt publish close" feed=`+f.ID+` source=primary remote=`) &&
 						strings.Contains(p.logs.String(), `reason="feed deleted"`)
 				})
 			} else if witness.exited() {

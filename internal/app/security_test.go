@@ -23,7 +23,8 @@ func lockoutAfter3(window time.Duration) options {
 // out; then even the right passphrase is refused (1423, locked) until the
 // window passes, and srt-live-transmit publishes again.
 func TestSRTLockout(t *testing.T) {
-	const window = 6 * time.Second
+	// Long enough for the checks below on a loaded 2-core machine.
+	const window = 8 * time.Second
 	p := startPodium(t, lockoutAfter3(window))
 	f := p.createFeed("ath-100m-final")
 	publish := "#!::r=" + f.ID + ",m=publish"

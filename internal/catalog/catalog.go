@@ -40,7 +40,9 @@ type Feed struct {
 	Name              string
 	Kind              FeedKind
 	PublishPassphrase string
-	CreatedAt         time.Time
+	// BackupPublishPassphrase is the backup source's: a leaked key opens one source.
+	BackupPublishPassphrase string
+	CreatedAt               time.Time
 }
 
 // Broadcaster is a rights-holding broadcaster: a tenant with its own SRT

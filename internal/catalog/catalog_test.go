@@ -49,7 +49,7 @@ func TestRefusal(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	ok := Feed{ID: "ath-100m-final", Name: "Final", Kind: KindMultilateral, PublishPassphrase: "0123456789"}
+	ok := Feed{ID: "ath-100m-final", Name: "Final", Kind: KindMultilateral, PublishPassphrase: "0123456789", BackupPublishPassphrase: "9876543210"}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +58,8 @@ func TestValidation(t *testing.T) {
 		"name":               {ID: "a", Name: "line\nbreak", Kind: KindMultilateral, PublishPassphrase: "0123456789"},
 		"kind":               {ID: "a", Name: "x", Kind: "sports", PublishPassphrase: "0123456789"},
 		"publish_passphrase": {ID: "a", Name: "x", Kind: KindMultilateral, PublishPassphrase: "has space 123"},
+		"backup_publish_passphrase": {ID: "a", Name: "x", Kind: KindMultilateral, PublishPassphrase: "0123456789",
+			BackupPublishPassphrase: "0123456789"},
 	} {
 		if err := f.Validate(); err == nil || err.Field != field {
 			t.Errorf("%s: got %v", field, err)

@@ -19,6 +19,11 @@ type Snapshot struct {
 	byAPIKeyHash map[string]string
 	// grants maps broadcaster id, then feed id, to that pair's entitlements.
 	grants map[string]map[string][]Entitlement
+
+	// What Podium calls: caller sources by feed, destinations by id and in creation order.
+	callerSources   map[string]CallerSource
+	destinations    map[string]Destination
+	destinationList []Destination
 }
 
 // NewSnapshot indexes the given catalog contents.
@@ -156,4 +161,68 @@ func (s *Snapshot) Entitlements(broadcasterID, feedID string) []Entitlement {
 		}
 	}
 	return out
+}
+
+// WithCallers adds to a snapshot being built the feeds' caller sources and
+// the broadcasters' push destinations, and returns it. It must be called
+// before the snapshot is shared.
+func (s *Snapshot) WithCallers(sources []CallerSource, destinations []Destination) *Snapshot {
+	s.callerSources = make(map[string]CallerSource, len(sources))
+	for _, src := range sources {
+		s.callerSources[src.FeedID] = src
+	}
+	s.destinations = make(map[string]Destination, len(destinations))
+	s.destinationList = destinations
+	for _, d := range destinations {
+		s.destinations[d.ID] = d
+	}
+	return s
+}
+
+// CallerSource returns the feed's caller source.
+func (s *Snapshot) CallerSource(feedID string) (CallerSource, bool) {
+	src, ok := s.callerSources[feedID]
+	return src, ok
+}
+
+// CallerSources lists every caller source, sorted by feed id.
+func (s *Snapshot) CallerSources() []CallerSource {
+	out := make([]CallerSource, 0, len(s.callerSources))
+	for _, src := range s.callerSources {
+		out = append(out, src)
+	}
+	return sortedBy(out, func(src CallerSource) string { return src.FeedID })
+}
+
+// Destination returns the destination with the given id.
+func (s *Snapshot) Destination(id string) (Destination, bool) {
+	d, ok := s.destinations[id]
+	return d, ok
+}
+
+// Destinations lists in creation order the destinations of the broadcaster,
+// or every destination when broadcasterID is empty.
+func (s *Snapshot) Destinations(broadcasterID string) []Destination {
+	var out []Destination
+	for _, d := range s.destinationList {
+		if broadcasterID == "" || d.BroadcasterID == broadcasterID {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Holds reports whether the broadcaster holds a right to the feed that
+// grants access now or may later: an entitlement that is not revoked and
+// whose window has not ended (active, scheduled or suspended).
+func (s *Snapshot) Holds(broadcasterID, feedID string, now time.Time) bool {
+	if _, ok := s.feeds[feedID]; !ok {
+		return false
+	}
+	for _, e := range s.grants[broadcasterID][feedID] {
+		if e.Status != StatusRevoked && (e.EndsAt.IsZero() || now.Before(e.EndsAt)) {
+			return true
+		}
+	}
+	return false
 }

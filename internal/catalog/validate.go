@@ -79,7 +79,16 @@ func (f Feed) Validate() *FieldError {
 	if !valid {
 		return fieldErr("kind", "must be one of %s", joinKinds())
 	}
-	return CheckPassphrase("publish_passphrase", f.PublishPassphrase)
+	if err := CheckPassphrase("publish_passphrase", f.PublishPassphrase); err != nil {
+		return err
+	}
+	if err := CheckPassphrase("backup_publish_passphrase", f.BackupPublishPassphrase); err != nil {
+		return err
+	}
+	if f.BackupPublishPassphrase == f.PublishPassphrase {
+		return fieldErr("backup_publish_passphrase", "must differ from publish_passphrase: each source has its own")
+	}
+	return nil
 }
 
 func joinKinds() string {

@@ -23,20 +23,23 @@ import (
 
 // Config is every setting of `podium serve` and `podium demo`.
 type Config struct {
-	DataDir        string        `yaml:"data_dir" flag:"data-dir" env:"PODIUM_DATA_DIR" help:"directory of the catalog database and the admin token"`
-	HTTPAddr       string        `yaml:"http_addr" flag:"http-addr" env:"PODIUM_HTTP_ADDR" help:"TCP address of the REST API, metrics and health check"`
-	SRTAddr        string        `yaml:"srt_addr" flag:"srt-addr" env:"PODIUM_SRT_ADDR" help:"UDP address of the SRT listener (publish and pull)"`
-	PublicHost     string        `yaml:"public_host" flag:"public-host" env:"PODIUM_PUBLIC_HOST" help:"host name broadcasters reach Podium at, used in printed commands (default: the listen host, or 127.0.0.1)"`
-	SRTLatency     time.Duration `yaml:"srt_latency" flag:"srt-latency" env:"PODIUM_SRT_LATENCY" help:"SRT latency offered to callers (the larger of both sides applies)"`
-	PublisherGrace time.Duration `yaml:"publisher_grace" flag:"publisher-grace" env:"PODIUM_PUBLISHER_GRACE" help:"how long readers stay connected while a feed has no publisher"`
-	ReaderMaxLag   time.Duration `yaml:"reader_max_lag" flag:"reader-max-lag" env:"PODIUM_READER_MAX_LAG" help:"how far a reader may fall behind the live edge before it is cut"`
-	HLSBaseURL     string        `yaml:"hls_base_url" flag:"hls-base-url" env:"PODIUM_HLS_BASE_URL" help:"scheme and host put before /hls/ in playback URLs, such as a CDN's (default: the host the API was asked on)"`
-	HLSTokenTTL    time.Duration `yaml:"hls_token_ttl" flag:"hls-token-ttl" env:"PODIUM_HLS_TOKEN_TTL" help:"how long a signed HLS playback URL stays valid (at least; expiries are rounded up to 15 minutes)"`
-	HLSPart        time.Duration `yaml:"hls_part" flag:"hls-part" env:"PODIUM_HLS_PART" help:"LL-HLS part duration (minimum; parts end on frames)"`
-	HLSSegment     time.Duration `yaml:"hls_segment" flag:"hls-segment" env:"PODIUM_HLS_SEGMENT" help:"HLS segment duration (minimum; segments end on keyframes)"`
-	LogLevel       string        `yaml:"log_level" flag:"log-level" env:"PODIUM_LOG_LEVEL" help:"debug, info, warn or error"`
-	LogFormat      string        `yaml:"log_format" flag:"log-format" env:"PODIUM_LOG_FORMAT" help:"text or json"`
-
+	DataDir                      string        `yaml:"data_dir" flag:"data-dir" env:"PODIUM_DATA_DIR" help:"directory of the catalog database and the admin token"`
+	HTTPAddr                     string        `yaml:"http_addr" flag:"http-addr" env:"PODIUM_HTTP_ADDR" help:"TCP address of the REST API, metrics and health check"`
+	SRTAddr                      string        `yaml:"srt_addr" flag:"srt-addr" env:"PODIUM_SRT_ADDR" help:"UDP address of the SRT listener (publish and pull)"`
+	RTMPAddr                     string        `yaml:"rtmp_addr" flag:"rtmp-addr" env:"PODIUM_RTMP_ADDR" help:"TCP address of the RTMP listener, for encoders that publish over RTMP (OBS, vMix): server rtmp://HOST:PORT/live, stream key FEED?key=PUBLISH_PASSPHRASE"`
+	PublicHost                   string        `yaml:"public_host" flag:"public-host" env:"PODIUM_PUBLIC_HOST" help:"host name broadcasters reach Podium at, used in printed commands (default: the listen host, or 127.0.0.1)"`
+	SRTLatency                   time.Duration `yaml:"srt_latency" flag:"srt-latency" env:"PODIUM_SRT_LATENCY" help:"SRT latency offered to callers (the larger of both sides applies)"`
+	PublisherGrace               time.Duration `yaml:"publisher_grace" flag:"publisher-grace" env:"PODIUM_PUBLISHER_GRACE" help:"how long readers stay connected while a feed has no publisher"`
+	ReaderMaxLag                 time.Duration `yaml:"reader_max_lag" flag:"reader-max-lag" env:"PODIUM_READER_MAX_LAG" help:"how far a reader may fall behind the live edge before it is cut"`
+	SwitchStall                  time.Duration `yaml:"switch_stall" flag:"switch-stall" env:"PODIUM_SWITCH_STALL" help:"how long the on-air source of a feed may send nothing before its backup (or primary) takes over"`
+	SwitchHold                   time.Duration `yaml:"switch_hold" flag:"switch-hold" env:"PODIUM_SWITCH_HOLD" help:"how long a returning primary must stay healthy before it goes back on air"`
+	SwitchRevertive              bool          `yaml:"switch_revertive" flag:"switch-revertive" env:"PODIUM_SWITCH_REVERTIVE" help:"whether a healthy primary goes back on air after the hold time (false: the backup stays on air)"`
+	HLSBaseURL                   string        `yaml:"hls_base_url" flag:"hls-base-url" env:"PODIUM_HLS_BASE_URL" help:"scheme and host put before /hls/ in playback URLs, such as a CDN's (default: the host the API was asked on)"`
+	HLSTokenTTL                  time.Duration `yaml:"hls_token_ttl" flag:"hls-token-ttl" env:"PODIUM_HLS_TOKEN_TTL" help:"how long a signed HLS playback URL stays valid (at least; expiries are rounded up to 15 minutes)"`
+	HLSPart                      time.Duration `yaml:"hls_part" flag:"hls-part" env:"PODIUM_HLS_PART" help:"LL-HLS part duration (minimum; parts end on frames)"`
+	HLSSegment                   time.Duration `yaml:"hls_segment" flag:"hls-segment" env:"PODIUM_HLS_SEGMENT" help:"HLS segment duration (minimum; segments end on keyframes)"`
+	LogLevel                     string        `yaml:"log_level" flag:"log-level" env:"PODIUM_LOG_LEVEL" help:"debug, info, warn or error"`
+	LogFormat                    string        `yaml:"log_format" flag:"log-format" env:"PODIUM_LOG_FORMAT" help:"text or json"`
 	TLSCert                      string        `yaml:"tls_cert" flag:"tls-cert" env:"PODIUM_TLS_CERT" help:"PEM certificate (with its chain) to serve the API, portal and HLS over HTTPS on http_addr, with tls_key; read again when the file changes or on SIGHUP"`
 	TLSKey                       string        `yaml:"tls_key" flag:"tls-key" env:"PODIUM_TLS_KEY" help:"PEM private key of tls_cert"`
 	AuthMaxFailures              int           `yaml:"auth_max_failures" flag:"auth-max-failures" env:"PODIUM_AUTH_MAX_FAILURES" help:"failed authentications from one address within auth_window that lock it out for auth_window, per protocol (0: no limit)"`
@@ -48,17 +51,21 @@ type Config struct {
 
 // Default is the configuration when nothing is set.
 var Default = Config{
-	DataDir:        "./podium-data",
-	HTTPAddr:       ":8080",
-	SRTAddr:        ":6000",
-	SRTLatency:     120 * time.Millisecond,
-	PublisherGrace: 10 * time.Second,
-	ReaderMaxLag:   time.Second,
-	HLSTokenTTL:    4 * time.Hour,
-	HLSPart:        200 * time.Millisecond,
-	HLSSegment:     time.Second,
-	LogLevel:       "info",
-	LogFormat:      "text",
+	DataDir:         "./podium-data",
+	HTTPAddr:        ":8080",
+	SRTAddr:         ":6000",
+	RTMPAddr:        ":1935",
+	SRTLatency:      120 * time.Millisecond,
+	PublisherGrace:  10 * time.Second,
+	ReaderMaxLag:    time.Second,
+	SwitchStall:     500 * time.Millisecond,
+	SwitchHold:      5 * time.Second,
+	SwitchRevertive: true,
+	HLSTokenTTL:     4 * time.Hour,
+	HLSPart:         200 * time.Millisecond,
+	HLSSegment:      time.Second,
+	LogLevel:        "info",
+	LogFormat:       "text",
 
 	AuthMaxFailures:              10,
 	AuthWindow:                   time.Minute,
@@ -94,6 +101,8 @@ func Flags(fs *pflag.FlagSet) {
 			fs.String(s.Flag, d, help)
 		case time.Duration:
 			fs.Duration(s.Flag, d, help)
+		case bool:
+			fs.Bool(s.Flag, d, help)
 		case int:
 			fs.Int(s.Flag, d, help)
 		case Bitrate:
@@ -152,6 +161,12 @@ func set(field reflect.Value, raw string) error {
 			return fmt.Errorf("%q is not a duration such as 10s or 500ms", raw)
 		}
 		field.SetInt(int64(d))
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", raw)
+		}
+		field.SetBool(b)
 	case int:
 		n, err := strconv.Atoi(raw)
 		if err != nil {
@@ -175,7 +190,7 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
 	}
-	for _, a := range []struct{ name, addr string }{{"http_addr", c.HTTPAddr}, {"srt_addr", c.SRTAddr}} {
+	for _, a := range []struct{ name, addr string }{{"http_addr", c.HTTPAddr}, {"srt_addr", c.SRTAddr}, {"rtmp_addr", c.RTMPAddr}} {
 		if _, port, err := net.SplitHostPort(a.addr); err != nil {
 			return fmt.Errorf("%s %q is not host:port: %w", a.name, a.addr, err)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
@@ -187,6 +202,7 @@ func (c Config) Validate() error {
 		v    time.Duration
 		min  time.Duration
 	}{{"srt_latency", c.SRTLatency, 20 * time.Millisecond}, {"publisher_grace", c.PublisherGrace, 0}, {"reader_max_lag", c.ReaderMaxLag, 100 * time.Millisecond},
+		{"switch_stall", c.SwitchStall, 100 * time.Millisecond}, {"switch_hold", c.SwitchHold, 0},
 		{"hls_token_ttl", c.HLSTokenTTL, time.Minute}, {"hls_part", c.HLSPart, 100 * time.Millisecond}, {"hls_segment", c.HLSSegment, 500 * time.Millisecond}} {
 		if d.v < d.min {
 			return fmt.Errorf("%s %v must be at least %v", d.name, d.v, d.min)

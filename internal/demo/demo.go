@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
-	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/store"
 	"github.com/podium-broadcast/podium/internal/tsloop"
 )
@@ -64,9 +64,10 @@ type Credentials struct {
 
 // FeedCredentials is what an encoder needs to publish a demo feed.
 type FeedCredentials struct {
-	ID                string `json:"id"`
-	Name              string `json:"name"`
-	PublishPassphrase string `json:"publish_passphrase"`
+	ID                      string `json:"id"`
+	Name                    string `json:"name"`
+	PublishPassphrase       string `json:"publish_passphrase"`
+	BackupPublishPassphrase string `json:"backup_publish_passphrase"`
 }
 
 // BroadcasterCredentials is what a demo broadcaster needs to pull its feeds.
@@ -99,11 +100,13 @@ func Seed(ctx context.Context, st *store.Store, dataDir string) (creds Credentia
 	}
 	now := time.Now()
 	for _, f := range Feeds {
-		feed := catalog.Feed{ID: f.ID, Name: f.Name, Kind: f.Kind, PublishPassphrase: catalog.NewPassphrase(), CreatedAt: now}
+		feed := catalog.Feed{ID: f.ID, Name: f.Name, Kind: f.Kind, PublishPassphrase: catalog.NewPassphrase(),
+			BackupPublishPassphrase: catalog.NewPassphrase(), CreatedAt: now}
 		if err := st.CreateFeed(ctx, feed); err != nil {
 			return creds, false, fmt.Errorf("seed feed %s: %w", f.ID, err)
 		}
-		creds.Feeds = append(creds.Feeds, FeedCredentials{ID: f.ID, Name: f.Name, PublishPassphrase: feed.PublishPassphrase})
+		creds.Feeds = append(creds.Feeds, FeedCredentials{ID: f.ID, Name: f.Name, PublishPassphrase: feed.PublishPassphrase,
+			BackupPublishPassphrase: feed.BackupPublishPassphrase})
 	}
 	for _, b := range broadcasters {
 		key := catalog.NewAPIKey()
@@ -139,9 +142,10 @@ func Seed(ctx context.Context, st *store.Store, dataDir string) (creds Credentia
 }
 
 // Loop publishes each demo feed that exists in the catalog from its sample,
-// in real time and seamlessly, until ctx ends. A feed whose publisher slot is
-// taken (by a real encoder) is retried every few seconds.
-func Loop(ctx context.Context, st *store.Store, h *hub.Hub, log *slog.Logger) error {
+// in real time and seamlessly, as the feed's primary source, until ctx ends.
+// A feed whose primary is taken (by a real encoder) is retried every few
+// seconds; a real encoder may also publish as the backup.
+func Loop(ctx context.Context, st *store.Store, h *ingest.Switcher, log *slog.Logger) error {
 	loopers := make(map[string]*tsloop.Looper, len(Feeds))
 	for _, f := range Feeds {
 		data, err := samples.ReadFile("samples/" + f.ID + ".ts")
@@ -170,7 +174,7 @@ func Loop(ctx context.Context, st *store.Store, h *hub.Hub, log *slog.Logger) er
 // retry is how often a demo loop tries again to take its feed.
 const retry = 3 * time.Second
 
-func loopFeed(ctx context.Context, id string, l *tsloop.Looper, st *store.Store, h *hub.Hub, log *slog.Logger) {
+func loopFeed(ctx context.Context, id string, l *tsloop.Looper, st *store.Store, h *ingest.Switcher, log *slog.Logger) {
 	for ctx.Err() == nil {
 		if _, ok := st.Snapshot().Feed(id); ok {
 			playOnce(ctx, id, l, h, log)
@@ -183,8 +187,8 @@ func loopFeed(ctx context.Context, id string, l *tsloop.Looper, st *store.Store,
 }
 
 // playOnce publishes the loop to the feed until ctx ends or the hub lets go of it.
-func playOnce(ctx context.Context, id string, l *tsloop.Looper, h *hub.Hub, log *slog.Logger) {
-	pub, err := h.Feed(id).Attach("demo-loop")
+func playOnce(ctx context.Context, id string, l *tsloop.Looper, h *ingest.Switcher, log *slog.Logger) {
+	pub, err := h.Attach(id, ingest.Primary, "demo-loop")
 	if err != nil {
 		return
 	}

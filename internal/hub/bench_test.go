@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // BenchmarkFanOut measures the hub alone: one op is one 1316-byte chunk
@@ -25,7 +26,10 @@ func BenchmarkFanOut(b *testing.B) {
 const fanOutBatch = 256
 
 func benchmarkFanOut(b *testing.B, readers int) {
-	h := New(DefaultConfig)
+	// A starved machine must not cut the readers of a CPU benchmark.
+	cfg := DefaultConfig
+	cfg.MaxLag = time.Hour
+	h := New(cfg)
 	f := h.Feed("bench")
 	p, err := f.Attach("publisher")
 	if err != nil {
@@ -46,6 +50,7 @@ func benchmarkFanOut(b *testing.B, readers int) {
 	// for the current batch to be done; each reader reports reaching it on caughtUp.
 	var target atomic.Int64
 	caughtUp := make(chan struct{}, readers)
+	lost := make(chan error, readers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
@@ -64,6 +69,9 @@ func benchmarkFanOut(b *testing.B, readers int) {
 			for {
 				var err error
 				if buf, err = r.Next(ctx, buf[:0]); err != nil {
+					if ctx.Err() == nil {
+						lost <- err
+					}
 					return
 				}
 				for _, c := range buf {
@@ -93,7 +101,11 @@ func benchmarkFanOut(b *testing.B, readers int) {
 		}
 		written += batch
 		for range readers {
-			<-caughtUp
+			select {
+			case <-caughtUp:
+			case err := <-lost:
+				b.Fatalf("a reader ended: %v", err)
+			}
 		}
 	}
 	b.StopTimer()

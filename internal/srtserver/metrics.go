@@ -4,14 +4,21 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
 )
 
 // Metrics are the SRT server's Prometheus metrics. Packet counters of live
 // connections are read at scrape time; those of closed connections are kept.
 type Metrics struct {
 	server      *Server
+	callers     *Callers
+	pushes      *Pushes
 	rejections  *prometheus.CounterVec
 	connections *prometheus.CounterVec
+
+	callerReconnects, pushReconnects *prometheus.CounterVec
+	callerStateDesc, pushStateDesc   *prometheus.Desc
 
 	mu     sync.Mutex
 	closed map[counterKey]*closedCounts
@@ -32,8 +39,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "podium_srt_connections_total",
-			Help: "SRT connections accepted, by streamid mode (publish or request).",
+			Help: "SRT connections made: accepted by streamid mode (publish or request), or called (caller: a caller source; push: a push delivery).",
 		}, []string{"mode"}),
+		callerReconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podium_srt_caller_reconnects_total",
+			Help: "Attempts of a feed's caller source to call its encoder again after a failure or a disconnection.",
+		}, []string{"feed"}),
+		pushReconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "podium_srt_push_reconnects_total",
+			Help: "Attempts of a push delivery to call its destination again after a failure or a disconnection.",
+		}, []string{"broadcaster", "destination"}),
+		callerStateDesc: prometheus.NewDesc("podium_srt_caller_state",
+			"1 for the state a feed's caller source is in (connecting, connected, backoff), 0 for the others.", []string{"feed", "state"}, nil),
+		pushStateDesc: prometheus.NewDesc("podium_srt_push_state",
+			"1 for the state a push destination is in (not_entitled, waiting, connecting, connected, backoff), 0 for the others.",
+			[]string{"broadcaster", "destination", "feed", "state"}, nil),
 		closed: make(map[counterKey]*closedCounts),
 		lostDesc: prometheus.NewDesc("podium_srt_packets_lost_total",
 			"SRT packets reported lost, per feed; direction is ingest (publisher to Podium) or delivery (Podium to broadcasters).",
@@ -43,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		droppedDesc: prometheus.NewDesc("podium_srt_packets_dropped_total",
 			"SRT packets given up on, per feed and direction: on ingest, too late to play; on delivery, not acknowledged within the latency (the receiver may still have them).", []string{"feed", "direction"}, nil),
 	}
-	reg.MustRegister(m.rejections, m.connections, m)
+	reg.MustRegister(m.rejections, m.connections, m.callerReconnects, m.pushReconnects, m)
 	return m
 }
 
@@ -74,6 +94,48 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.lostDesc
 	ch <- m.retransDesc
 	ch <- m.droppedDesc
+	ch <- m.callerStateDesc
+	ch <- m.pushStateDesc
+}
+
+// forgetCaller drops the series of a caller source that was removed.
+func (m *Metrics) forgetCaller(feedID string) { m.callerReconnects.DeleteLabelValues(feedID) }
+
+// forgetPush drops the series of a destination that was removed.
+func (m *Metrics) forgetPush(d catalog.Destination) {
+	m.pushReconnects.DeleteLabelValues(d.BroadcasterID, d.ID)
+}
+
+var (
+	callerStates = []string{StateConnecting, StateConnected, StateBackoff}
+	pushStates   = []string{StateNotEntitled, StateWaiting, StateConnecting, StateConnected, StateBackoff}
+)
+
+// collectStates sends the state sets of caller sources and push destinations.
+func (m *Metrics) collectStates(ch chan<- prometheus.Metric) {
+	oneOf := func(state, current string) float64 {
+		if state == current {
+			return 1
+		}
+		return 0
+	}
+	if m.callers != nil {
+		for _, src := range m.callers.list() {
+			current := src.state.get().State
+			for _, state := range callerStates {
+				ch <- prometheus.MustNewConstMetric(m.callerStateDesc, prometheus.GaugeValue, oneOf(state, current), src.src.FeedID, state)
+			}
+		}
+	}
+	if m.pushes != nil {
+		for _, p := range m.pushes.list() {
+			current := p.state.get().State
+			for _, state := range pushStates {
+				ch <- prometheus.MustNewConstMetric(m.pushStateDesc, prometheus.GaugeValue, oneOf(state, current),
+					p.dest.BroadcasterID, p.dest.ID, p.dest.FeedID, state)
+			}
+		}
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -111,6 +173,18 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			totals[k] = t
 		}
 	}
+	if m.callers != nil {
+		for _, src := range m.callers.list() {
+			if c := src.state.live(); c != nil {
+				st := c.Stats()
+				k := counterKey{src.src.FeedID, "ingest"}
+				t := totals[k]
+				t.lost, t.retrans, t.dropped = t.lost+st.PktRecvLoss, t.retrans+st.PktRetrans, t.dropped+st.PktRecvDrop
+				totals[k] = t
+			}
+		}
+	}
+	m.collectStates(ch)
 	for k, t := range totals {
 		ch <- prometheus.MustNewConstMetric(m.lostDesc, prometheus.CounterValue, float64(t.lost), k.feed, k.direction)
 		ch <- prometheus.MustNewConstMetric(m.retransDesc, prometheus.CounterValue, float64(t.retrans), k.feed, k.direction)

@@ -2,7 +2,10 @@
 // contribution from venue encoders (m=publish) into the hub and delivers
 // feeds to broadcasters (m=request) out of it, unchanged. Every connection is
 // authenticated by passphrase and checked against the catalog before it is
-// accepted; refusals use the SRT access-control reject codes.
+// accepted; refusals use the SRT access-control reject codes. Podium also
+// calls out: it pulls feeds from encoders that listen (Callers) and pushes
+// feeds to broadcasters' receivers that listen (Pushes), reconnecting with
+// backoff.
 package srtserver
 
 import (
@@ -17,6 +20,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/catalog"
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/limits"
 	"github.com/podium-broadcast/podium/internal/ratelimit"
 )
@@ -46,6 +50,7 @@ type Server struct {
 	cfg        Config
 	catalog    Catalog
 	hub        *hub.Hub
+	sources    *ingest.Switcher
 	deliveries *delivery.Registry
 	metrics    *Metrics
 	log        *slog.Logger
@@ -59,9 +64,10 @@ type Server struct {
 	pulls      map[*pullSession]struct{}
 }
 
-// New returns a server; Listen binds it and Serve runs it.
-func New(cfg Config, c Catalog, h *hub.Hub, d *delivery.Registry, m *Metrics, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, catalog: c, hub: h, deliveries: d, metrics: m, log: log, now: time.Now,
+// New returns a server; Listen binds it and Serve runs it. Publishers go
+// on air through sources (primary and backup), receivers read h.
+func New(cfg Config, c Catalog, h *hub.Hub, sources *ingest.Switcher, d *delivery.Registry, m *Metrics, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, catalog: c, hub: h, sources: sources, deliveries: d, metrics: m, log: log, now: time.Now,
 		publishers: make(map[string]*publishSession), pulls: make(map[*pullSession]struct{})}
 	m.server = s
 	return s
@@ -166,17 +172,29 @@ func (s *Server) acceptPublish(ctx context.Context, req request, id StreamID, re
 	if !ok {
 		return reject(RejectNotFound, "feed %q does not exist", truncate(id.Resource))
 	}
-	if err := s.authenticate(req, remote, feed.PublishPassphrase, "the feed's publish passphrase"); err != nil {
+	role := id.Session
+	switch role {
+	case "":
+		role = ingest.Primary
+	case ingest.Primary, ingest.Backup:
+	default:
+		return reject(RejectBadRequest, "streamid s=%q: a publisher's s= is primary or backup", truncate(role))
+	}
+	passphrase := feed.PublishPassphrase
+	if role == ingest.Backup {
+		passphrase = feed.BackupPublishPassphrase
+	}
+	if err := s.authenticate(req, remote, passphrase, "the feed's "+role+" publish passphrase"); err != nil {
 		return err
 	}
 	release, err := s.cfg.Connections.Acquire("")
 	if err != nil {
 		return reject(RejectOverload, "publisher of feed %s: %v", feed.ID, err)
 	}
-	pub, err := s.hub.Feed(feed.ID).Attach(remote)
-	if errors.Is(err, hub.ErrPublisherActive) {
+	pub, err := s.sources.Attach(feed.ID, role, remote)
+	if errors.Is(err, ingest.ErrRoleTaken) || errors.Is(err, hub.ErrPublisherActive) {
 		release()
-		return reject(RejectConflict, "feed %q already has a live publisher", feed.ID)
+		return reject(RejectConflict, "feed %q already has a live publisher (%s)", feed.ID, role)
 	}
 	if err != nil {
 		release()
@@ -188,9 +206,9 @@ func (s *Server) acceptPublish(ctx context.Context, req request, id StreamID, re
 		release()
 		return fmt.Errorf("accept: %w", err)
 	}
-	p := &publishSession{server: s, feedID: feed.ID, conn: c, pub: pub, remote: remote, since: s.now(), release: release}
+	p := &publishSession{server: s, feedID: feed.ID, role: role, conn: c, pub: pub, remote: remote, since: s.now(), release: release}
 	s.mu.Lock()
-	s.publishers[feed.ID] = p
+	s.publishers[feed.ID+"/"+role] = p
 	s.mu.Unlock()
 	s.wg.Go(func() { p.run(ctx) })
 	return nil
@@ -228,20 +246,21 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 		release()
 		return fmt.Errorf("accept: %w", err)
 	}
-	p := &pullSession{server: s, conn: c, reader: reader, lastProgress: s.now(), release: release,
+	p := &pullSession{server: s, conn: c, reader: reader, mode: "request", lastProgress: s.now(), release: release,
 		delivery: &delivery.Delivery{BroadcasterID: b.ID, FeedID: id.Resource, Protocol: "srt", RemoteAddr: remote, Since: s.now()}}
-	s.deliveries.Add(p.delivery, p)
-	s.mu.Lock()
-	s.pulls[p] = struct{}{}
-	s.mu.Unlock()
+	s.track(p)
 	s.wg.Go(func() { p.run(ctx) })
 	return nil
 }
 
-// PublisherStats returns the SRT counters of the feed's live SRT publisher.
+// PublisherStats returns the SRT counters of the feed's live SRT publisher:
+// the primary's, or the backup's when only the backup is connected.
 func (s *Server) PublisherStats(feedID string) (delivery.TransportStats, bool) {
 	s.mu.Lock()
-	p, ok := s.publishers[feedID]
+	p, ok := s.publishers[feedID+"/"+ingest.Primary]
+	if !ok {
+		p, ok = s.publishers[feedID+"/"+ingest.Backup]
+	}
 	s.mu.Unlock()
 	if !ok {
 		return delivery.TransportStats{}, false

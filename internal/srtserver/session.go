@@ -9,6 +9,7 @@ import (
 
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/ts"
 )
 
@@ -17,12 +18,13 @@ const maxPayload = 1500
 
 var errPeerClosed = errors.New("peer closed the connection")
 
-// publishSession carries an encoder's stream into the hub.
+// publishSession carries an encoder's stream into the feed as its primary or backup source.
 type publishSession struct {
 	server *Server
 	feedID string
+	role   string
 	conn   conn
-	pub    *hub.Publisher
+	pub    *ingest.Source
 	remote string
 	since  time.Time
 	// release gives back the connection's slot under the connection limits.
@@ -31,7 +33,7 @@ type publishSession struct {
 
 func (p *publishSession) run(ctx context.Context) {
 	s := p.server
-	s.log.Info("srt publish open", "feed", p.feedID, "remote", p.remote)
+	s.log.Info("srt publish open", "feed", p.feedID, "source", p.role, "remote", p.remote)
 	s.metrics.connections.WithLabelValues("publish").Inc()
 
 	done := make(chan struct{})
@@ -57,8 +59,8 @@ func (p *publishSession) run(ctx context.Context) {
 	p.release()
 
 	s.mu.Lock()
-	if s.publishers[p.feedID] == p {
-		delete(s.publishers, p.feedID)
+	if key := p.feedID + "/" + p.role; s.publishers[key] == p {
+		delete(s.publishers, key)
 	}
 	s.mu.Unlock()
 	st := p.conn.Stats()
@@ -67,7 +69,7 @@ func (p *publishSession) run(ctx context.Context) {
 	if errors.Is(reason, ts.ErrNotTS) {
 		level = s.log.Warn
 	}
-	level("srt publish close", "feed", p.feedID, "remote", p.remote, "reason", reason.Error(),
+	level("srt publish close", "feed", p.feedID, "source", p.role, "remote", p.remote, "reason", reason.Error(),
 		"bytes", p.pub.BytesIn(), "duration", time.Since(p.since).Round(time.Millisecond),
 		"packets_lost", st.PktRecvLoss, "packets_dropped", st.PktRecvDrop, "packets_retransmitted", st.PktRetrans)
 }
@@ -103,12 +105,14 @@ func transportStats(st connStats) delivery.TransportStats {
 	}
 }
 
-// pullSession delivers a feed to one broadcaster's receiver.
+// pullSession delivers a feed to one broadcaster's receiver: one that called
+// in (mode "request") or one that Podium called (mode "push").
 type pullSession struct {
 	server   *Server
 	conn     conn
 	reader   *hub.Reader
 	delivery *delivery.Delivery
+	mode     string
 	// release gives back the connection's slot under the connection limits.
 	release func()
 
@@ -117,11 +121,20 @@ type pullSession struct {
 	lastProgress      time.Time
 }
 
-func (p *pullSession) run(ctx context.Context) {
+// track registers a delivery session that is about to run.
+func (s *Server) track(p *pullSession) {
+	s.deliveries.Add(p.delivery, p)
+	s.mu.Lock()
+	s.pulls[p] = struct{}{}
+	s.mu.Unlock()
+}
+
+// run delivers until the reader or the connection is closed, and returns why.
+func (p *pullSession) run(ctx context.Context) error {
 	s := p.server
 	d := p.delivery
-	s.log.Info("srt delivery open", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr)
-	s.metrics.connections.WithLabelValues("request").Inc()
+	s.log.Info("srt delivery open", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr, "protocol", d.Protocol)
+	s.metrics.connections.WithLabelValues(p.mode).Inc()
 
 	var wg sync.WaitGroup
 	// A receiver sends no data, so a Read returns only when the connection ends.
@@ -149,9 +162,10 @@ func (p *pullSession) run(ctx context.Context) {
 	s.mu.Unlock()
 	st := p.conn.Stats()
 	s.metrics.addDelivery(d.FeedID, st)
-	s.log.Info("srt delivery close", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr,
+	s.log.Info("srt delivery close", "feed", d.FeedID, "broadcaster", d.BroadcasterID, "remote", d.RemoteAddr, "protocol", d.Protocol,
 		"reason", reason.Error(), "bytes", d.Bytes(), "duration", time.Since(d.Since).Round(time.Millisecond),
 		"packets_retransmitted", st.PktRetrans, "packets_lost", st.PktSendLoss, "packets_dropped", st.PktSendDrop)
+	return reason
 }
 
 // send writes the feed to the receiver until the reader is closed.

@@ -10,7 +10,7 @@ import (
 	srt "github.com/datarhei/gosrt"
 )
 
-// The SRT library is kept behind these three small types, so that it can be
+// The SRT library is kept behind these small types, so that it can be
 // replaced (by a binding to libsrt, say) without touching the rest of Podium.
 
 // listener accepts SRT connection requests.
@@ -54,6 +54,50 @@ type connStats struct {
 // listenConfig is what Podium sets on its SRT listener.
 type listenConfig struct {
 	Latency time.Duration
+}
+
+// dialConfig is what Podium sets when it calls a listener (an encoder it
+// pulls from, a receiver it pushes to).
+type dialConfig struct {
+	StreamID   string
+	Passphrase string // empty: unencrypted
+	Latency    time.Duration
+	// Timeout bounds the handshake: a listener that does not answer within it is not there.
+	Timeout time.Duration
+}
+
+// dialFunc calls the SRT listener at address (host:port) in caller mode.
+type dialFunc func(address string, cfg dialConfig) (conn, error)
+
+// firstHandshakeWait is how long the first handshake waits for an answer
+// before it is sent again; each further wait doubles.
+const firstHandshakeWait = 250 * time.Millisecond
+
+// dialGoSRT calls address. gosrt sends its first handshake once and then
+// waits out its whole timeout, where libsrt repeats it every 250 ms: a lost
+// packet, or a listener that starts a moment after the call, would cost the
+// whole timeout. So it calls again, with doubling waits, until cfg.Timeout is
+// spent; a listener that answers (even with a rejection) ends the attempts.
+func dialGoSRT(address string, cfg dialConfig) (conn, error) {
+	c := srt.DefaultConfig()
+	c.StreamId = cfg.StreamID
+	c.Passphrase = cfg.Passphrase
+	c.ReceiverLatency, c.PeerLatency = cfg.Latency, cfg.Latency
+	deadline := time.Now().Add(cfg.Timeout)
+	wait := firstHandshakeWait
+	for {
+		c.ConnectionTimeout = min(wait, time.Until(deadline))
+		start := time.Now()
+		sc, err := srt.Dial("srt", address, c)
+		if err == nil {
+			return &goSRTConn{Conn: sc}, nil
+		}
+		answered := time.Since(start) < c.ConnectionTimeout
+		if answered || time.Until(deadline) < firstHandshakeWait/5 {
+			return nil, fmt.Errorf("call srt://%s: %w", address, err)
+		}
+		wait *= 2
+	}
 }
 
 func listenGoSRT(addr string, cfg listenConfig) (listener, error) {

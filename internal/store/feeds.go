@@ -12,8 +12,8 @@ import (
 func (s *Store) CreateFeed(ctx context.Context, f catalog.Feed) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO feeds (id, name, kind, publish_passphrase, created_at) VALUES (?, ?, ?, ?, ?)`,
-			f.ID, f.Name, string(f.Kind), f.PublishPassphrase, formatTime(f.CreatedAt))
+			`INSERT INTO feeds (id, name, kind, publish_passphrase, backup_publish_passphrase, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			f.ID, f.Name, string(f.Kind), f.PublishPassphrase, f.BackupPublishPassphrase, formatTime(f.CreatedAt))
 		if isUniqueViolation(err) {
 			return fmt.Errorf("feed %q already exists: %w", f.ID, catalog.ErrConflict)
 		}
@@ -33,7 +33,7 @@ func (s *Store) DeleteFeed(ctx context.Context, id string) error {
 }
 
 func (s *Store) loadFeeds(ctx context.Context) ([]catalog.Feed, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, kind, publish_passphrase, created_at FROM feeds ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, kind, publish_passphrase, backup_publish_passphrase, created_at FROM feeds ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("load feeds: %w", err)
 	}
@@ -42,7 +42,7 @@ func (s *Store) loadFeeds(ctx context.Context) ([]catalog.Feed, error) {
 	for rows.Next() {
 		var f catalog.Feed
 		var kind, created string
-		if err := rows.Scan(&f.ID, &f.Name, &kind, &f.PublishPassphrase, &created); err != nil {
+		if err := rows.Scan(&f.ID, &f.Name, &kind, &f.PublishPassphrase, &f.BackupPublishPassphrase, &created); err != nil {
 			return nil, fmt.Errorf("load feeds: %w", err)
 		}
 		f.Kind = catalog.FeedKind(kind)

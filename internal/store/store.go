@@ -1,4 +1,5 @@
-// Package store persists the catalog (feeds, broadcasters, entitlements) in
+// Package store persists the catalog (feeds, broadcasters, entitlements,
+// and where Podium calls out: caller sources and push destinations) in
 // SQLite and serves it as an immutable in-memory catalog.Snapshot that is
 // replaced after every committed write. It holds no rules of its own beyond
 // referential integrity: those live in package catalog.
@@ -56,9 +57,33 @@ var migrations = []string{
 		updated_at TEXT NOT NULL
 	);
 	CREATE INDEX entitlements_pair ON entitlements(broadcaster_id, feed_id);`,
-	// Migrations 2 and 3 are the lead's and helper B's (issue 6); placeholders until they merge.
-	`SELECT 1`,
-	`SELECT 1`,
+	// 2: a backup source's passphrase for every feed, generated for the existing ones.
+	`ALTER TABLE feeds ADD COLUMN backup_publish_passphrase TEXT NOT NULL DEFAULT '';
+	UPDATE feeds SET backup_publish_passphrase = upper(hex(randomblob(16))) WHERE backup_publish_passphrase = '';`,
+	// 3: where Podium calls out over SRT: the encoder a feed is pulled from,
+	// and the receivers broadcasters have a feed pushed to. (IF NOT EXISTS:
+	// it can be run again for a catalog that took the placeholder 3 once had.)
+	`CREATE TABLE IF NOT EXISTS sources (
+		feed_id TEXT PRIMARY KEY REFERENCES feeds(id) ON DELETE CASCADE,
+		role TEXT NOT NULL,
+		address TEXT NOT NULL,
+		streamid TEXT NOT NULL,
+		passphrase TEXT NOT NULL,
+		latency_ms INTEGER NOT NULL,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	);
+	CREATE TABLE IF NOT EXISTS destinations (
+		id TEXT PRIMARY KEY,
+		broadcaster_id TEXT NOT NULL REFERENCES broadcasters(id) ON DELETE CASCADE,
+		feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+		address TEXT NOT NULL,
+		streamid TEXT NOT NULL,
+		passphrase TEXT NOT NULL,
+		latency_ms INTEGER NOT NULL,
+		created_at TEXT NOT NULL,
+		UNIQUE (broadcaster_id, feed_id, address, streamid)
+	);`,
 	// 4: the audit log of administrative actions. Ids only grow (AUTOINCREMENT),
 	// so that they page the log; rows outlive the feeds and broadcasters they name.
 	`CREATE TABLE audit_log (
@@ -180,7 +205,15 @@ func (s *Store) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.snapshot.Store(catalog.NewSnapshot(feeds, broadcasters, entitlements))
+	sources, err := s.loadCallerSources(ctx)
+	if err != nil {
+		return err
+	}
+	destinations, err := s.loadDestinations(ctx)
+	if err != nil {
+		return err
+	}
+	s.snapshot.Store(catalog.NewSnapshot(feeds, broadcasters, entitlements).WithCallers(sources, destinations))
 	return nil
 }
 

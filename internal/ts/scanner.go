@@ -46,6 +46,17 @@ type Scanner struct {
 	pat, pmt   section
 	rapPSI     []byte // PAT then PMT packets as they stood at the latest random-access point
 	rapPSIUsed int
+	streams    [maxStreams]Stream
+	nStreams   int
+}
+
+// maxStreams bounds the elementary streams of a program that Streams reports.
+const maxStreams = 32
+
+// Stream is one elementary stream of the program, as its PMT lists it.
+type Stream struct {
+	PID  int
+	Type byte // stream_type
 }
 
 // section collects the packets of one PSI section (PAT or PMT).
@@ -126,6 +137,10 @@ type Program struct {
 	PMT    bool // the PMT on PMTPID has been read
 	PCRPID int  // the PMT's PCR_PID (NullPID for none), -1 before the PMT
 }
+
+// Streams returns the elementary streams of the program's latest PMT, in
+// its order (at most 32). The slice is overwritten by the next PMT.
+func (s *Scanner) Streams() []Stream { return s.streams[:s.nStreams] }
 
 // Program returns what the scanner has learnt of the first program so far.
 func (s *Scanner) Program() Program {
@@ -269,10 +284,15 @@ func (s *Scanner) parsePMT() {
 	infoLen := int(body[10]&0x0F)<<8 | int(body[11])
 	s.pcrPID = int(body[8]&0x1F)<<8 | int(body[9])
 	s.videoPID, s.firstPID = -1, -1
+	s.nStreams = 0
 	for off := 12 + infoLen; off+5 <= len(body); {
 		streamType := body[off]
 		pid := int(body[off+1]&0x1F)<<8 | int(body[off+2])
 		esInfoLen := int(body[off+3]&0x0F)<<8 | int(body[off+4])
+		if s.nStreams < maxStreams {
+			s.streams[s.nStreams] = Stream{PID: pid, Type: streamType}
+			s.nStreams++
+		}
 		if s.firstPID < 0 {
 			s.firstPID = pid
 		}

@@ -121,7 +121,18 @@ function feedRow(f) {
   c[3].className = 'num';
   c[4].append(sparkline());
   c[5].className = 'num';
-  c[6].append(h('span', { class: 'mono' }), h('span', { class: 'cell-sub num' }));
+  const choice = h('select', { class: 'source-choice', 'aria-label': `On-air source of ${f.id}` },
+    [['auto', 'Auto'], ['primary', 'Primary'], ['backup', 'Backup']].map(([v, l]) => h('option', { value: v }, l)));
+  choice.addEventListener('change', async () => {
+    try {
+      await api('POST', `/feeds/${encodeURIComponent(f.id)}/switch`, { source: choice.value });
+      announce(`${f.id}: ${choice.value === 'auto' ? 'automatic switching' : choice.value + ' on air'}`);
+    } catch (err) {
+      announce(`${f.id}: ${err.message}`);
+      choice.value = choice.dataset.mode ?? 'auto';
+    }
+  });
+  c[6].append(h('span', { class: 'mono' }), h('span', { class: 'cell-sub num' }), h('span', { class: 'cell-sub sources' }), choice);
   c[7].className = 'num';
   c[8].append(h('a', { href: `/feeds/${encodeURIComponent(f.id)}`, 'aria-label': `Watch ${f.id}` }, 'Watch'));
   return tr;
@@ -139,9 +150,23 @@ function updateFeedRow(tr, f, live) {
   text(c[5], count(f.readers));
   const p = f.publisher;
   text(c[6].firstChild, p?.remote_addr ?? '—');
-  text(c[6].lastChild, p ? `for ${since(p.since)}` : '');
+  text(c[6].children[1], p ? `for ${since(p.since)}` : '');
+  text(c[6].children[2], sourcesText(f));
+  const choice = c[6].children[3];
+  choice.dataset.mode = f.switching?.mode ?? 'auto';
+  if (document.activeElement !== choice) choice.value = choice.dataset.mode;
+  choice.disabled = !(f.sources?.length);
   text(c[7], p ? `${count(p.packets_lost)} / ${count(p.packets_retransmitted)}` : '—');
   c[7].classList.toggle('warn', (p?.packets_lost ?? 0) > 0);
+}
+
+// sourcesText says which contribution source is on air and how the other is.
+function sourcesText(f) {
+  if (!f.sources?.length) return '';
+  const other = f.sources.find((s) => !s.on_air);
+  let out = f.on_air ? `On air: ${f.on_air}` : 'Nothing on air';
+  if (other) out += ` · ${other.role} ${other.healthy ? 'ready' : 'stalled'}`;
+  return out;
 }
 
 function deliveryRow() {
@@ -327,7 +352,10 @@ function feedForm(refresh) {
     shown: (feed, dismiss) => {
       refresh();
       announce(`Feed ${feed.id} created`);
-      return secrets(`Feed ${feed.id} created.`, [['Publish passphrase', 'publish_passphrase', feed.publish_passphrase]], dismiss);
+      return secrets(`Feed ${feed.id} created.`, [
+        ['Publish passphrase (primary)', 'publish_passphrase', feed.publish_passphrase],
+        ['Backup publish passphrase (s=backup)', 'backup_publish_passphrase', feed.backup_publish_passphrase],
+      ], dismiss);
     },
   });
   return { el };

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"context"
@@ -11,31 +11,32 @@ import (
 )
 
 const (
-	packetSize = 188
-	// chunkSize is one SRT live payload: seven transport packets.
-	chunkSize = 7 * packetSize
+	// PacketSize is a transport packet's.
+	PacketSize = 188
+	// ChunkSize is one SRT live payload: seven transport packets.
+	ChunkSize = 7 * PacketSize
 	// mediaPerChunk is how many of a chunk's packets carry the ffmpeg stream;
 	// the seventh is the stamp.
 	mediaPerChunk = 6
-	// sourceSeconds is the length of the generated stream, looped by the publisher.
-	sourceSeconds = 10
+	// SourceSeconds is the length of the generated stream, looped by the publisher.
+	SourceSeconds = 10
 )
 
 // stampMagic opens the payload of every stamp packet.
 var stampMagic = [12]byte{'P', 'O', 'D', 'I', 'U', 'M', '-', 'B', 'E', 'N', 'C', 'H'}
 
-// source is the feed's transport stream: a real H.264 + AAC stream from
+// Source is the feed's transport stream: a real H.264 + AAC stream from
 // ffmpeg, with a stamp after every six of its packets. A stamp is a null
 // packet (PID 0x1FFF, which every receiver discards, as in any constant-rate
 // multiplex) whose payload carries the publisher's session and the chunk's
 // sequence number, so that a receiver can tell exactly which chunks it missed.
-type source struct {
+type Source struct {
 	media []byte // whole transport packets, looped
 }
 
-// loadSource returns the source for the given total bitrate, generating it
+// LoadSource returns the source for the given total bitrate, generating it
 // with ffmpeg into cacheDir the first time.
-func loadSource(ctx context.Context, cacheDir string, bitrate int) (*source, error) {
+func LoadSource(ctx context.Context, cacheDir string, bitrate int) (*Source, error) {
 	mediaRate := bitrate * mediaPerChunk / 7
 	path := filepath.Join(cacheDir, fmt.Sprintf("source-%d.ts", mediaRate))
 	if _, err := os.Stat(path); err != nil {
@@ -50,11 +51,11 @@ func loadSource(ctx context.Context, cacheDir string, bitrate int) (*source, err
 	if err != nil {
 		return nil, err
 	}
-	data = data[:len(data)/packetSize*packetSize]
-	if len(data) < 100*packetSize || data[0] != 0x47 {
+	data = data[:len(data)/PacketSize*PacketSize]
+	if len(data) < 100*PacketSize || data[0] != 0x47 {
 		return nil, fmt.Errorf("%s is not a transport stream: delete it to have it made again", path)
 	}
-	return &source{media: data}, nil
+	return &Source{media: data}, nil
 }
 
 // encodeSource makes a near-constant-rate 720p50 stream at muxRate: H.264
@@ -66,7 +67,7 @@ func encodeSource(ctx context.Context, path string, muxRate int) error {
 	cmd := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-y",
 		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=50",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", strconv.Itoa(sourceSeconds), "-map", "0:v", "-map", "1:a",
+		"-t", strconv.Itoa(SourceSeconds), "-map", "0:v", "-map", "1:a",
 		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50",
 		"-b:v", strconv.Itoa(video), "-minrate", strconv.Itoa(video), "-maxrate", strconv.Itoa(video),
 		"-bufsize", strconv.Itoa(video/2), "-x264-params", "nal-hrd=cbr",
@@ -79,40 +80,40 @@ func encodeSource(ctx context.Context, path string, muxRate int) error {
 	return os.Rename(tmp, path)
 }
 
-// stamp identifies a chunk: the publisher session that sent it, and its
+// Stamp identifies a chunk: the publisher session that sent it, and its
 // number in that session.
-type stamp struct {
-	session uint32
-	seq     uint64
+type Stamp struct {
+	Session uint32
+	Seq     uint64
 }
 
-// appendChunk appends chunk st.seq of the endless looped stream to dst.
-func (s *source) appendChunk(dst []byte, st stamp) []byte {
-	packets := uint64(len(s.media) / packetSize)
-	first := st.seq * mediaPerChunk
+// AppendChunk appends chunk st.Seq of the endless looped stream to dst.
+func (s *Source) AppendChunk(dst []byte, st Stamp) []byte {
+	packets := uint64(len(s.media) / PacketSize)
+	first := st.Seq * mediaPerChunk
 	for i := range uint64(mediaPerChunk) {
-		off := (first + i) % packets * packetSize
-		dst = append(dst, s.media[off:off+packetSize]...)
+		off := (first + i) % packets * PacketSize
+		dst = append(dst, s.media[off:off+PacketSize]...)
 	}
 	return appendStamp(dst, st)
 }
 
-func appendStamp(dst []byte, st stamp) []byte {
+func appendStamp(dst []byte, st Stamp) []byte {
 	start := len(dst)
 	dst = append(dst, 0x47, 0x1F, 0xFF, 0x10) // null PID, payload only
 	dst = append(dst, stampMagic[:]...)
-	dst = binary.BigEndian.AppendUint32(dst, st.session)
-	dst = binary.BigEndian.AppendUint64(dst, st.seq)
-	for len(dst)-start < packetSize {
+	dst = binary.BigEndian.AppendUint32(dst, st.Session)
+	dst = binary.BigEndian.AppendUint64(dst, st.Seq)
+	for len(dst)-start < PacketSize {
 		dst = append(dst, 0xFF)
 	}
 	return dst
 }
 
-// readStamp returns the stamp of a stamp packet.
-func readStamp(pkt []byte) (stamp, bool) {
+// ReadStamp returns the stamp of a stamp packet.
+func ReadStamp(pkt []byte) (Stamp, bool) {
 	if pkt[1]&0x1F != 0x1F || pkt[2] != 0xFF || [12]byte(pkt[4:16]) != stampMagic {
-		return stamp{}, false
+		return Stamp{}, false
 	}
-	return stamp{session: binary.BigEndian.Uint32(pkt[16:20]), seq: binary.BigEndian.Uint64(pkt[20:28])}, true
+	return Stamp{Session: binary.BigEndian.Uint32(pkt[16:20]), Seq: binary.BigEndian.Uint64(pkt[20:28])}, true
 }

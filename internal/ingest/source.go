@@ -1,0 +1,139 @@
+package ingest
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/podium-broadcast/podium/internal/ts"
+)
+
+// Source roles.
+const (
+	Primary = "primary"
+	Backup  = "backup"
+)
+
+// maxGOP bounds the bytes a source keeps from its latest access point; a
+// source whose GOP grows beyond it cannot be switched to until its next one.
+const maxGOP = 32 << 20
+
+// Source is one contribution input of a feed, primary or backup. It keeps
+// its stream from its latest access point, so that a switch to it starts at
+// once with a picture. Write, Detach and the other methods are the same as a
+// hub publisher's; Write must be called from one goroutine.
+type Source struct {
+	feed   *feedSwitch
+	role   string
+	remote string
+	since  time.Time
+
+	// Guarded by feed.mu.
+	scanner  ts.Scanner
+	pending  []byte // the start of an incomplete packet
+	gop      []byte // packets since the latest access point
+	psi      []byte // the PAT and PMT that stood before it
+	layout   layout
+	hasRAP   bool
+	detached bool
+	// healthySince is when the source last became healthy (monitor only).
+	healthySince time.Time
+
+	lastData atomic.Int64 // unix nanoseconds of the last data
+	bytesIn  atomic.Uint64
+
+	kickOnce sync.Once
+	kicked   chan struct{}
+	reasonMu sync.Mutex
+	reason   error
+}
+
+// Role is "primary" or "backup".
+func (s *Source) Role() string { return s.role }
+
+// BytesIn returns the bytes received from the source.
+func (s *Source) BytesIn() uint64 { return s.bytesIn.Load() }
+
+// Write takes the next bytes of the source's transport stream, cut anywhere.
+// While the source is on air they go out to the feed's readers, rewritten
+// onto the feed's continuous output; otherwise they are kept from the latest
+// access point, ready for a switch.
+func (s *Source) Write(data []byte) error {
+	f := s.feed
+	s.lastData.Store(f.sw.now().UnixNano())
+	s.bytesIn.Add(uint64(len(data)))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s.detached {
+		return ErrDetached
+	}
+	s.pending = append(s.pending, data...)
+	whole := len(s.pending) / ts.PacketSize * ts.PacketSize
+	if whole == 0 {
+		return nil
+	}
+	chunk := s.pending[:whole]
+	rap, err := s.scanner.Scan(chunk)
+	if err != nil {
+		return err
+	}
+	s.keep(chunk, rap)
+	var werr error
+	switch {
+	case f.onAir == s:
+		werr = f.send(f.splice.emit(f.hold.push(chunk), f.out[:0]))
+	case f.onAir == nil && s.hasRAP && f.eligible(s):
+		werr = f.switchTo(s, "first source with a keyframe")
+	}
+	n := copy(s.pending, s.pending[whole:])
+	s.pending = s.pending[:n]
+	return werr
+}
+
+// keep updates the buffer from the latest access point with chunk, whose
+// packet rap (or none, -1) is a new access point.
+func (s *Source) keep(chunk []byte, rap int) {
+	if rap >= 0 {
+		s.gop = append(s.gop[:0], chunk[rap*ts.PacketSize:]...)
+		s.psi = append(s.psi[:0], s.scanner.RAPPSI()...)
+		prog := s.scanner.Program()
+		s.layout = layout{pmtPID: prog.PMTPID, pcrPID: prog.PCRPID, streams: append(s.layout.streams[:0], s.scanner.Streams()...)}
+		s.hasRAP = true
+		return
+	}
+	if !s.hasRAP {
+		return
+	}
+	if len(s.gop)+len(chunk) > maxGOP {
+		s.gop, s.hasRAP = s.gop[:0], false
+		return
+	}
+	s.gop = append(s.gop, chunk...)
+}
+
+// Kicked is closed when Podium drops the source (feed deleted, shutdown).
+func (s *Source) Kicked() <-chan struct{} { return s.kicked }
+
+// Reason says why the source was kicked.
+func (s *Source) Reason() error {
+	s.reasonMu.Lock()
+	defer s.reasonMu.Unlock()
+	return s.reason
+}
+
+func (s *Source) kick(reason error) {
+	s.kickOnce.Do(func() {
+		s.reasonMu.Lock()
+		s.reason = reason
+		s.reasonMu.Unlock()
+		close(s.kicked)
+	})
+}
+
+// Detach ends the source: if it was on air, the other source takes over at once.
+func (s *Source) Detach() { s.feed.detach(s) }
+
+// healthy reports whether the source can go on air at instant now.
+func (s *Source) healthy(now time.Time, stall time.Duration) bool {
+	return !s.detached && s.hasRAP && now.Sub(time.Unix(0, s.lastData.Load())) < stall
+}

@@ -1,0 +1,413 @@
+package ingest
+
+import (
+	"github.com/podium-broadcast/podium/internal/ts"
+)
+
+// Timestamps are 33-bit counts of a 90 kHz clock (PCR: its base, plus a
+// 27 MHz extension that is carried unchanged).
+const (
+	tsModulus = 1 << 33
+	tsHalf    = 1 << 32
+	// spliceStep is how far after the last output timestamp of a PID the
+	// first one of a new source is put: one frame at 25 fps.
+	spliceStep = 3600
+	// A source's own timestamps that step back more than maxBackStep or
+	// forward more than maxForwardStep (a looping or restarted encoder) are
+	// a new timeline, rebased like a new source.
+	maxBackStep    = 90000
+	maxForwardStep = 5 * 90000
+)
+
+// tsDiff returns a-b on the 33-bit circle, in (-2^32, 2^32].
+func tsDiff(a, b int64) int64 {
+	d := (a - b) & (tsModulus - 1)
+	if d > tsHalf {
+		d -= tsModulus
+	}
+	return d
+}
+
+func tsAdd(a, d int64) int64 { return (a + d) & (tsModulus - 1) }
+
+// layout is a program's transport stream layout: the PMT PID, the PCR PID
+// and the elementary streams in PMT order.
+type layout struct {
+	pmtPID  int
+	pcrPID  int
+	streams []ts.Stream
+}
+
+// mapTo returns the PID map that carries a source of layout l onto ref: PAT
+// and PMT onto ref's, each elementary stream onto ref's stream of the same
+// type and rank (the second AAC onto the second AAC), the PCR PID onto ref's.
+// Streams ref does not have are dropped (mapped to -1).
+func (l layout) mapTo(ref layout) map[int]int {
+	m := map[int]int{0: 0, l.pmtPID: ref.pmtPID}
+	used := map[int]bool{}
+	for _, s := range l.streams {
+		m[s.PID] = -1
+		for _, r := range ref.streams {
+			if r.Type == s.Type && !used[r.PID] {
+				m[s.PID], used[r.PID] = r.PID, true
+				break
+			}
+		}
+	}
+	if _, ok := m[l.pcrPID]; !ok && l.pcrPID != ts.NullPID {
+		m[l.pcrPID] = ref.pcrPID
+	}
+	return m
+}
+
+// splicer writes the feed's one output stream from whichever source is on
+// air. It keeps the output continuous across switches: continuity counters
+// run on per output PID, the PAT and PMT are always the reference layout's
+// (the first source's), every other source's PIDs are mapped onto it, and a
+// new source's PTS, DTS and PCR are shifted so that they continue the output
+// timeline instead of jumping.
+type splicer struct {
+	ref    layout
+	refPSI []byte // the reference PAT and PMT packets
+	hasRef bool
+
+	cc      [8192]byte // last continuity counter sent, per output PID
+	ccSeen  [8192]bool
+	lastIn  [8192]int16 // last continuity counter received from the on-air source, -1 unknown
+	lastOut [8192]int64 // latest decoding time (DTS, or PTS without one) sent per output PID
+	lastPTS [8192]int64 // latest presentation time sent per output PID
+	outSeen [8192]bool
+	lastPCR int64
+	pcrSeen bool
+
+	// The on-air source's mapping and shift.
+	pidMap map[int]int
+	srcPMT int
+	shift  int64
+	isRef  bool
+	// rebases counts the on-air sources' own timeline jumps smoothed over.
+	rebases uint64
+	// After a rebase, each PID's (and the PCR's) next timestamp may still be
+	// behind its last: settling lists the PIDs to check once, pcrSettling the PCR.
+	settling    map[int]bool
+	pcrSettling bool
+}
+
+// settle marks every PID with timestamps, and the PCR, to be checked once
+// more against its last: the shift only ever grows, so each keeps moving forward.
+func (sp *splicer) settle() {
+	if sp.settling == nil {
+		sp.settling = make(map[int]bool)
+	}
+	for pid, seen := range sp.outSeen {
+		if seen {
+			sp.settling[pid] = true
+		}
+	}
+	sp.pcrSettling = sp.pcrSeen
+}
+
+// catchUp grows the shift so that t (shifted) comes after last.
+func (sp *splicer) catchUp(t, last int64) {
+	if behind := tsDiff(last, tsAdd(t, sp.shift)); behind >= 0 {
+		sp.shift += behind + spliceStep
+	}
+}
+
+// begin makes src the on-air source, starting from gop, its packets from
+// its latest access point. It returns the packets to send first: the
+// reference PAT and PMT, then gop, rewritten.
+func (sp *splicer) begin(src *Source, gop, out []byte) []byte {
+	if !sp.hasRef {
+		sp.ref, sp.refPSI, sp.hasRef = src.layout, append([]byte(nil), src.psi...), true
+	}
+	sp.isRef = sameLayout(src.layout, sp.ref)
+	sp.pidMap, sp.srcPMT = src.layout.mapTo(sp.ref), src.layout.pmtPID
+	for i := range sp.lastIn {
+		sp.lastIn[i] = -1
+	}
+	sp.shift = sp.shiftFor(gop)
+	out = sp.emitPSI(out)
+	return sp.emit(gop, out)
+}
+
+func sameLayout(a, b layout) bool {
+	if a.pmtPID != b.pmtPID || a.pcrPID != b.pcrPID || len(a.streams) != len(b.streams) {
+		return false
+	}
+	for i := range a.streams {
+		if a.streams[i] != b.streams[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// shiftFor returns the shift that puts the first timestamps of gop (per
+// output PID, and its first PCR) just after the last ones sent.
+func (sp *splicer) shiftFor(gop []byte) int64 {
+	var shift int64
+	first := false
+	seen := map[int]bool{}
+	pcrSeen := false
+	for off := 0; off+ts.PacketSize <= len(gop); off += ts.PacketSize {
+		pkt := gop[off : off+ts.PacketSize]
+		outPID, ok := sp.mapPID(ts.PID(pkt))
+		if !ok {
+			continue
+		}
+		if pcr, has := readPCR(pkt); has && !pcrSeen {
+			pcrSeen = true
+			if sp.pcrSeen {
+				shift, first = maxShift(shift, first, tsDiff(tsAdd(sp.lastPCR, spliceStep), pcr))
+			}
+		}
+		if seen[outPID] {
+			continue
+		}
+		if pts, dts, has := readPESTimes(pkt); has {
+			seen[outPID] = true
+			if sp.outSeen[outPID] {
+				t := pts
+				if dts >= 0 {
+					t = dts
+				}
+				// Both the decoding and the presentation times move on:
+				// the new source's first frame is shown after the old's last.
+				shift, first = maxShift(shift, first, tsDiff(tsAdd(sp.lastOut[outPID], spliceStep), t))
+				shift, first = maxShift(shift, first, tsDiff(tsAdd(sp.lastPTS[outPID], spliceStep), pts))
+			}
+		}
+	}
+	return shift
+}
+
+func maxShift(cur int64, have bool, cand int64) (int64, bool) {
+	if !have || cand > cur {
+		return cand, true
+	}
+	return cur, true
+}
+
+func (sp *splicer) mapPID(pid int) (int, bool) {
+	if pid == ts.NullPID {
+		return pid, true
+	}
+	out, ok := sp.pidMap[pid]
+	if !ok || out < 0 {
+		return -1, false
+	}
+	return out, true
+}
+
+// emitPSI appends the reference PAT and PMT.
+func (sp *splicer) emitPSI(out []byte) []byte {
+	for off := 0; off+ts.PacketSize <= len(sp.refPSI); off += ts.PacketSize {
+		start := len(out)
+		out = append(out, sp.refPSI[off:off+ts.PacketSize]...)
+		sp.continuity(out[start:])
+	}
+	return out
+}
+
+// emit appends the on-air source's packets, rewritten onto the output.
+func (sp *splicer) emit(data []byte, out []byte) []byte {
+	for off := 0; off+ts.PacketSize <= len(data); off += ts.PacketSize {
+		pkt := data[off : off+ts.PacketSize]
+		pid := ts.PID(pkt)
+		if pid == ts.NullPID {
+			out = append(out, pkt...)
+			continue
+		}
+		// A packet repeated with the same continuity counter is sent once.
+		if pkt[3]&0x10 != 0 {
+			cc := int16(pkt[3] & 0x0F)
+			if sp.lastIn[pid] == cc {
+				continue
+			}
+			sp.lastIn[pid] = cc
+		}
+		if !sp.isRef && (pid == 0 || pid == sp.srcPMT) {
+			// Another layout's PSI: send the reference's in its place.
+			if pid == 0 {
+				out = sp.emitPSI(out)
+			}
+			continue
+		}
+		outPID, ok := sp.mapPID(pid)
+		if !ok && (sp.isRef || pid < 0x20) {
+			// PIDs outside the program (SDT, EIT, ...) pass through; a
+			// backup's own elementary streams that the primary lacks do not.
+			outPID, ok = pid, true
+		}
+		if !ok {
+			continue
+		}
+		start := len(out)
+		out = append(out, pkt...)
+		p := out[start:]
+		if outPID != pid {
+			p[1] = p[1]&0xE0 | byte(outPID>>8)
+			p[2] = byte(outPID)
+		}
+		sp.retime(p, outPID)
+		sp.continuity(p)
+		if sp.isRef && pid == 0 {
+			sp.refreshPSI(data[off:])
+		}
+	}
+	return out
+}
+
+// refreshPSI keeps the reference PSI current when the reference source
+// repeats a single-packet PAT followed by its PMT.
+func (sp *splicer) refreshPSI(data []byte) {
+	if len(data) < 2*ts.PacketSize || ts.PID(data[ts.PacketSize:]) != sp.ref.pmtPID {
+		return
+	}
+	sp.refPSI = append(sp.refPSI[:0], data[:2*ts.PacketSize]...)
+}
+
+// continuity sets the packet's continuity counter to the output's next. The
+// first packet of a PID keeps its own, so that a single source passes
+// through byte for byte.
+func (sp *splicer) continuity(p []byte) {
+	pid := ts.PID(p)
+	if !sp.ccSeen[pid] {
+		sp.cc[pid], sp.ccSeen[pid] = p[3]&0x0F, true
+		return
+	}
+	cc := sp.cc[pid]
+	if p[3]&0x10 != 0 { // a packet with payload counts
+		cc = (cc + 1) & 0x0F
+	}
+	sp.cc[pid] = cc
+	p[3] = p[3]&0xF0 | cc
+}
+
+// retime shifts the packet's PCR and PES timestamps and notes the last ones sent.
+func (sp *splicer) retime(p []byte, outPID int) {
+	if pcr, ok := readPCR(p); ok {
+		if sp.pcrSeen {
+			sp.rebaseOnJump(tsDiff(tsAdd(pcr, sp.shift), sp.lastPCR))
+			if sp.pcrSettling {
+				sp.pcrSettling = false
+				sp.catchUp(pcr, sp.lastPCR)
+			}
+		}
+		pcr = tsAdd(pcr, sp.shift)
+		writePCR(p, pcr)
+		sp.lastPCR, sp.pcrSeen = pcr, true
+	}
+	pts, dts, ok := readPESTimes(p)
+	if !ok {
+		return
+	}
+	if sp.outSeen[outPID] {
+		raw := pts
+		if dts >= 0 {
+			raw = dts
+		}
+		sp.rebaseOnJump(tsDiff(tsAdd(raw, sp.shift), sp.lastOut[outPID]))
+		if sp.settling[outPID] {
+			delete(sp.settling, outPID)
+			sp.catchUp(raw, sp.lastOut[outPID])
+		}
+	}
+	pts = tsAdd(pts, sp.shift)
+	t := pts
+	if dts >= 0 {
+		dts = tsAdd(dts, sp.shift)
+		t = dts
+	}
+	writePESTimes(p, pts, dts)
+	if !sp.outSeen[outPID] || tsDiff(t, sp.lastOut[outPID]) > 0 {
+		sp.lastOut[outPID] = t
+	}
+	if !sp.outSeen[outPID] || tsDiff(pts, sp.lastPTS[outPID]) > 0 {
+		sp.lastPTS[outPID] = pts
+	}
+	sp.outSeen[outPID] = true
+}
+
+// rebaseOnJump shifts the on-air source's timeline when a timestamp moved by
+// step from the last one sent is a jump rather than the stream's progress.
+func (sp *splicer) rebaseOnJump(step int64) {
+	if step < -maxBackStep || step > maxForwardStep {
+		sp.shift += spliceStep - step
+		sp.rebases++
+		sp.settle()
+	}
+}
+
+// readPCR returns the packet's PCR base, if it carries one.
+func readPCR(p []byte) (int64, bool) {
+	if p[3]&0x20 == 0 || p[4] < 7 || p[5]&0x10 == 0 {
+		return 0, false
+	}
+	b := p[6:12]
+	return int64(b[0])<<25 | int64(b[1])<<17 | int64(b[2])<<9 | int64(b[3])<<1 | int64(b[4]>>7), true
+}
+
+func writePCR(p []byte, base int64) {
+	b := p[6:12]
+	b[0] = byte(base >> 25)
+	b[1] = byte(base >> 17)
+	b[2] = byte(base >> 9)
+	b[3] = byte(base >> 1)
+	b[4] = b[4]&0x7F | byte(base&1)<<7
+}
+
+// pesHeader returns the start of a PES header in the packet, if one starts there.
+func pesHeader(p []byte) []byte {
+	if p[1]&0x40 == 0 {
+		return nil
+	}
+	pes := ts.Payload(p)
+	if len(pes) < 19 || pes[0] != 0 || pes[1] != 0 || pes[2] != 1 {
+		return nil
+	}
+	switch pes[3] {
+	case 0xBC, 0xBE, 0xBF, 0xF0, 0xF1, 0xF2, 0xF8, 0xFF: // no optional header
+		return nil
+	}
+	return pes
+}
+
+// readPESTimes returns the PTS and the DTS (-1 if absent) of a PES starting in the packet.
+func readPESTimes(p []byte) (pts, dts int64, ok bool) {
+	pes := pesHeader(p)
+	if pes == nil {
+		return 0, 0, false
+	}
+	flags := pes[7] >> 6
+	if flags&0x2 == 0 {
+		return 0, 0, false
+	}
+	pts, dts = readTimestamp(pes[9:14]), -1
+	if flags == 0x3 {
+		dts = readTimestamp(pes[14:19])
+	}
+	return pts, dts, true
+}
+
+func writePESTimes(p []byte, pts, dts int64) {
+	pes := pesHeader(p)
+	writeTimestamp(pes[9:14], pts)
+	if dts >= 0 {
+		writeTimestamp(pes[14:19], dts)
+	}
+}
+
+func readTimestamp(b []byte) int64 {
+	return int64(b[0]>>1&0x07)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
+}
+
+// writeTimestamp writes t keeping the 4-bit prefix and the marker bits.
+func writeTimestamp(b []byte, t int64) {
+	b[0] = b[0]&0xF1 | byte(t>>29)&0x0E
+	b[1] = byte(t >> 22)
+	b[2] = byte(t>>14)&0xFE | b[2]&0x01
+	b[3] = byte(t >> 7)
+	b[4] = byte(t<<1)&0xFE | b[4]&0x01
+}
