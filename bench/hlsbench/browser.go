@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // page is the player page that Chromium runs: hls.js plays the stream, and
@@ -115,7 +117,7 @@ type playlistInfo struct {
 }
 
 // runBrowser opens pageURL in Chromium for the given time and returns what the page measured.
-func runBrowser(ctx context.Context, procs *supervisor, dir, nodeModules, pageURL string, d time.Duration) (browserResult, error) {
+func runBrowser(ctx context.Context, procs *harness.Supervisor, dir, nodeModules, pageURL string, d time.Duration) (browserResult, error) {
 	var r browserResult
 	script, err := page.ReadFile("page/run.cjs")
 	if err != nil {
@@ -135,18 +137,18 @@ func runBrowser(ctx context.Context, procs *supervisor, dir, nodeModules, pageUR
 	cmd.Env = append(os.Environ(), "HLSBENCH_OPTIONS="+string(opts))
 	var out strings.Builder
 	cmd.Stdout = &out
-	proc, err := procs.start(browserProc, cmd)
+	proc, err := procs.Start(browserProc, cmd)
 	if err != nil {
 		return r, err
 	}
 	select {
-	case <-proc.done:
+	case <-proc.Done():
 	case <-ctx.Done():
-		proc.stop(5 * time.Second)
+		proc.Stop(5 * time.Second)
 		return r, ctx.Err()
 	}
-	if proc.err != nil {
-		return r, errors.New(proc.why())
+	if proc.Err() != nil {
+		return r, errors.New(proc.Why())
 	}
 	if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
 		return r, fmt.Errorf("the page's results: %w: %.300s", err, out.String())

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // testNodeModules is where the tests find playwright-core and hls.js:
@@ -89,15 +91,15 @@ func TestPlayerPage(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("needs ffmpeg")
 	}
-	procs := newSupervisor()
-	defer procs.stopAll()
+	procs := harness.NewSupervisor()
+	defer procs.StopAll()
 	dir := t.TempDir()
 	hlsDir := filepath.Join(dir, "hls")
 	os.MkdirAll(hlsDir, 0o755)
 	args := liveSourceArgs("-", true, 0)
 	args = append(args[:len(args)-3], "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags", "delete_segments",
 		"-hls_segment_type", "fmp4", filepath.Join(hlsDir, "live.m3u8"))
-	if _, err := procs.start("ffmpeg hls", exec.Command("ffmpeg", args...)); err != nil {
+	if _, err := procs.Start("ffmpeg hls", exec.Command("ffmpeg", args...)); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := startPageServer(nodeModules)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // drawStrip draws a stamp's strip as the ffmpeg filter graph does, in video-range luma.
@@ -86,8 +88,8 @@ func TestClockRoundTrip(t *testing.T) {
 		t.Fatalf("encode: %v\n%s", err, out)
 	}
 	end := time.Now()
-	procs := newSupervisor()
-	defer procs.stopAll()
+	procs := harness.NewSupervisor()
+	defer procs.StopAll()
 	var readings []stampReading
 	if err := decodeStrips(context.Background(), procs, "ffmpeg decode", clip, func(r stampReading) {
 		readings = append(readings, r)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 	"github.com/podium-broadcast/podium/internal/hls"
 )
 
@@ -51,7 +52,7 @@ type srtBaseline struct {
 	done     chan error
 }
 
-func startSRTBaseline(ctx context.Context, procs *supervisor, pullURL string) *srtBaseline {
+func startSRTBaseline(ctx context.Context, procs *harness.Supervisor, pullURL string) *srtBaseline {
 	b := &srtBaseline{done: make(chan error, 1)}
 	go func() {
 		b.done <- decodeStrips(ctx, procs, pullProc, pullURL, func(r stampReading) {
@@ -88,11 +89,11 @@ func (b *srtBaseline) wait(from, to time.Time) (ages []time.Duration, frames, un
 // returns the latencies of the frames shown within the window.
 func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, error) {
 	var res latencyResult
-	pub, err := b.procs.start(sourceProc, exec.Command("ffmpeg", liveSourceArgs(b.podium.publishURL(v), true, 0)...))
+	pub, err := b.procs.Start(sourceProc, exec.Command("ffmpeg", liveSourceArgs(b.podium.publishURL(v), true, 0)...))
 	if err != nil {
 		return res, err
 	}
-	defer pub.stop(3 * time.Second)
+	defer pub.Stop(3 * time.Second)
 	if err := b.waitLive(ctx, v.feed, pub); err != nil {
 		return res, err
 	}
@@ -127,11 +128,11 @@ func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, er
 		if sleep(pullCtx, time.Until(res.from)) != nil {
 			return
 		}
-		first := b.procs.cpuSnapshot()
+		first := takeCPUSnapshot(b.procs)
 		if sleep(pullCtx, time.Until(res.to)) != nil {
 			return
 		}
-		cpu <- cpuBetween(first, b.procs.cpuSnapshot(), runtime.NumCPU())
+		cpu <- cpuBetween(first, takeCPUSnapshot(b.procs), runtime.NumCPU())
 	}()
 	res.browser, err = runBrowser(ctx, b.procs, b.dir, b.opts.nodeModules, pageSrv.playerURL(hlsURL, hlsConfig), time.Until(res.to))
 	stopPull()
@@ -149,8 +150,8 @@ func (b *bench) measureLatency(ctx context.Context, v viewer) (latencyResult, er
 	if pullErr != nil {
 		return res, fmt.Errorf("SRT baseline: %w", pullErr)
 	}
-	if pub.exited() {
-		return res, errors.New(pub.why())
+	if pub.Exited() {
+		return res, errors.New(pub.Why())
 	}
 	select {
 	case res.cpu = <-cpu:

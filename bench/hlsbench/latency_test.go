@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // TestSRTBaseline publishes the clocked live source to an in-process Podium
@@ -23,9 +25,9 @@ func TestSRTBaseline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	procs := newSupervisor()
-	defer procs.stopAll()
-	pub, err := procs.start("ffmpeg live source", exec.Command("ffmpeg", liveSourceArgs(p.publishURL(v), true, 0)...))
+	procs := harness.NewSupervisor()
+	defer procs.StopAll()
+	pub, err := procs.Start("ffmpeg live source", exec.Command("ffmpeg", liveSourceArgs(p.publishURL(v), true, 0)...))
 	if err != nil {
 		t.Fatal(err)
 	}

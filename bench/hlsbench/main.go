@@ -30,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 const nginxPath = "/usr/sbin/nginx"
@@ -100,7 +102,7 @@ func main() {
 // bench is one run of the benchmark.
 type bench struct {
 	opts   options
-	procs  *supervisor
+	procs  *harness.Supervisor
 	start  time.Time
 	dir    string
 	podium *podium
@@ -114,8 +116,8 @@ func (b *bench) say(format string, args ...any) {
 func (b *bench) measures(what string) bool { return slices.Contains(b.opts.measure, what) }
 
 func run(ctx context.Context, opts options) error {
-	b := &bench{opts: opts, procs: newSupervisor(), start: time.Now()}
-	defer b.procs.stopAll()
+	b := &bench{opts: opts, procs: harness.NewSupervisor(), start: time.Now()}
+	defer b.procs.StopAll()
 	root, err := moduleRoot()
 	if err != nil {
 		return err
@@ -213,14 +215,14 @@ func (b *bench) checkTools() error {
 }
 
 // waitLive waits until the feed has its publisher.
-func (b *bench) waitLive(ctx context.Context, feed string, pub *child) error {
+func (b *bench) waitLive(ctx context.Context, feed string, pub *harness.Child) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if f, ok := b.podium.app.Hub.Lookup(feed); ok && f.Live() {
 			return nil
 		}
-		if pub.exited() {
-			return errors.New(pub.why())
+		if pub.Exited() {
+			return errors.New(pub.Why())
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("feed %s did not go live within 15 s", feed)

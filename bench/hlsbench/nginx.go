@@ -10,13 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // nginxServer is Debian's nginx serving a directory of mirrored files, run
 // as a child in the foreground with its own configuration, logs and pid
 // file in a temporary directory.
 type nginxServer struct {
-	proc *child
+	proc *harness.Child
 	root string // the directory served at /
 	base string // http://127.0.0.1:port
 }
@@ -66,7 +68,7 @@ http {
 }
 
 // startNginx runs nginx on a free loopback port, serving root.
-func startNginx(ctx context.Context, procs *supervisor, prefix, root string) (*nginxServer, error) {
+func startNginx(ctx context.Context, procs *harness.Supervisor, prefix, root string) (*nginxServer, error) {
 	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o755); err != nil {
 		return nil, err
 	}
@@ -81,7 +83,7 @@ func startNginx(ctx context.Context, procs *supervisor, prefix, root string) (*n
 	// -e sets the error log used before the configuration is read, which
 	// otherwise is /var/log/nginx/error.log.
 	cmd := exec.Command(nginxPath, "-p", prefix, "-c", conf, "-e", filepath.Join(prefix, "error.log"))
-	proc, err := procs.start("nginx", cmd)
+	proc, err := procs.Start("nginx", cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -93,10 +95,10 @@ func startNginx(ctx context.Context, procs *supervisor, prefix, root string) (*n
 			resp.Body.Close()
 			return n, nil
 		}
-		if proc.exited() || time.Now().After(deadline) {
+		if proc.Exited() || time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
-			proc.stop(time.Second)
-			return nil, fmt.Errorf("nginx did not come up: %s %s", proc.why(), strings.TrimSpace(string(log)))
+			proc.Stop(time.Second)
+			return nil, fmt.Errorf("nginx did not come up: %s %s", proc.Why(), strings.TrimSpace(string(log)))
 		}
 		if err := sleep(ctx, 50*time.Millisecond); err != nil {
 			return nil, err
@@ -120,4 +122,4 @@ func (n *nginxServer) put(urlPath string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
-func (n *nginxServer) stop() { n.proc.stop(3 * time.Second) }
+func (n *nginxServer) stop() { n.proc.Stop(3 * time.Second) }

@@ -1,166 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // userHZ is the unit of the CPU times in /proc: USER_HZ, 100 on every Linux
 // architecture Podium runs on.
 const userHZ = 100
-
-// supervisor starts the bench's child processes and makes sure none outlives it.
-type supervisor struct {
-	mu   sync.Mutex
-	live map[*child]struct{}
-}
-
-func newSupervisor() *supervisor { return &supervisor{live: make(map[*child]struct{})} }
-
-// child is a running program started by the supervisor.
-type child struct {
-	name   string
-	cmd    *exec.Cmd
-	stderr *tail
-	done   chan struct{} // closed once the process has exited and been waited for
-	err    error
-}
-
-// start runs cmd in its own process group (so that a Ctrl-C reaches the bench
-// only, which then stops its children in order) and with a parent-death
-// signal (so that no child survives the bench being killed).
-func (s *supervisor) start(name string, cmd *exec.Cmd) (*child, error) {
-	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
-	if cmd.Stderr == nil {
-		c.stderr = &tail{max: 4096}
-		cmd.Stderr = c.stderr
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	s.mu.Lock()
-	s.live[c] = struct{}{}
-	s.mu.Unlock()
-	go func() {
-		c.err = cmd.Wait()
-		s.mu.Lock()
-		delete(s.live, c)
-		s.mu.Unlock()
-		close(c.done)
-	}()
-	return c, nil
-}
-
-// pid returns the child's process id.
-func (c *child) pid() int { return c.cmd.Process.Pid }
-
-// exited reports whether the child has ended.
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends the child SIGTERM (nginx and ffmpeg then exit cleanly), and
-// kills it if it is still there after a grace period.
-func (c *child) stop(grace time.Duration) {
-	if c.exited() {
-		return
-	}
-	c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(grace):
-		c.cmd.Process.Kill()
-		<-c.done
-	}
-}
-
-// why describes how the child ended, with the end of what it wrote on stderr.
-func (c *child) why() string {
-	msg := fmt.Sprintf("%s exited (%v)", c.name, c.err)
-	if c.stderr != nil {
-		if s := strings.TrimSpace(c.stderr.String()); s != "" {
-			msg += ": " + s
-		}
-	}
-	return msg
-}
-
-// stopAll stops every child still running, in parallel.
-func (s *supervisor) stopAll() {
-	s.mu.Lock()
-	children := make([]*child, 0, len(s.live))
-	for c := range s.live {
-		children = append(children, c)
-	}
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range children {
-		wg.Go(func() { c.stop(3 * time.Second) })
-	}
-	wg.Wait()
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}
-
-// cpuTicks returns the user and system CPU time a process has used, in 1/userHZ s.
-func cpuTicks(pid int) (uint64, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name, in parentheses, may hold spaces: count fields after it.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	fields := strings.Fields(string(data[i+1:]))
-	// fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
-	}
-	utime, err1 := strconv.ParseUint(fields[11], 10, 64)
-	stime, err2 := strconv.ParseUint(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad CPU times", pid)
-	}
-	return utime + stime, nil
-}
 
 // childPIDs lists the children of a process (nginx's workers, for its
 // master), whichever of its threads started them.
@@ -184,7 +38,7 @@ func childPIDs(pid int) []int {
 // treeTicks returns the CPU time of a process and of all its descendants
 // alive now (Chromium's many processes, under node), in 1/userHZ s.
 func treeTicks(pid int) uint64 {
-	ticks, _ := cpuTicks(pid)
+	ticks, _ := harness.CPUTicks(pid)
 	for _, c := range childPIDs(pid) {
 		ticks += treeTicks(c)
 	}
@@ -200,19 +54,13 @@ type cpuSnapshot struct {
 	machineBusy, machine uint64
 }
 
-func (s *supervisor) cpuSnapshot() cpuSnapshot {
+func takeCPUSnapshot(s *harness.Supervisor) cpuSnapshot {
 	snap := cpuSnapshot{at: time.Now(), children: map[string]uint64{}}
-	snap.self, _ = cpuTicks(os.Getpid())
-	s.mu.Lock()
-	live := make([]*child, 0, len(s.live))
-	for c := range s.live {
-		live = append(live, c)
+	snap.self, _ = harness.CPUTicks(os.Getpid())
+	for _, c := range s.Running() {
+		snap.children[c.Name] += treeTicks(c.PID())
 	}
-	s.mu.Unlock()
-	for _, c := range live {
-		snap.children[c.name] += treeTicks(c.pid())
-	}
-	snap.machineBusy, snap.machine, _ = machineTicks()
+	snap.machineBusy, snap.machine, _ = harness.MachineTicks()
 	return snap
 }
 
@@ -245,31 +93,6 @@ func (u cpuUse) others() float64 {
 		o -= c
 	}
 	return max(0, o)
-}
-
-// machineTicks returns the CPU time of the whole machine, busy and in all, from /proc/stat.
-func machineTicks() (busy, total uint64, err error) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	fields := strings.Fields(line)
-	if len(fields) < 6 || fields[0] != "cpu" {
-		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
-	}
-	// user nice system idle iowait irq softirq steal ...; guest time is already counted in user.
-	for i, f := range fields[1:min(len(fields), 9)] {
-		v, err := strconv.ParseUint(f, 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/stat: %q", f)
-		}
-		total += v
-		if i != 3 && i != 4 { // idle, iowait
-			busy += v
-		}
-	}
-	return busy, total, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strconv"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // The live source of the latency measurement.
@@ -82,30 +84,30 @@ func readStrips(ctx context.Context, r io.Reader, fn func(stampReading)) error {
 
 // decodeStrips runs ffmpeg on input and hands each picture's stamp to fn
 // until the input ends or ctx does.
-func decodeStrips(ctx context.Context, procs *supervisor, name, input string, fn func(stampReading)) error {
+func decodeStrips(ctx context.Context, procs *harness.Supervisor, name, input string, fn func(stampReading)) error {
 	cmd := exec.Command("ffmpeg", stripDecodeArgs(input)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	proc, err := procs.start(name, cmd)
+	proc, err := procs.Start(name, cmd)
 	if err != nil {
 		return err
 	}
-	defer proc.stop(2 * time.Second)
+	defer proc.Stop(2 * time.Second)
 	go func() {
 		select {
 		case <-ctx.Done():
-			proc.stop(2 * time.Second)
-		case <-proc.done:
+			proc.Stop(2 * time.Second)
+		case <-proc.Done():
 		}
 	}()
 	if err := readStrips(ctx, stdout, fn); err != nil {
 		return err
 	}
-	<-proc.done
-	if proc.err != nil && ctx.Err() == nil {
-		return errors.New(proc.why())
+	<-proc.Done()
+	if proc.Err() != nil && ctx.Err() == nil {
+		return errors.New(proc.Why())
 	}
 	return nil
 }

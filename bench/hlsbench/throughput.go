@@ -188,12 +188,12 @@ func mirrorSet(ctx context.Context, ngx *nginxServer, hlsURL, mediaURL string) (
 // the rest of the machine's.
 func (b *bench) wrkRun(ctx context.Context, url, server string) (serverRun, error) {
 	var run serverRun
-	before := b.procs.cpuSnapshot()
+	before := takeCPUSnapshot(b.procs)
 	r, err := runWrk(ctx, b.procs, b.opts.load, url)
 	if err != nil {
 		return run, err
 	}
-	use := cpuBetween(before, b.procs.cpuSnapshot(), runtime.NumCPU())
+	use := cpuBetween(before, takeCPUSnapshot(b.procs), runtime.NumCPU())
 	run.wrk = r
 	run.wrkCores = r.CPU.Seconds() / time.Since(before.at).Seconds()
 	run.cores = use.self

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // wrkResult is what one wrk run reports.
@@ -37,29 +39,29 @@ func (l wrkLoad) String() string {
 }
 
 // runWrk loads url with wrk and parses its report.
-func runWrk(ctx context.Context, procs *supervisor, load wrkLoad, url string) (wrkResult, error) {
+func runWrk(ctx context.Context, procs *harness.Supervisor, load wrkLoad, url string) (wrkResult, error) {
 	cmd := exec.Command("wrk", "-t"+strconv.Itoa(load.threads), "-c"+strconv.Itoa(load.connections),
 		"-d"+strconv.Itoa(int(load.duration.Seconds()))+"s", "--latency", "--timeout", "5s", url)
 	var out strings.Builder
 	cmd.Stdout = &out
-	c, err := procs.start("wrk", cmd)
+	c, err := procs.Start("wrk", cmd)
 	if err != nil {
 		return wrkResult{}, err
 	}
 	select {
-	case <-c.done:
+	case <-c.Done():
 	case <-ctx.Done():
-		c.stop(time.Second)
+		c.Stop(time.Second)
 		return wrkResult{}, ctx.Err()
 	}
-	if c.err != nil {
-		return wrkResult{}, fmt.Errorf("%s\n%s", c.why(), out.String())
+	if c.Err() != nil {
+		return wrkResult{}, fmt.Errorf("%s\n%s", c.Why(), out.String())
 	}
 	r, err := parseWrk(out.String())
 	if err != nil {
 		return r, fmt.Errorf("wrk %s: %w\n%s", url, err, out.String())
 	}
-	r.CPU = c.cmd.ProcessState.UserTime() + c.cmd.ProcessState.SystemTime()
+	r.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return r, nil
 }
 

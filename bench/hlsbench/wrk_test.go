@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/podium-broadcast/podium/bench/internal/harness"
 )
 
 // wrkReport is what wrk 4.1.0 printed against nginx on the development machine.
@@ -74,8 +76,8 @@ func TestNginxAndWrk(t *testing.T) {
 			t.Skipf("needs %s", tool)
 		}
 	}
-	procs := newSupervisor()
-	defer procs.stopAll()
+	procs := harness.NewSupervisor()
+	defer procs.StopAll()
 	dir := t.TempDir()
 	root := dir + "/www"
 	os.MkdirAll(root, 0o755)
@@ -106,7 +108,7 @@ func TestNginxAndWrk(t *testing.T) {
 	if r.Requests < 100 || r.Non2xx != 0 || r.P50 <= 0 || r.P99 < r.P50 {
 		t.Errorf("wrk against nginx: %+v", r)
 	}
-	if workers := childPIDs(n.proc.pid()); len(workers) != 1 {
+	if workers := childPIDs(n.proc.PID()); len(workers) != 1 {
 		t.Errorf("nginx workers %v: want one", workers)
 	}
 }

@@ -108,6 +108,9 @@ func (c *Child) Kill() {
 // Done is closed once the child has exited and been waited for.
 func (c *Child) Done() <-chan struct{} { return c.done }
 
+// Err is how the child ended (nil for a clean exit); valid once Done is closed.
+func (c *Child) Err() error { return c.err }
+
 // Why describes how the child ended, with the end of what it wrote on stderr.
 func (c *Child) Why() string {
 	msg := fmt.Sprintf("%s exited (%v)", c.Name, c.err)
