@@ -256,3 +256,20 @@ func wholeFrames(out []byte) []byte {
 	}
 	return out
 }
+
+// TestPublishSourceRoleIsChecked refuses a publisher naming no known source
+// role, and one using the other role's passphrase.
+func TestPublishSourceRoleIsChecked(t *testing.T) {
+	p := startPodium(t, options{})
+	var f feedCreds
+	p.mustAPI("POST", "/api/v1/feeds", map[string]string{"id": "roles", "name": "Roles"}, 201, &f)
+	if got := p.probe("#!::r=roles,m=publish,s=tertiary", f.PublishPassphrase); got != "rejected 1400" {
+		t.Fatalf("s=tertiary: %q, want rejected 1400", got)
+	}
+	if got := p.probe("#!::r=roles,m=publish,s=backup", f.PublishPassphrase); got != "rejected 1401" {
+		t.Fatalf("backup with the primary's passphrase: %q, want rejected 1401", got)
+	}
+	if got := p.probe("#!::r=roles,m=publish,s=backup", f.BackupPublishPassphrase); got != "connected" {
+		t.Fatalf("backup with its own passphrase: %q, want connected", got)
+	}
+}
