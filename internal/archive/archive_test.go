@@ -20,7 +20,7 @@ type fixedCatalog struct{ snap *catalog.Snapshot }
 
 func (c fixedCatalog) Snapshot() *catalog.Snapshot { return c.snap }
 
-func openTest(t *testing.T, dir string, feeds ...catalog.Feed) *Archive {
+func openTest(t testing.TB, dir string, feeds ...catalog.Feed) *Archive {
 	t.Helper()
 	a, err := Open(context.Background(), Config{Dir: dir, SegmentDuration: time.Second},
 		hub.New(hub.DefaultConfig), fixedCatalog{catalog.NewSnapshot(feeds, nil, nil)},
