@@ -48,4 +48,3 @@ func BenchmarkRecorderChunk(b *testing.B) {
 	close(r.finished)
 	<-done
 }
-
