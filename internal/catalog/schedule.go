@@ -120,14 +120,15 @@ func rowErr(line int, field, format string, args ...any) *RowError {
 // ParseScheduleJSON reads a schedule import given as a JSON array of
 // {"id","sport","event","phase","venue","start","end","feed_ids"} objects
 // (RFC 3339 times). Every session is validated and ids must be unique;
-// the first fault is returned as a *RowError.
-func ParseScheduleJSON(data []byte) ([]Session, error) {
+// the first fault is returned as a *RowError. lines[i] is the line of
+// sessions[i]: its element number.
+func ParseScheduleJSON(data []byte) (sessions []Session, lines []int, err error) {
 	var elems []json.RawMessage
 	if err := json.Unmarshal(data, &elems); err != nil {
-		return nil, rowErr(0, "", "not a JSON array of sessions: %v", err)
+		return nil, nil, rowErr(0, "", "not a JSON array of sessions: %v", err)
 	}
 	if len(elems) > MaxScheduleRows {
-		return nil, rowErr(0, "", "at most %d sessions per import, not %d", MaxScheduleRows, len(elems))
+		return nil, nil, rowErr(0, "", "at most %d sessions per import, not %d", MaxScheduleRows, len(elems))
 	}
 	out := make([]Session, 0, len(elems))
 	for i, elem := range elems {
@@ -144,16 +145,20 @@ func ParseScheduleJSON(data []byte) ([]Session, error) {
 		dec := json.NewDecoder(bytes.NewReader(elem))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&row); err != nil {
-			return nil, jsonRowError(i+1, err)
+			return nil, nil, jsonRowError(i+1, err)
 		}
 		s := Session{ID: row.ID, Sport: row.Sport, Event: row.Event, Phase: row.Phase, Venue: row.Venue, FeedIDs: row.FeedIDs}
 		if err := parseSessionTimes(&s, row.Start, row.End); err != nil {
 			err.Line = i + 1
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, s)
+		lines = append(lines, i+1)
 	}
-	return out, checkSessions(out, func(i int) int { return i + 1 })
+	if err := checkSessions(out, lines); err != nil {
+		return nil, nil, err
+	}
+	return out, lines, nil
 }
 
 func jsonRowError(line int, err error) *RowError {
@@ -179,45 +184,44 @@ func jsonRowError(line int, err error) *RowError {
 // naming the columns (id, sport, event, phase, venue, start, end, feed_ids,
 // in any order; phase and feed_ids may be left out), then a session per
 // row, with feed_ids separated by ";". Lines are counted from the header's,
-// 1, and follow quoted line breaks.
-func ParseScheduleCSV(r io.Reader) ([]Session, error) {
+// 1, and follow quoted line breaks; lines[i] is the line sessions[i] starts on.
+func ParseScheduleCSV(r io.Reader) (sessions []Session, lines []int, err error) {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, rowErr(1, "", "empty CSV: expected a header row (%s)", strings.Join(ScheduleColumns, ","))
+		return nil, nil, rowErr(1, "", "empty CSV: expected a header row (%s)", strings.Join(ScheduleColumns, ","))
 	}
 	if err != nil {
-		return nil, csvError(err)
+		return nil, nil, csvError(err)
 	}
 	column := make(map[string]int, len(header))
 	for i, name := range header {
 		name = strings.TrimSpace(strings.TrimPrefix(name, "\ufeff"))
 		if !slices.Contains(ScheduleColumns, name) {
-			return nil, rowErr(1, name, "unknown column (the columns are %s)", strings.Join(ScheduleColumns, ", "))
+			return nil, nil, rowErr(1, name, "unknown column (the columns are %s)", strings.Join(ScheduleColumns, ", "))
 		}
 		if _, dup := column[name]; dup {
-			return nil, rowErr(1, name, "column named twice")
+			return nil, nil, rowErr(1, name, "column named twice")
 		}
 		column[name] = i
 	}
 	for _, name := range []string{"id", "sport", "event", "venue", "start", "end"} {
 		if _, ok := column[name]; !ok {
-			return nil, rowErr(1, name, "missing column")
+			return nil, nil, rowErr(1, name, "missing column")
 		}
 	}
 	var out []Session
-	var lines []int
 	for {
 		record, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, csvError(err)
+			return nil, nil, csvError(err)
 		}
 		line, _ := cr.FieldPos(0)
 		if len(out) == MaxScheduleRows {
-			return nil, rowErr(line, "", "at most %d sessions per import", MaxScheduleRows)
+			return nil, nil, rowErr(line, "", "at most %d sessions per import", MaxScheduleRows)
 		}
 		get := func(name string) string {
 			if i, ok := column[name]; ok {
@@ -233,12 +237,15 @@ func ParseScheduleCSV(r io.Reader) ([]Session, error) {
 		}
 		if err := parseSessionTimes(&s, get("start"), get("end")); err != nil {
 			err.Line = line
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, s)
 		lines = append(lines, line)
 	}
-	return out, checkSessions(out, func(i int) int { return lines[i] })
+	if err := checkSessions(out, lines); err != nil {
+		return nil, nil, err
+	}
+	return out, lines, nil
 }
 
 func csvError(err error) *RowError {
@@ -269,15 +276,15 @@ func parseSessionTimes(s *Session, start, end string) *RowError {
 }
 
 // checkSessions validates every session and the uniqueness of their ids;
-// line maps a session's index to the line reported.
-func checkSessions(sessions []Session, line func(int) int) error {
+// lines[i] is the line reported for sessions[i].
+func checkSessions(sessions []Session, lines []int) *RowError {
 	first := make(map[string]int, len(sessions))
 	for i, s := range sessions {
 		if err := s.Validate(); err != nil {
-			return rowErr(line(i), err.Field, "%s", err.Message)
+			return rowErr(lines[i], err.Field, "%s", err.Message)
 		}
 		if j, dup := first[s.ID]; dup {
-			return rowErr(line(i), "id", "%q is already on line %d of this import", s.ID, line(j))
+			return rowErr(lines[i], "id", "%q is already on line %d of this import", s.ID, lines[j])
 		}
 		first[s.ID] = i
 	}

@@ -17,13 +17,16 @@ func TestParseScheduleReadsJSONAndCSVAlike(t *testing.T) {
 	csvDoc := "id,sport,event,phase,venue,start,end,feed_ids\n" +
 		"ATH-M100-SF,Athletics,Men's 100m,Semi-final,Olympic Stadium,2028-07-14T19:00:00Z,2028-07-14T19:30:00Z,ath-100m-final;venue-ols-mlf\n" +
 		"ATH-M100-F,Athletics,Men's 100m,,Olympic Stadium,2028-07-14T21:50:00+02:00,2028-07-14T22:10:00+02:00,\n"
-	fromJSON, err := ParseScheduleJSON([]byte(jsonDoc))
+	fromJSON, _, err := ParseScheduleJSON([]byte(jsonDoc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromCSV, err := ParseScheduleCSV(strings.NewReader(csvDoc))
+	fromCSV, lines, err := ParseScheduleCSV(strings.NewReader(csvDoc))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(lines) != 2 || lines[1] != 3 {
+		t.Fatalf("CSV lines: %v", lines)
 	}
 	for _, got := range [][]Session{fromJSON, fromCSV} {
 		if len(got) != 2 || got[0].Phase != "Semi-final" || len(got[0].FeedIDs) != 2 || got[0].FeedIDs[1] != "venue-ols-mlf" ||
@@ -68,9 +71,9 @@ func TestParseScheduleNamesLineAndField(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			if tc.csv {
-				_, err = ParseScheduleCSV(strings.NewReader(tc.doc))
+				_, _, err = ParseScheduleCSV(strings.NewReader(tc.doc))
 			} else {
-				_, err = ParseScheduleJSON([]byte(tc.doc))
+				_, _, err = ParseScheduleJSON([]byte(tc.doc))
 			}
 			var rowErr *RowError
 			if !errors.As(err, &rowErr) || rowErr.Line != tc.line || rowErr.Field != tc.field || rowErr.Message == "" {
@@ -109,7 +112,7 @@ func FuzzParseScheduleJSON(f *testing.F) {
 	f.Add([]byte(`[{"id":"A"},{"id":"A"}]`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		sessions, err := ParseScheduleJSON(doc)
+		sessions, _, err := ParseScheduleJSON(doc)
 		checkParsed(t, sessions, err)
 	})
 }
@@ -120,7 +123,7 @@ func FuzzParseScheduleCSV(f *testing.F) {
 	f.Add("id,sport,event,venue,start,end\n\"A\nB\",s,e,v,2028-07-14T19:00:00Z,2028-07-14T20:00:00Z\n")
 	f.Add("\ufeffid,sport\n")
 	f.Fuzz(func(t *testing.T, doc string) {
-		sessions, err := ParseScheduleCSV(strings.NewReader(doc))
+		sessions, _, err := ParseScheduleCSV(strings.NewReader(doc))
 		checkParsed(t, sessions, err)
 	})
 }
