@@ -1,11 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -310,37 +313,123 @@ type ClipPage struct {
 	Facets map[string]map[string]int
 }
 
-// SearchClips runs a search: by relevance when it has text, newest first otherwise.
+// SearchClips runs a search: a page of clips, newest first (by start), the
+// number selected and the facet counts. Its cost grows with the number of
+// clips selected, which are all counted.
 func (s *Store) SearchClips(ctx context.Context, q ClipQuery) (ClipPage, error) {
 	from, where, args := clipFilter(q)
 	page := ClipPage{Facets: map[string]map[string]int{}}
-	order := " ORDER BY c.start_ms DESC, c.seq DESC"
-	if strings.Contains(from, "clips_fts") {
-		order = " ORDER BY clips_fts.rank, c.start_ms DESC, c.seq DESC"
-	}
 	var err error
-	page.Clips, err = s.queryClips(ctx, `SELECT `+clipColumns+from+where+order+` LIMIT ? OFFSET ?`,
+	page.Clips, err = s.queryClips(ctx, `SELECT `+clipColumns+from+where+` ORDER BY c.start_ms DESC, c.seq DESC LIMIT ? OFFSET ?`,
 		append(args, max(q.Limit, 1), max(q.Offset, 0))...)
 	if err != nil {
 		return page, err
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*)`+from+where, args...).Scan(&page.Total); err != nil {
-		return page, fmt.Errorf("count clips: %w", err)
+	if where == "" {
+		err = s.libraryFacets(ctx, &page)
+	} else {
+		err = s.selectionFacets(ctx, &page, from, where, args)
 	}
-	for _, f := range []struct{ name, column, join string }{
-		{FacetSport, "c.sport", ""},
-		{FacetEvent, "c.event", ""},
-		{FacetFeed, "c.feed_id", ""},
-		{FacetAthlete, "a.athlete", " JOIN clip_athletes a ON a.clip_seq = c.seq"},
+	if err != nil {
+		return page, err
+	}
+	athletesOf := from + ` JOIN clip_athletes a ON a.clip_seq = c.seq` + where
+	if where == "" {
+		athletesOf = ` FROM clip_athletes a`
+	}
+	athletes, err := s.facet(ctx, `SELECT a.athlete, count(*)`+athletesOf+` GROUP BY a.athlete ORDER BY 2 DESC, 1 LIMIT ?`,
+		append(args, MaxFacetValues)...)
+	if err != nil {
+		return page, fmt.Errorf("count clips by athlete: %w", err)
+	}
+	page.Facets[FacetAthlete] = athletes
+	return page, nil
+}
+
+// libraryFacets counts the whole library: each facet from its column's
+// index, in the index's order, without reading the clips.
+func (s *Store) libraryFacets(ctx context.Context, page *ClipPage) error {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM clips`).Scan(&page.Total); err != nil {
+		return fmt.Errorf("count clips: %w", err)
+	}
+	for _, f := range []struct{ name, column string }{
+		{FacetSport, `sport COLLATE NOCASE`}, {FacetEvent, `event COLLATE NOCASE`}, {FacetFeed, `feed_id`},
 	} {
-		counts, err := s.facet(ctx, `SELECT `+f.column+`, count(*)`+from+f.join+where+` GROUP BY `+f.column+
-			` HAVING `+f.column+` != '' ORDER BY count(*) DESC, `+f.column+` LIMIT ?`, append(args, MaxFacetValues)...)
+		counts, err := s.facet(ctx, `SELECT `+f.column+`, count(*) FROM clips GROUP BY 1 HAVING `+f.column+` != ''
+			ORDER BY 2 DESC, 1 LIMIT ?`, MaxFacetValues)
 		if err != nil {
-			return page, fmt.Errorf("count clips by %s: %w", f.name, err)
+			return fmt.Errorf("count clips by %s: %w", f.name, err)
 		}
 		page.Facets[f.name] = counts
 	}
-	return page, nil
+	return nil
+}
+
+// selectionFacets counts the clips a filter selects, and their sports,
+// events and feeds, in one pass over them.
+func (s *Store) selectionFacets(ctx context.Context, page *ClipPage, from, where string, args []any) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT c.sport COLLATE NOCASE, c.event COLLATE NOCASE, c.feed_id, count(*)`+from+where+` GROUP BY 1, 2, 3`, args...)
+	if err != nil {
+		return fmt.Errorf("count clips: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]*facetCounter{FacetSport: newFacetCounter(), FacetEvent: newFacetCounter(), FacetFeed: newFacetCounter()}
+	for rows.Next() {
+		var sport, event, feed string
+		var n int
+		if err := rows.Scan(&sport, &event, &feed, &n); err != nil {
+			return fmt.Errorf("count clips: %w", err)
+		}
+		page.Total += n
+		counts[FacetSport].add(sport, n)
+		counts[FacetEvent].add(event, n)
+		counts[FacetFeed].add(feed, n)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count clips: %w", err)
+	}
+	for name, c := range counts {
+		page.Facets[name] = c.top(MaxFacetValues)
+	}
+	return nil
+}
+
+// facetCounter adds up a facet's counts by value, ignoring case (the first
+// spelling met is kept) and empty values.
+type facetCounter struct {
+	counts   map[string]int
+	spelling map[string]string
+}
+
+func newFacetCounter() *facetCounter {
+	return &facetCounter{counts: map[string]int{}, spelling: map[string]string{}}
+}
+
+func (f *facetCounter) add(value string, n int) {
+	if value == "" {
+		return
+	}
+	key := strings.ToLower(value)
+	if _, ok := f.spelling[key]; !ok {
+		f.spelling[key] = value
+	}
+	f.counts[key] += n
+}
+
+// top returns the n most frequent values (ties by value).
+func (f *facetCounter) top(n int) map[string]int {
+	keys := slices.Collect(maps.Keys(f.counts))
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(f.counts[b], f.counts[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	out := make(map[string]int, min(n, len(keys)))
+	for _, k := range keys[:min(n, len(keys))] {
+		out[f.spelling[k]] = f.counts[k]
+	}
+	return out
 }
 
 // clipFilter returns the FROM clause, the WHERE clause and its arguments of a search.
@@ -355,7 +444,7 @@ func clipFilter(q ClipQuery) (from, where string, args []any) {
 		{`c.sport = ? COLLATE NOCASE`, q.Sport},
 		{`c.event = ? COLLATE NOCASE`, q.Event},
 		{`c.feed_id = ?`, q.FeedID},
-		{`EXISTS (SELECT 1 FROM clip_athletes x WHERE x.clip_seq = c.seq AND x.athlete = ?)`, q.Athlete},
+		{`c.seq IN (SELECT clip_seq FROM clip_athletes WHERE athlete = ?)`, q.Athlete},
 	} {
 		if f.value != "" {
 			conds, args = append(conds, f.cond), append(args, f.value)
