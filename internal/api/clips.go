@@ -45,7 +45,7 @@ type Clips interface {
 // Clip limits.
 const (
 	// MaxClipLength is the longest clip that may be cut.
-	MaxClipLength = 3 * time.Hour
+	MaxClipLength = store.MaxClipLength
 	maxClipTitle  = 200
 	maxClipText   = 5000
 	maxClipLabels = 32

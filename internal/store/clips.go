@@ -75,6 +75,9 @@ const clipsMigration = `CREATE TABLE clips (
 		VALUES (new.seq, new.title, new.description, new.tags, new.athletes, new.sport, new.event, new.phase, new.venue);
 	END;`
 
+// MaxClipLength is the longest clip: from its start to its end, set or to be set.
+const MaxClipLength = 3 * time.Hour
+
 // Clip states.
 const (
 	ClipQueued  = "queued"
@@ -286,7 +289,8 @@ type ClipQuery struct {
 	// Sport, Event and Athlete match exactly, ignoring case.
 	Sport, Event, Athlete string
 	FeedID                string
-	// From and To: clips overlapping [From, To] (an open clip runs on).
+	// From and To: clips overlapping [From, To] (an open clip runs on, up
+	// to MaxClipLength from its start).
 	From, To time.Time
 	// Rights nil: every clip (the operator).
 	Rights *ClipRights
@@ -320,7 +324,10 @@ func (s *Store) SearchClips(ctx context.Context, q ClipQuery) (ClipPage, error) 
 	from, where, args := clipFilter(q)
 	page := ClipPage{Facets: map[string]map[string]int{}}
 	var err error
-	page.Clips, err = s.queryClips(ctx, `SELECT `+clipColumns+from+where+` ORDER BY c.start_ms DESC, c.seq DESC LIMIT ? OFFSET ?`,
+	// The page's clips are picked by start alone, then read: sorting whole
+	// rows of a large selection would read every one of them.
+	page.Clips, err = s.queryClips(ctx, `SELECT `+clipColumns+` FROM clips c WHERE c.seq IN (SELECT c.seq`+from+where+
+		` ORDER BY c.start_ms DESC, c.seq DESC LIMIT ? OFFSET ?) ORDER BY c.start_ms DESC, c.seq DESC`,
 		append(args, max(q.Limit, 1), max(q.Offset, 0))...)
 	if err != nil {
 		return page, err
@@ -451,7 +458,11 @@ func clipFilter(q ClipQuery) (from, where string, args []any) {
 		}
 	}
 	if !q.From.IsZero() {
-		conds, args = append(conds, `(c.end_ms IS NULL OR c.end_ms > ?)`), append(args, q.From.UnixMilli())
+		// No clip is longer than MaxClipLength, open ones included (their
+		// end, when set, is bounded alike): the bound on start lets the
+		// index on start narrow the search.
+		conds, args = append(conds, `c.start_ms > ?`, `(c.end_ms IS NULL OR c.end_ms > ?)`),
+			append(args, q.From.Add(-MaxClipLength).UnixMilli(), q.From.UnixMilli())
 	}
 	if !q.To.IsZero() {
 		conds, args = append(conds, `c.start_ms <= ?`), append(args, q.To.UnixMilli())
