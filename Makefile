@@ -21,7 +21,8 @@ test:
 # Measures SRT fan-out against libsrt's srt-live-transmit, a 10-minute soak
 # (8 feeds with primary and backup, 20 receivers each, primaries killed),
 # and HLS requests per second against nginx and LL-HLS glass-to-glass latency
-# in Chromium against the SRT path; writes BENCHMARKS.md (about 25 minutes).
+# in Chromium against the SRT path, and clip search over 100,000 clips;
+# writes BENCHMARKS.md (about 30 minutes).
 # nginx and wrk are for the bench only.
 bench:
 	scripts/install-test-deps.sh
@@ -29,6 +30,7 @@ bench:
 	$(GO) run ./bench/srtfanout
 	$(GO) run ./bench/soak
 	$(GO) run ./bench/hlsbench
+	$(GO) run ./bench/searchbench
 
 # The soak alone, e.g. SOAK_FLAGS="-duration 2m -feeds 2 -readers 3".
 SOAK_FLAGS ?=
@@ -44,6 +46,8 @@ fuzz:
 	$(GO) test ./internal/tsloop -run '^$$' -fuzz FuzzNew -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/hls -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/catalog -run '^$$' -fuzz FuzzParseSRTAddress -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/catalog -run '^$$' -fuzz FuzzParseScheduleJSON -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/catalog -run '^$$' -fuzz FuzzParseScheduleCSV -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzParseCalls -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzAPIJSON -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzSessionCookie -fuzztime $(FUZZTIME)

@@ -2,6 +2,7 @@
 //
 //	podium serve   run the server
 //	podium demo    run the server with a seeded demo Games and looping demo feeds
+//	podium clips   cut, search and download clips on a running server
 package main
 
 import (
@@ -25,7 +26,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), demoCommand())
+	root.AddCommand(serveCommand(), demoCommand(), clipsCommand())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := root.ExecuteContext(ctx); err != nil {

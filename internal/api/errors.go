@@ -12,12 +12,15 @@ import (
 	"github.com/podium-broadcast/podium/internal/store"
 )
 
-// Error is the body of every 4xx and 5xx answer: {"error":{"code","message","field"}}.
+// Error is the body of every 4xx and 5xx answer: {"error":{"code","message","field"}},
+// and "line" for a fault of a schedule import.
 type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Line is the 1-based line of an import the fault is on.
+	Line int `json:"line,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -19,8 +19,9 @@ type historyJSON struct {
 }
 
 // events streams what the portal shows live, as server-sent events: feed
-// health and deliveries every second, the bitrate history once, and a
-// "catalog" event whenever the catalog changes. It ends when the caller's
+// health and deliveries every second, the bitrate history once, a
+// "catalog" event whenever the catalog changes, and a "clips" event for
+// every change of a clip the caller may see. It ends when the caller's
 // session or broadcaster does.
 func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
@@ -37,6 +38,8 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	defer unsubscribe()
+	clips := newClipFollower()
+	defer s.ClipUpdates.subscribe(clips.add)()
 
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -72,6 +75,10 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 			}
 		case <-tick.C:
 			if !s.stillSignedIn(r) || !s.sendLive(r, send) {
+				return
+			}
+		case <-clips.ready:
+			if !s.stillSignedIn(r) || !s.sendClips(p, clips.take(), send) {
 				return
 			}
 		}

@@ -61,6 +61,7 @@ var writes = []struct{ method, path string }{
 	{"POST", "/api/v1/session"},
 	{"PUT", "/api/v1/feeds/f1/source"},
 	{"POST", "/api/v1/broadcasters/b1/destinations"},
+	{"POST", "/api/v1/schedule/import"},
 }
 
 // FuzzAPIJSON posts arbitrary bodies to every API endpoint that reads JSON:
@@ -75,11 +76,13 @@ func FuzzAPIJSON(f *testing.F) {
 		`{"token":"` + adminToken + `"}`,
 		`{"address":"srt://10.0.0.1:9000","streamid":"cam1","passphrase":"0123456789","latency_ms":200,"role":"backup"}`,
 		`{"feed_id":"f1","address":"srt://[2001:db8::1]:7000","passphrase":"0123456789"}`,
+		`[{"id":"S1","sport":"Athletics","event":"100m","venue":"Stadium","start":"2028-07-14T19:00:00Z","end":"2028-07-14T20:00:00Z","feed_ids":["f1"]}]`,
 		`{"id":7}`, `[]`, `{"id":"x",`, `{"territories":[null,{}]}`, `{"starts_at":"9999-99-99T99:99:99Z"}`, "\x00", `{"status":null}`,
 	} {
 		f.Add(uint8(i), "application/json", []byte(body))
 	}
 	f.Add(uint8(0), "text/plain", []byte(`{}`))
+	f.Add(uint8(7), "text/csv", []byte("id,sport,event,venue,start,end,feed_ids\nS2,Swimming,200m,Pool,2028-07-14T19:00:00Z,2028-07-14T20:00:00Z,f1\n"))
 	f.Fuzz(func(t *testing.T, route uint8, contentType string, body []byte) {
 		w := writes[int(route)%len(writes)]
 		rec := serve(h, w.method, w.path, contentType, body, http.Header{"Authorization": {"Bearer " + adminToken}})

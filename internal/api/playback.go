@@ -66,11 +66,11 @@ func (s *server) timeShiftRange(fromArg, toArg string) (from, to time.Time, err 
 	if fromArg == "" {
 		return from, to, badRequest("from", "from is required with to: the start of the time-shift, an RFC 3339 time")
 	}
-	if from, err = parseInstant("from", fromArg, now); err != nil {
+	if from, err = instantField("from", fromArg, now); err != nil {
 		return from, to, err
 	}
 	if toArg != "" {
-		if to, err = parseInstant("to", toArg, now); err != nil {
+		if to, err = instantField("to", toArg, now); err != nil {
 			return from, to, err
 		}
 		if !to.After(from) {

@@ -132,7 +132,7 @@ func (s *server) getRecording(w http.ResponseWriter, r *http.Request) {
 		t     *time.Time
 	}{{"from", &from}, {"to", &to}} {
 		if v := q.Get(p.field); v != "" {
-			t, err := parseInstant(p.field, v, s.now())
+			t, err := instantField(p.field, v, s.now())
 			if err != nil {
 				writeError(w, err)
 				return
@@ -158,14 +158,11 @@ func (s *server) getRecording(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// parseInstant reads an RFC 3339 time or "now".
-func parseInstant(field, v string, now time.Time) (time.Time, *Error) {
-	if v == "now" {
-		return now, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, badRequest(field, `%s must be an RFC 3339 time such as 2028-07-14T20:00:00.000Z, or "now", not %q`, field, v)
+// instantField reads the query parameter field as parseInstant does.
+func instantField(field, v string, now time.Time) (time.Time, *Error) {
+	t, ok := parseInstant(v, now)
+	if !ok {
+		return time.Time{}, badRequest(field, `%s must be an RFC 3339 time such as 2028-07-14T20:00:00.000Z, or "now" (optionally "now-30s"), not %q`, field, v)
 	}
 	return t, nil
 }

@@ -61,6 +61,12 @@ type Deps struct {
 	Archive Archive
 	// Auth locks out addresses after too many wrong tokens; nil: no limit.
 	Auth *ratelimit.Limiter
+	// Clips is the clip engine; nil when clips are not cut on this server.
+	Clips Clips
+	// ClipUpdates carries the engine's reports to the library and the
+	// event streams; nil: Handler makes its own (engine reports then reach
+	// only what the app wires to it).
+	ClipUpdates *ClipUpdates
 }
 
 // Sources is the contribution switching the API reports on and drives.
@@ -82,6 +88,9 @@ type server struct {
 
 // Handler returns the HTTP handler of the API, /metrics and /healthz.
 func Handler(d Deps) http.Handler {
+	if d.ClipUpdates == nil {
+		d.ClipUpdates = NewClipUpdates(d.Store, d.Log)
+	}
 	s := &server{Deps: d, now: time.Now, subs: make(map[uint64]func())}
 	s.sessions = newSessions(s.now)
 	d.Store.OnChange(s.catalogChanged)
@@ -143,6 +152,15 @@ func (s *server) routes(r chi.Router) {
 	r.Delete("/session", s.signOut)
 	r.Get("/events", s.events)
 	r.Get("/audit", s.admin(s.listAudit))
+	r.Post("/schedule/import", s.admin(s.importSchedule))
+	r.Get("/sessions", s.listSessions)
+	r.Get("/clips", s.listClips)
+	r.Post("/clips", s.createClip)
+	r.Get("/clips/{id}", s.getClip)
+	r.Patch("/clips/{id}", s.patchClip)
+	r.Delete("/clips/{id}", s.deleteClip)
+	r.Get("/clips/{id}/download", s.downloadClip)
+	r.Get("/clips/{id}/thumbnail.jpg", s.thumbnail)
 }
 
 // principal is who a request comes from: the operator (admin) or a broadcaster.

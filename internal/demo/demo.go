@@ -1,7 +1,7 @@
 // Package demo is the demo Games of `podium demo`: four feeds that loop
-// bundled sample transport streams seamlessly, three broadcasters with
-// different entitlements, and the getting-started text that shows how to
-// pull them.
+// bundled sample transport streams seamlessly, a schedule of the sessions
+// they carry around the time of seeding, three broadcasters with different
+// entitlements, and the getting-started text that shows how to pull them.
 package demo
 
 import (
@@ -107,6 +107,9 @@ func Seed(ctx context.Context, st *store.Store, dataDir string) (creds Credentia
 		}
 		creds.Feeds = append(creds.Feeds, FeedCredentials{ID: f.ID, Name: f.Name, PublishPassphrase: feed.PublishPassphrase,
 			BackupPublishPassphrase: feed.BackupPublishPassphrase})
+	}
+	if _, _, err := st.ImportSchedule(ctx, Schedule(now), now); err != nil {
+		return creds, false, fmt.Errorf("seed schedule: %w", err)
 	}
 	for _, b := range broadcasters {
 		key := catalog.NewAPIKey()

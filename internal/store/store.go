@@ -101,6 +101,30 @@ var migrations = []string{
 	`ALTER TABLE feeds ADD COLUMN record INTEGER NOT NULL DEFAULT 1;
 	ALTER TABLE feeds ADD COLUMN record_max_age_s INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE feeds ADD COLUMN record_max_bytes INTEGER NOT NULL DEFAULT 0;`,
+	// 6: the Games schedule. Times are Unix milliseconds so that ranges compare
+	// as numbers; session_feeds says which feeds carry which session.
+	`CREATE TABLE schedule_sessions (
+		id TEXT PRIMARY KEY,
+		sport TEXT NOT NULL,
+		event TEXT NOT NULL,
+		phase TEXT NOT NULL,
+		venue TEXT NOT NULL,
+		start_ms INTEGER NOT NULL,
+		end_ms INTEGER NOT NULL,
+		updated_at TEXT NOT NULL
+	);
+	CREATE INDEX schedule_sessions_time ON schedule_sessions(start_ms, end_ms);
+	CREATE TABLE session_feeds (
+		session_id TEXT NOT NULL REFERENCES schedule_sessions(id) ON DELETE CASCADE,
+		feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+		position INTEGER NOT NULL,
+		PRIMARY KEY (session_id, feed_id)
+	);
+	CREATE INDEX session_feeds_feed ON session_feeds(feed_id);`,
+	// 7: the clip library: clips, their athletes (for the athlete facet),
+	// and a full-text index kept in step by triggers. Clips outlive their
+	// feed (no foreign key); seq is the rowid the index refers to.
+	clipsMigration,
 }
 
 // Open opens (creating if needed) the catalog database in dataDir.
