@@ -14,9 +14,9 @@ import {
 const recentLimit = 8;
 
 export const modes = [
-  ['copy', 'Copy — cut at keyframes, fast'],
-  ['exact', 'Exact — frame-accurate (re-encoded)'],
-  ['vertical', 'Vertical 9:16 — for social media'],
+  ['copy', 'Copy: at keyframes, fast'],
+  ['exact', 'Exact: frame-accurate'],
+  ['vertical', 'Vertical 9:16: social'],
 ];
 export const formats = [['mp4', 'MP4'], ['ts', 'MPEG-TS']];
 
@@ -39,11 +39,11 @@ export function clipper({ id, player, timeline, live, goLive }) {
   // The form, beside the player.
   const error = h('p', { class: 'form-error', id: 'clip-error', role: 'alert' });
   const f = {
-    title: h('input', { id: 'clip-title', name: 'title', required: true, maxLength: 200, autocomplete: 'off' }),
+    title: h('input', { id: 'clip-title', name: 'title', maxLength: 200, autocomplete: 'off', placeholder: 'The feed and the time when left empty' }),
     description: h('textarea', { id: 'clip-description', name: 'description', rows: 2, maxLength: 2000 }),
     tags: h('input', { id: 'clip-tags', name: 'tags', autocomplete: 'off', 'aria-describedby': 'clip-tags-help' }),
     athletes: h('input', { id: 'clip-athletes', name: 'athletes', autocomplete: 'off', 'aria-describedby': 'clip-athletes-help' }),
-    mode: h('select', { id: 'clip-mode', name: 'mode' }, modes.map(([v, l]) => h('option', { value: v }, l))),
+    mode: h('select', { id: 'clip-mode', name: 'mode', 'aria-describedby': 'clip-mode-help' }, modes.map(([v, l]) => h('option', { value: v }, l))),
     format: h('select', { id: 'clip-format', name: 'format' }, formats.map(([v, l]) => h('option', { value: v }, l))),
   };
   const submit = h('button', { type: 'submit', id: 'clip-create', class: 'primary' }, 'Create clip');
@@ -58,6 +58,7 @@ export function clipper({ id, player, timeline, live, goLive }) {
     field('clip-tags', 'Tags', f.tags, 'Separated by commas, e.g. final, world record.'),
     field('clip-athletes', 'Athletes', f.athletes, 'Separated by commas.'),
     h('div', { class: 'field-pair' }, field('clip-mode', 'Cut', f.mode), field('clip-format', 'Format', f.format)),
+    h('p', { class: 'help', id: 'clip-mode-help' }, 'Copy cuts at the keyframes around the marks, without re-encoding. Exact and vertical re-encode: frame-accurate, slower.'),
     error,
     submit);
   const formPanel = h('section', { class: 'panel clip-panel', 'aria-labelledby': 'clip-panel-title' },
@@ -71,6 +72,10 @@ export function clipper({ id, player, timeline, live, goLive }) {
     none, rows);
 
   const watcher = new ClipWatcher(live, (clip) => {
+    if (clip.deleted) {
+      if (clips.delete(clip.id)) renderList();
+      return;
+    }
     if (clip.feed_id !== id) return;
     clip.mine = clips.get(clip.id)?.mine;
     clips.set(clip.id, clip);
@@ -160,15 +165,8 @@ export function clipper({ id, player, timeline, live, goLive }) {
       text(error, 'Mark in first (I): the clip starts at the in mark.');
       return;
     }
-    const title = f.title.value.trim();
-    if (!title) {
-      text(error, 'Give the clip a title.');
-      f.title.setAttribute('aria-invalid', 'true');
-      f.title.focus();
-      return;
-    }
     const body = {
-      feed_id: id, start: iso(marks.in), title, description: f.description.value.trim(),
+      feed_id: id, start: iso(marks.in), title: f.title.value.trim(), description: f.description.value.trim(),
       tags: list(f.tags.value), athletes: list(f.athletes.value), mode: f.mode.value, format: f.format.value,
     };
     if (marks.out !== null) body.end = iso(marks.out);
@@ -182,7 +180,7 @@ export function clipper({ id, player, timeline, live, goLive }) {
       clearMarks(false);
       f.title.value = '';
       f.description.value = '';
-      announce(`Clip ${title} created${clip.end ? '' : ': open until you press O'}`);
+      announce(`Clip ${clip.title} created${clip.end ? '' : ': open until you press O'}`);
     } catch (err) {
       text(error, err.field ? `${err.field}: ${err.message}` : err.message);
       const bad = err.field && f[err.field];

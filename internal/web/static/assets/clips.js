@@ -53,7 +53,7 @@ export function thumbnail(clip) {
 }
 
 export function updateThumbnail(box, clip) {
-  const want = clip.status === 'ready' ? thumbnailURL(clip) : '';
+  const want = clip.status === 'ready' ? clip.thumbnail_url ?? thumbnailURL(clip) : '';
   if (box.dataset.src === want) return;
   box.dataset.src = want;
   if (!want) {
@@ -87,8 +87,8 @@ export function clipLength(clip) {
 }
 
 // ClipWatcher follows clips until they are done: GET /clips/{id} every
-// second, and the "clips" events of the event stream when the server sends
-// them. onUpdate(clip) is called with every new state.
+// second, and the "clips" events of the event stream. onUpdate(clip) is
+// called with every new state, and with {id, deleted: true} for a clip deleted.
 export class ClipWatcher {
   constructor(live, onUpdate) {
     this.onUpdate = onUpdate;
@@ -104,9 +104,10 @@ export class ClipWatcher {
     if (!done(clip)) this.pending.add(clip.id);
   }
 
+  // update takes a clip's new state, or {id, deleted: true}.
   update(clip) {
     if (!clip?.id) return;
-    if (done(clip)) this.pending.delete(clip.id);
+    if (done(clip) || clip.deleted) this.pending.delete(clip.id);
     this.onUpdate(clip);
   }
 

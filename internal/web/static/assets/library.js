@@ -188,9 +188,18 @@ export function mountLibrary(main, { live }) {
     return { el, render };
   }
 
+  // A clip shown changes in place; a clip ready or deleted elsewhere may
+  // change the results and the counts: search again, once for a burst.
   const offClips = live.on('clips', () => {
+    let again = false;
+    for (const clip of live.clips) {
+      const el = results.querySelector(`[data-clip="${CSS.escape(clip.id)}"]`);
+      if (el && !clip.deleted) updateCard(el, clip, feedName);
+      if (clip.deleted || done(clip)) again = true;
+    }
+    if (!again) return;
     clearTimeout(pendingTimer);
-    pendingTimer = setTimeout(() => search({ quiet: true }), 300);
+    pendingTimer = setTimeout(() => search({ quiet: true }), 1000);
   });
   search();
 
@@ -272,7 +281,7 @@ function togglePreview(el, previewing) {
     video.removeAttribute('src');
     video.load();
     card.querySelector('.card-media').replaceChildren(thumbnail(card.clip));
-    card.querySelector('.preview-button').lastChild.textContent = 'Preview';
+    setPreviewLabel(card.querySelector('.preview-button'), false);
   };
   if (el.querySelector('video')) {
     stop(el);
@@ -291,5 +300,10 @@ function togglePreview(el, previewing) {
     media.replaceChildren(h('span', { class: 'thumb-none' }, 'This clip does not play here: download it.'));
   }, { once: true });
   media.replaceChildren(video);
-  button.lastChild.textContent = 'Stop preview';
+  setPreviewLabel(button, true);
+}
+
+function setPreviewLabel(button, playing) {
+  button.firstChild.textContent = playing ? '■ ' : '▶ ';
+  button.lastChild.textContent = playing ? 'Stop preview' : 'Preview';
 }
