@@ -128,6 +128,8 @@ export class Timeline extends EventTarget {
       const el = this.rangeLayer.children[i];
       place(el, r.from, r.to);
       el.title = `Recorded ${clock(r.from)}–${clock(r.to)} UTC`;
+      el.dataset.from = String(r.from);
+      el.dataset.to = String(r.to);
     });
     // Being written: from the newest closed segment to now.
     if (this.recording && this.edge) place(this.growing, this.edge, this.now);
