@@ -61,6 +61,8 @@ export class Player extends EventTarget {
   // start fetches a playback URL and plays it; a feed not in the caller's
   // rights ends in the "unavailable" state.
   async start() {
+    // The archive resumes where it stopped.
+    if (this.mode === 'archive') this.archiveFrom = this.wallClock() ?? this.archiveFrom;
     this.teardown();
     const generation = ++this.generation;
     this.setState('loading');
@@ -153,9 +155,11 @@ export class Player extends EventTarget {
       const archive = this.mode === 'archive';
       const hls = new Hls({
         lowLatencyMode: !archive, backBufferLength: archive ? 60 : 10, capLevelToPlayerSize: this.kind === 'preview',
-        // The archive starts where it was asked to, not at its live edge.
+        // A start-over playlist grows like a live one, but plays from its
+        // start: hls.js would begin at its live edge.
         startPosition: archive ? 0 : -1,
       });
+      if (archive) hls.once(Hls.Events.LEVEL_LOADED, (_, data) => this.seekToStart(data.details.startTimeOffset));
       this.hls = hls;
       hls.on(Hls.Events.ERROR, (_, data) => this.onError(data));
       hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => this.dispatchEvent(new Event('tracks')));
@@ -169,6 +173,16 @@ export class Player extends EventTarget {
     } else {
       this.setState('unsupported');
     }
+  }
+
+  // seekToStart moves to the playlist's EXT-X-START offset: the instant
+  // asked for, inside the first segment (which starts at a keyframe before it).
+  seekToStart(offset) {
+    if (!(offset > 0)) return;
+    const v = this.video;
+    const seek = () => { v.currentTime = offset; };
+    if (v.readyState >= 1) seek();
+    else v.addEventListener('loadedmetadata', seek, { once: true });
   }
 
   // autoplay starts the picture; with sound for the main player when the
@@ -199,7 +213,6 @@ export class Player extends EventTarget {
 
   // retry starts again after a pause that grows with repeated failures.
   retry() {
-    // The archive resumes where it stopped.
     if (this.mode === 'archive') this.archiveFrom = this.wallClock() ?? this.archiveFrom;
     this.teardown();
     this.setState(this.live ? 'error' : 'offline');
