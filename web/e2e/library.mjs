@@ -158,7 +158,8 @@ async function run() {
   await followClip(page, clip.id);
   const length = (Date.parse(clip.end) - Date.parse(clip.start)) / 1000;
   step(`  clip ${clip.id}: ${clip.start} to ${clip.end} (${length.toFixed(1)} s), ${clip.status}, sport ${clip.sport}`);
-  assert(length > 3 && length < 6, `the clip's marks span ${length} s, want about 4`);
+  // Four seconds of media time; a loaded machine may press O a little late.
+  assert(length > 3 && length < 10, `the clip's marks span ${length} s, want about 4`);
   assert(Math.abs(Date.parse(clip.start) - wall) < 15000, 'the clip does not start near the archive playhead');
   assert(clip.sport === sport, `the clip's sport is ${clip.sport}, want ${sport} from the schedule`);
   assert(await page.locator('#mark-in-time').textContent() === '—', 'the marks are kept after the clip was created');
@@ -179,10 +180,11 @@ async function run() {
   await page.locator('#clip-panel-title').click();
   await page.keyboard.press('i');
   assert(await page.locator('#mark-out-time').textContent() === 'open', 'an in mark alone does not show an open out');
-  const open = await createClip(page, { '#clip-title': `Open clip ${word}`, '#clip-tags': 'live' });
+  const open = await createClip(page, { '#clip-title': `Open clip ${word}`, '#clip-tags': 'live', '#clip-athletes': 'Cy Relay' });
   assert(open.end === null, `the clip with an in mark only has end ${open.end}`);
   const openRow = page.locator(`#clip-list li[data-clip="${open.id}"]`);
   await openRow.locator('.badge').filter({ hasText: 'Open' }).waitFor();
+  assert(/O ends it/.test(await page.locator('#open-clip-hint').textContent()), 'the form does not say that O ends the open clip');
   await session.shot(page, 'feed-clip-open');
   const l0 = await page.locator(video).evaluate((v) => v.currentTime);
   await page.waitForFunction(([sel, t]) => document.querySelector(sel).currentTime > t + 4, [video, l0], { timeout: 15000 });

@@ -46,6 +46,7 @@ export function clipper({ id, player, timeline, live, goLive }) {
     mode: h('select', { id: 'clip-mode', name: 'mode', 'aria-describedby': 'clip-mode-help' }, modes.map(([v, l]) => h('option', { value: v }, l))),
     format: h('select', { id: 'clip-format', name: 'format' }, formats.map(([v, l]) => h('option', { value: v }, l))),
   };
+  const openHint = h('p', { class: 'open-hint', id: 'open-clip-hint', role: 'status' });
   const submit = h('button', { type: 'submit', id: 'clip-create', class: 'primary' }, 'Create clip');
   const form = h('form', { id: 'clip-form', novalidate: true },
     h('dl', { class: 'facts mark-facts' },
@@ -53,6 +54,7 @@ export function clipper({ id, player, timeline, live, goLive }) {
       h('div', {}, h('dt', {}, 'Out'), h('dd', {}, outTime)),
       h('div', {}, h('dt', {}, 'Length'), h('dd', {}, length))),
     h('p', { class: 'help' }, 'Mark in and out on the player. With an in mark only, the clip runs on from the live edge until you press O or End now.'),
+    openHint,
     field('clip-title', 'Title', f.title),
     field('clip-description', 'Description', f.description),
     field('clip-tags', 'Tags', f.tags, 'Separated by commas, e.g. final, world record.'),
@@ -82,7 +84,14 @@ export function clipper({ id, player, timeline, live, goLive }) {
     renderList();
   });
 
+  // renderHint says, while no in mark is set, that O ends the open clip.
+  function renderHint() {
+    const open = newestOpen();
+    text(openHint, open && marks.in === null ? `“${open.title || open.id}” is open from ${clock(Date.parse(open.start))}: O ends it at the playhead.` : '');
+  }
+
   function renderMarks() {
+    renderHint();
     text(inTime, marks.in === null ? '—' : clock(marks.in, true));
     text(outTime, marks.out === null ? (marks.in === null ? '—' : 'open') : clock(marks.out, true));
     text(length, marks.in === null ? '—' : duration(((marks.out ?? Date.now()) - marks.in) / 1000));
@@ -195,6 +204,7 @@ export function clipper({ id, player, timeline, live, goLive }) {
 
   function renderList() {
     const items = [...clips.values()].sort(byNewest);
+    renderHint();
     none.hidden = items.length > 0;
     keyed(rows, items, (c) => c.id, { create: clipRow, update: (el, c) => updateRow(el, c, endClip) });
   }
@@ -274,11 +284,11 @@ function updateRow(el, clip, endClip) {
   text(el.querySelector('.clip-error'), clip.status === 'failed' ? clip.error || 'Failed' : '');
   status(el.querySelector('.badge'), clip);
   setProgress(el.progress, clip);
-  el.querySelector('.progress').hidden = clip.status === 'ready';
+  const open = !clip.end && !done(clip);
+  el.querySelector('.progress').hidden = clip.status === 'ready' || open;
 
   // Actions change with the state: rebuilt only when the state does.
   const actions = el.querySelector('.clip-actions');
-  const open = !clip.end && !done(clip);
   const key = `${clip.status}/${open}`;
   if (actions.dataset.key === key) return;
   actions.dataset.key = key;

@@ -157,7 +157,9 @@ export class Timeline extends EventTarget {
     const span = v.end - v.start;
     const step = tickSteps.find((s) => span / s <= 8) ?? tickSteps.at(-1);
     const ticks = [];
-    for (let t = Math.ceil(v.start / step) * step; t <= v.end; t += step) ticks.push(t);
+    // Labels too near an end would be cut off.
+    const margin = span * 0.03;
+    for (let t = Math.ceil((v.start + margin) / step) * step; t <= v.end - margin; t += step) ticks.push(t);
     const seconds = step < 60e3;
     while (this.axis.children.length > ticks.length) this.axis.lastChild.remove();
     while (this.axis.children.length < ticks.length) this.axis.append(h('span', { class: 'tl-tick' }));
