@@ -1,10 +1,12 @@
 // The portal's entry point: the session, the event stream, the header and
-// the routes. Routes: / (a broadcaster's wall, or the operator's view) and
-// /feeds/{id} (one feed). Anyone not signed in sees the sign-in page.
+// the routes. Routes: / (a broadcaster's wall, or the operator's view),
+// /feeds/{id} (one feed) and /library (the clips). Anyone not signed in sees
+// the sign-in page.
 
 import { APIError, session, whenSignedOut } from './api.js';
 import { h, text } from './dom.js';
 import { mountFeed } from './feed.js';
+import { mountLibrary } from './library.js';
 import { Live } from './live.js';
 import { mountOperator } from './operator.js';
 import { mountSignIn } from './signin.js';
@@ -50,6 +52,9 @@ function route() {
   if (path === '/' || path === '/index.html') {
     document.title = who.role === 'admin' ? 'Operations · Podium' : 'Feeds · Podium';
     unmount = who.role === 'admin' ? mountOperator(main, ctx) : mountWall(main, ctx);
+  } else if (path === '/library') {
+    document.title = 'Library · Podium';
+    unmount = mountLibrary(main, ctx);
   } else if (feed) {
     document.title = `${decodeURIComponent(feed[1])} · Podium`;
     unmount = mountFeed(main, { ...ctx, id: decodeURIComponent(feed[1]) });
@@ -60,10 +65,20 @@ function route() {
       h('p', {}, h('a', { href: '/' }, 'Go to the start page'))));
   }
   main.querySelector('h1')?.focus({ preventScroll: true });
+  markNav();
+}
+
+// markNav tells which entry of the header is the page shown.
+function markNav() {
+  for (const a of nav.querySelectorAll('a')) {
+    const here = a.pathname === '/' ? location.pathname === '/' || location.pathname.startsWith('/feeds/') : location.pathname.startsWith(a.pathname);
+    if (here) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
 }
 
 function navigate(path) {
-  if (path !== location.pathname) history.pushState(null, '', path);
+  if (path !== location.pathname + location.search) history.pushState(null, '', path);
   route();
   window.scrollTo(0, 0);
 }
@@ -77,7 +92,9 @@ function renderHeader() {
     return;
   }
   const admin = who.role === 'admin';
-  nav.replaceChildren(h('a', { href: '/' }, admin ? 'Operations' : 'Feeds'));
+  nav.replaceChildren(
+    h('a', { href: '/' }, admin ? 'Operations' : 'Feeds'),
+    h('a', { href: '/library', id: 'nav-library' }, 'Library'));
   const name = admin ? 'Operator' : `${who.broadcaster?.name ?? who.broadcaster?.id} · broadcaster`;
   whoEl.replaceChildren(
     h('span', { class: 'who-name' }, name),
@@ -116,7 +133,7 @@ document.addEventListener('click', (e) => {
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.hash && url.pathname === location.pathname) return;
   e.preventDefault();
-  navigate(url.pathname);
+  navigate(url.pathname + url.search);
 });
 window.addEventListener('popstate', route);
 

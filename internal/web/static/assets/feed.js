@@ -1,8 +1,11 @@
 // The feed page: a large player with the choice of audio track, the feed's
-// live state, and the caller's own SRT pull details with copy buttons. The
-// operator picks which broadcaster's pull details to show.
+// live state, the archive timeline to scrub back in, clip marking with its
+// form and the feed's clips, and the caller's own SRT pull details with copy
+// buttons. The operator picks which broadcaster's pull details to show.
 
 import { api } from './api.js';
+import { archivePanel } from './archive.js';
+import { clipper } from './clipper.js';
 import { announce, h, text } from './dom.js';
 import { bitrate, count, kind } from './format.js';
 import { copyButton } from './copy.js';
@@ -20,6 +23,8 @@ export function mountFeed(main, { live, who, id }) {
     kind: h('dd', {}, '—'),
   };
   const srt = srtPanel(id, admin);
+  const archive = archivePanel({ id, player });
+  const clip = clipper({ id, player, timeline: archive.timeline, live, goLive: archive.goLive });
   main.replaceChildren(h('section', { class: 'page feed-page', 'aria-labelledby': 'feed-title' },
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/' }, admin ? '← Operations' : '← All feeds')),
     h('div', { class: 'page-head' }, badge, title, h('p', { class: 'page-sub mono' }, id)),
@@ -27,12 +32,17 @@ export function mountFeed(main, { live, who, id }) {
       h('div', { class: 'feed-main' },
         h('div', { class: 'frame' }, player.el),
         h('div', { class: 'player-bar' },
+          archive.transport,
+          clip.markBar),
+        archive.el,
+        h('div', { class: 'player-bar' },
           h('div', { class: 'field-inline' }, h('label', { for: 'audio-track' }, 'Audio'), audio),
           h('dl', { class: 'facts inline' },
             h('div', {}, h('dt', {}, 'Bitrate'), facts.bitrate),
             h('div', {}, h('dt', {}, 'Readers'), facts.readers),
-            h('div', {}, h('dt', {}, 'Kind'), facts.kind)))),
-      srt.el),
+            h('div', {}, h('dt', {}, 'Kind'), facts.kind))),
+        clip.listPanel),
+      h('div', { class: 'feed-side' }, clip.formPanel, srt.el)),
   ));
 
   audio.addEventListener('change', () => {
@@ -84,6 +94,8 @@ export function mountFeed(main, { live, who, id }) {
   return () => {
     offFeeds();
     offCatalog();
+    clip.destroy();
+    archive.destroy();
     player.destroy();
   };
 }

@@ -46,3 +46,30 @@ export const kinds = {
 export function kind(k) {
   return kinds[k] ?? k ?? '—';
 }
+
+// clock shows a wall-clock instant (milliseconds) in UTC as HH:MM:SS, with
+// tenths when asked: the precision an editor marks a clip at.
+export function clock(ms, tenths = false) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return '—';
+  const s = new Date(ms).toISOString();
+  return tenths ? s.slice(11, 21) : s.slice(11, 19);
+}
+
+// duration shows seconds as m:ss, or h:mm:ss from an hour up.
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return '—';
+  let s = Math.max(0, Math.round(seconds));
+  const hours = Math.floor(s / 3600);
+  s -= hours * 3600;
+  const m = Math.floor(s / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return hours ? `${hours}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+// spoken says a span of seconds in words, for screen readers and hints.
+export function spoken(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}

@@ -1,6 +1,7 @@
 // Live state from the server's event stream (GET /api/v1/events): the
 // caller's feeds and deliveries every second, the bitrate history of each
-// feed, and a signal whenever the catalog changed.
+// feed, a signal whenever the catalog changed, and clips whose state changed
+// (when the server sends "clips" events: one clip or a list).
 
 const historyWindowMs = 5 * 60 * 1000;
 
@@ -9,6 +10,7 @@ export class Live extends EventTarget {
     super();
     this.feeds = null; // null until the first `feeds` event
     this.deliveries = [];
+    this.clips = []; // the clips of the newest `clips` event
     this.intervalMs = 2000;
     this.history = new Map(); // feed id -> bitrates, oldest first, one every intervalMs
     this.lastSample = new Map(); // feed id -> time of the newest history sample
@@ -27,6 +29,11 @@ export class Live extends EventTarget {
       this.emit('deliveries');
     });
     es.addEventListener('catalog', () => this.emit('catalog'));
+    es.addEventListener('clips', (e) => {
+      const data = JSON.parse(e.data);
+      this.clips = Array.isArray(data) ? data : [data];
+      this.emit('clips');
+    });
     es.addEventListener('error', () => {
       this.setConnected(false);
       // CLOSED: the server refused the stream (signed out, or an error);

@@ -1,7 +1,9 @@
-// A live player of one feed: fetches a fresh playback URL from the API,
-// plays it with hls.js (LL-HLS), and shows in words what it is doing.
-// Each player is listed in window.__podiumPlayers (for the tests and for
-// an engineer at the browser console).
+// A player of one feed: fetches a fresh playback URL from the API, plays it
+// with hls.js (LL-HLS when live), and shows in words what it is doing. The
+// main player can also play the feed's archive from a wall-clock instant
+// (start-over: the playlist grows to the live edge) and say which wall-clock
+// instant it shows. Each player is listed in window.__podiumPlayers (for the
+// tests and for an engineer at the browser console).
 
 import { api } from './api.js';
 import { h, text } from './dom.js';
@@ -25,6 +27,10 @@ export class Player extends EventTarget {
     this.kind = kind;
     this.hls = null;
     this.live = true;
+    // mode is "live", or "archive" when playing the archive from archiveFrom
+    // (milliseconds since the epoch).
+    this.mode = 'live';
+    this.archiveFrom = null;
     this.failures = 0;
     this.timer = 0;
     this.generation = 0;
@@ -46,7 +52,7 @@ export class Player extends EventTarget {
   setState(state) {
     this.state = state;
     this.el.dataset.state = state;
-    const msg = state === 'loading' && !this.live ? messages.offline : messages[state];
+    const msg = state === 'loading' && !this.live && this.mode === 'live' ? messages.offline : messages[state];
     text(this.overlayText, msg);
     this.overlay.hidden = msg === '';
     this.dispatchEvent(new Event('state'));
@@ -55,15 +61,18 @@ export class Player extends EventTarget {
   // start fetches a playback URL and plays it; a feed not in the caller's
   // rights ends in the "unavailable" state.
   async start() {
+    // The archive resumes where it stopped.
+    if (this.mode === 'archive') this.archiveFrom = this.wallClock() ?? this.archiveFrom;
     this.teardown();
     const generation = ++this.generation;
     this.setState('loading');
     let playback;
     try {
-      playback = await api('GET', `/feeds/${encodeURIComponent(this.feed)}/playback`);
+      playback = await api('GET', this.playbackPath());
     } catch (err) {
       if (generation !== this.generation) return;
-      if (err.status === 404 || err.status === 403) this.unavailable();
+      if (this.mode === 'archive' && err.status === 404) this.goLive();
+      else if (err.status === 404 || err.status === 403) this.unavailable();
       else this.retry();
       return;
     }
@@ -71,10 +80,86 @@ export class Player extends EventTarget {
     this.play(playback.hls_url);
   }
 
+  playbackPath() {
+    const path = `/feeds/${encodeURIComponent(this.feed)}/playback`;
+    return this.mode === 'archive' ? `${path}?from=${new Date(this.archiveFrom).toISOString()}` : path;
+  }
+
+  // playFrom plays the archive from a wall-clock instant (milliseconds).
+  // The current picture stays until the archive's playlist is granted; a
+  // refusal (nothing recorded there, say) rejects with the APIError and
+  // leaves playback as it was.
+  async playFrom(at) {
+    const generation = ++this.generation;
+    const previous = { mode: this.mode, from: this.archiveFrom };
+    this.mode = 'archive';
+    this.archiveFrom = at;
+    let playback;
+    try {
+      playback = await api('GET', this.playbackPath());
+    } catch (err) {
+      if (generation === this.generation) {
+        this.mode = previous.mode;
+        this.archiveFrom = previous.from;
+        if (!this.hls && this.state !== 'unavailable') this.start();
+      }
+      throw err;
+    }
+    if (generation !== this.generation) return;
+    this.teardown();
+    this.setState('loading');
+    this.dispatchEvent(new Event('mode'));
+    this.play(playback.hls_url);
+  }
+
+  // goLive returns to the live edge.
+  goLive() {
+    this.mode = 'live';
+    this.archiveFrom = null;
+    this.dispatchEvent(new Event('mode'));
+    this.start();
+  }
+
+  // seekWithin moves to a wall-clock instant inside what the archive
+  // playlist already holds, without a new playlist; false if it is not there.
+  seekWithin(at) {
+    const wall = this.wallClock();
+    const v = this.video;
+    if (this.mode !== 'archive' || wall === null || v.seekable.length === 0) return false;
+    const target = v.currentTime + (at - wall) / 1000;
+    const start = v.seekable.start(0);
+    const end = v.seekable.end(v.seekable.length - 1);
+    if (target < start || target > end - 2) return false;
+    v.currentTime = target;
+    return true;
+  }
+
+  // wallClock is the wall-clock instant (milliseconds) of the picture shown,
+  // or null before there is one. The playlist's EXT-X-PROGRAM-DATE-TIME is
+  // exact when present; otherwise the archive maps from + currentTime and
+  // live counts back from now by the distance to the live edge.
+  wallClock() {
+    const v = this.video;
+    if (!this.hls && !v.currentSrc) return null;
+    if (v.readyState === 0 || this.state === 'unavailable') return null;
+    const date = this.hls?.playingDate;
+    if (date && !Number.isNaN(date.getTime())) return date.getTime();
+    if (this.mode === 'archive') return this.archiveFrom + v.currentTime * 1000;
+    const behind = this.hls ? this.hls.latency : (v.seekable.length ? v.seekable.end(v.seekable.length - 1) - v.currentTime : 0);
+    return Date.now() - Math.max(0, behind || 0) * 1000;
+  }
+
   play(url) {
     const Hls = window.Hls;
     if (Hls?.isSupported()) {
-      const hls = new Hls({ lowLatencyMode: true, backBufferLength: 10, capLevelToPlayerSize: this.kind === 'preview' });
+      const archive = this.mode === 'archive';
+      const hls = new Hls({
+        lowLatencyMode: !archive, backBufferLength: archive ? 60 : 10, capLevelToPlayerSize: this.kind === 'preview',
+        // A start-over playlist grows like a live one, but plays from its
+        // start: hls.js would begin at its live edge.
+        startPosition: archive ? 0 : -1,
+      });
+      if (archive) hls.once(Hls.Events.LEVEL_LOADED, (_, data) => this.seekToStart(data.details.startTimeOffset));
       this.hls = hls;
       hls.on(Hls.Events.ERROR, (_, data) => this.onError(data));
       hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => this.dispatchEvent(new Event('tracks')));
@@ -88,6 +173,16 @@ export class Player extends EventTarget {
     } else {
       this.setState('unsupported');
     }
+  }
+
+  // seekToStart moves to the playlist's EXT-X-START offset: the instant
+  // asked for, inside the first segment (which starts at a keyframe before it).
+  seekToStart(offset) {
+    if (!(offset > 0)) return;
+    const v = this.video;
+    const seek = () => { v.currentTime = offset; };
+    if (v.readyState >= 1) seek();
+    else v.addEventListener('loadedmetadata', seek, { once: true });
   }
 
   // autoplay starts the picture; with sound for the main player when the
@@ -118,6 +213,7 @@ export class Player extends EventTarget {
 
   // retry starts again after a pause that grows with repeated failures.
   retry() {
+    if (this.mode === 'archive') this.archiveFrom = this.wallClock() ?? this.archiveFrom;
     this.teardown();
     this.setState(this.live ? 'error' : 'offline');
     const delay = Math.min(1000 * 2 ** this.failures, 10000);
