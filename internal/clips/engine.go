@@ -471,10 +471,11 @@ func (e *Engine) cut(ctx context.Context, s Spec, progress func(float64)) (Updat
 	}
 	defer f.Close()
 
+	thumb := filepath.Join(e.cfg.Dir, s.ClipID+".jpg"+partSuffix)
 	dur := sp.duration
 	switch {
 	case s.Mode != ModeCopy:
-		dur, err = e.encode(ctx, sp, s, path, progress)
+		dur, err = e.encode(ctx, sp, s, path, thumb, progress)
 	case s.Format == FormatTS:
 		err = writeTS(ctx, sp, f, progress)
 	default:
@@ -494,19 +495,22 @@ func (e *Engine) cut(ctx context.Context, s Spec, progress func(float64)) (Updat
 		}
 		return Update{}, err
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return Update{}, err
+	if s.Mode == ModeCopy {
+		err = e.thumbnail(ctx, sp.middle(), thumb)
+	} else {
+		err = thumbnailMade(thumb)
 	}
-	res := Update{ClipID: s.ClipID, Status: StatusReady, Progress: 1, Path: path, Size: fi.Size(), Duration: dur}
-	thumb := filepath.Join(e.cfg.Dir, s.ClipID+".jpg"+partSuffix)
-	if err := e.thumbnail(ctx, path, dur/2, thumb); err != nil {
+	fi, statErr := os.Stat(path)
+	if statErr != nil {
+		return Update{}, statErr
+	}
+	res := Update{ClipID: s.ClipID, Status: StatusReady, Progress: 1, Path: path, Size: fi.Size(), Duration: dur, Thumbnail: thumb}
+	if err != nil {
 		if ctx.Err() != nil {
 			return Update{}, ctx.Err()
 		}
 		e.log.Warn("clip without thumbnail", "clip", s.ClipID, "err", err)
-	} else {
-		res.Thumbnail = thumb
+		res.Thumbnail = ""
 	}
 	return res, nil
 }

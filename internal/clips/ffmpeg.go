@@ -22,6 +22,7 @@ const (
 	probeBytes = 8 << 20
 	// thumbWidth is the thumbnail's width in pixels.
 	thumbWidth = 320
+	thumbScale = "scale=320:-2"
 	// verticalFilter crops the middle 9:16 of the picture (even width) and
 	// scales it to 1080x1920 from a 1080-line source or more, else 720x1280.
 	verticalFilter = "crop=trunc(ih*9/32)*2:ih," +
@@ -30,9 +31,10 @@ const (
 
 // encode cuts [start, end) out of the span frame-accurately with ffmpeg,
 // re-encoding the video (cropped to 9:16 if vertical) and copying every
-// audio track. The span's bytes are piped to ffmpeg's stdin; ffmpeg is
-// killed when ctx ends. It returns the clip's duration.
-func (e *Engine) encode(ctx context.Context, sp span, s Spec, dst string, progress func(float64)) (time.Duration, error) {
+// audio track, and writes the picture in the middle to thumb as a JPEG.
+// The span's bytes are piped to ffmpeg's stdin; ffmpeg is killed when ctx
+// ends. It returns the clip's duration.
+func (e *Engine) encode(ctx context.Context, sp span, s Spec, dst, thumb string, progress func(float64)) (time.Duration, error) {
 	base, err := startPTS(ctx, sp)
 	if err != nil {
 		return 0, err
@@ -59,8 +61,10 @@ func (e *Engine) encode(ctx context.Context, sp span, s Spec, dst string, progre
 		"-ss", seconds(seek), "-t", seconds(want),
 		"-map", "0:v:0", "-map", "0:a?",
 		"-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"}
+	thumbFilter := thumbScale
 	if s.Mode == ModeVertical {
 		args = append(args, "-vf", verticalFilter)
+		thumbFilter = verticalFilter + "," + thumbScale
 	}
 	args = append(args, "-c:a", "copy")
 	if s.Format == FormatMP4 {
@@ -68,7 +72,10 @@ func (e *Engine) encode(ctx context.Context, sp span, s Spec, dst string, progre
 	} else {
 		args = append(args, "-f", "mpegts")
 	}
-	args = append(args, "-progress", "pipe:1", "-y", dst)
+	// A second output takes the thumbnail from the same decode.
+	args = append(args, "-y", dst,
+		"-ss", seconds(seek+want/2), "-map", "0:v:0", "-frames:v", "1", "-vf", thumbFilter, "-f", "mjpeg", "-y", thumb,
+		"-progress", "pipe:1")
 
 	in := newSpanReader(ctx, sp, nil)
 	defer in.Close()
@@ -109,19 +116,28 @@ func readProgress(r io.Reader, want time.Duration, progress func(float64)) {
 	_, _ = io.Copy(io.Discard, r) // a scanner error leaves the pipe to drain
 }
 
-// thumbnail writes a JPEG of the picture at `at` into the clip at src.
-func (e *Engine) thumbnail(ctx context.Context, src string, at time.Duration, dst string) error {
+// thumbnail writes a JPEG of the first picture of gop (a span holding one
+// GOP) to dst. Decoding one keyframe from the archive is quicker and surer
+// than seeking in the finished clip.
+func (e *Engine) thumbnail(ctx context.Context, gop span, dst string) error {
+	in := newSpanReader(ctx, gop, nil)
+	defer in.Close()
 	cmd := exec.CommandContext(ctx, e.cfg.FFmpeg, "-hide_banner", "-nostats", "-loglevel", "error",
-		"-ss", seconds(at), "-i", src, "-frames:v", "1", "-vf", fmt.Sprintf("scale=%d:-2", thumbWidth),
+		"-f", "mpegts", "-i", "pipe:0", "-map", "0:v:0", "-frames:v", "1", "-vf", thumbScale,
 		"-f", "mjpeg", "-y", dst)
+	cmd.Stdin = in
 	cmd.WaitDelay = 5 * time.Second
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("ffmpeg thumbnail: %w: %s", err, stderr.lastLine())
 	}
-	if fi, err := os.Stat(dst); err != nil || fi.Size() == 0 {
-		return fmt.Errorf("ffmpeg thumbnail: no picture at %s", at)
+	return thumbnailMade(dst)
+}
+
+func thumbnailMade(path string) error {
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		return fmt.Errorf("ffmpeg made no thumbnail")
 	}
 	return nil
 }

@@ -348,9 +348,12 @@ func (rm *remuxer) presentation(spool *os.File) (*pmp4.Presentation, time.Durati
 				GetPayload: func() ([]byte, error) { return read(s.off, s.size) },
 			}
 		}
-		d := time.Duration(elapsed+int64(pt.TimeOffset)) * time.Second / time.Duration(t.scale)
-		if t.frame == 0 || dur == 0 {
-			dur = max(dur, d)
+		if t.frame == 0 {
+			// From the first picture to the end of the last: the decode
+			// times' span, as the first picture's PTS-DTS delay is the last's too.
+			dur = time.Duration(elapsed) * time.Second / time.Duration(t.scale)
+		} else if !video {
+			dur = max(dur, time.Duration(elapsed+int64(pt.TimeOffset))*time.Second/time.Duration(t.scale))
 		}
 		pres.Tracks = append(pres.Tracks, pt)
 	}

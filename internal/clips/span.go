@@ -22,6 +22,33 @@ type span struct {
 	firstPTS int64
 	// duration runs from the first keyframe to where the span ends.
 	duration time.Duration
+	// gops are the span's groups of pictures, a keyframe and what follows
+	// it up to the next, each readable on its own.
+	gops []gop
+}
+
+// gop locates one group of pictures in a segment file.
+type gop struct {
+	path     string
+	psi      int64 // the segment's PAT and PMT: bytes [0, psi)
+	off, end int64
+	at       time.Time
+}
+
+// middle returns the bytes of the GOP nearest the middle of the span, with
+// its segment's PAT and PMT: enough to decode the keyframe there.
+func (sp span) middle() span {
+	mid := sp.first.Add(sp.duration / 2)
+	best := sp.gops[0]
+	for _, g := range sp.gops[1:] {
+		if g.at.Sub(mid).Abs() < best.at.Sub(mid).Abs() {
+			best = g
+		}
+	}
+	var out span
+	out.add(best.path, 0, best.psi)
+	out.add(best.path, best.off, best.end-best.off)
+	return out
 }
 
 // fileRange is a byte range of one segment file.
@@ -87,6 +114,16 @@ func planSpan(segs []archive.Segment, start, end time.Time) (span, error) {
 			stop = seg.Keyframes[kfs[last].kf].Offset
 		}
 		sp.add(seg.Path, off, stop-off)
+		for j, kf := range seg.Keyframes {
+			if kf.Offset < off || kf.Offset >= stop {
+				continue
+			}
+			end := stop
+			if j+1 < len(seg.Keyframes) {
+				end = min(end, seg.Keyframes[j+1].Offset)
+			}
+			sp.gops = append(sp.gops, gop{path: seg.Path, psi: seg.PSISize(), off: kf.Offset, end: end, at: seg.At(kf.PTS)})
+		}
 	}
 	if last >= 0 {
 		sp.duration = kfs[last].at.Sub(from.at)
