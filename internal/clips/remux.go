@@ -2,7 +2,9 @@ package clips
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +14,14 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/ac3"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
 	"github.com/podium-broadcast/podium/internal/archive"
+	"github.com/podium-broadcast/podium/internal/ts"
 )
 
 // ErrNotMP4 is returned for a copy clip in MP4 of a stream with a video or
@@ -44,6 +48,11 @@ type mp4Track struct {
 	// frame is the audio samples per access unit; 0 for video.
 	frame   int64
 	samples []mp4Sample
+	// onPES takes the elementary stream data of each PES packet.
+	onPES func(pts, dts int64, es []byte) error
+	// pes assembles the PES being received; pesStarted once one has begun.
+	pes        []byte
+	pesStarted bool
 }
 
 // mp4Sample is one access unit, its payload in the spool file.
@@ -62,6 +71,7 @@ type remuxer struct {
 	spool    *bufio.Writer
 	spoolOff int64
 	tracks   []*mp4Track
+	byPID    map[int]*mp4Track
 	ref      int64 // the first timestamp seen, 90 kHz: timestamps are kept relative to it
 	haveRef  bool
 	skipped  []string // data tracks left out of the MP4
@@ -78,10 +88,13 @@ func writeMP4(ctx context.Context, sp span, dst *os.File, spoolPath string, prog
 	defer os.Remove(spoolPath)
 	defer spool.Close()
 
+	rm := &remuxer{spool: bufio.NewWriterSize(spool, 1<<20)}
+	if err := rm.probe(ctx, sp); err != nil {
+		return 0, nil, err
+	}
 	in := newSpanReader(ctx, sp, func(done int64) { progress(demuxShare * float64(done) / float64(sp.size)) })
 	defer in.Close()
-	rm := &remuxer{spool: bufio.NewWriterSize(spool, 1<<20)}
-	if err := rm.read(in); err != nil {
+	if err := rm.demux(in); err != nil {
 		return 0, nil, err
 	}
 	if err := rm.spool.Flush(); err != nil {
@@ -108,51 +121,91 @@ func writeMP4(ctx context.Context, sp span, dst *os.File, spoolPath string, prog
 	return dur, rm.skipped, nil
 }
 
-// read demuxes the whole stream, sending every access unit to the spool.
-func (rm *remuxer) read(in io.Reader) error {
-	r := &mpegts.Reader{R: in}
+// probe learns the program's tracks, their codecs and languages with
+// mediacommon's MPEG-TS reader. The reader must meet the first frame of
+// every audio track within the first MiB it reads, which a 20 Mbit/s
+// stream does not promise, so it is shown the span without its video.
+func (rm *remuxer) probe(ctx context.Context, sp span) error {
+	video := -1
+	if len(sp.ranges) > 0 {
+		psi := make([]byte, sp.ranges[0].len)
+		f, err := os.Open(sp.ranges[0].path)
+		if err != nil {
+			return fmt.Errorf("open segment: %w", err)
+		}
+		_, err = f.ReadAt(psi, sp.ranges[0].off)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("read segment %s: %w", sp.ranges[0].path, err)
+		}
+		var scanner ts.Scanner
+		if _, err := scanner.Scan(psi); err != nil {
+			return fmt.Errorf("segment %s: %w", sp.ranges[0].path, err)
+		}
+		if pid, _, ok := scanner.VideoPID(); ok {
+			video = pid
+		}
+	}
+	in := newSpanReader(ctx, sp, nil)
+	defer in.Close()
+	r := &mpegts.Reader{R: &pidFilter{r: bufio.NewReaderSize(in, 1<<16), keep: func(pid int) bool { return pid != video }}}
 	if err := r.Initialize(); err != nil {
 		return fmt.Errorf("read transport stream: %w", err)
 	}
+	rm.byPID = map[int]*mp4Track{}
 	for _, t := range r.Tracks() {
-		if err := rm.addTrack(r, t); err != nil {
+		if err := rm.addTrack(t); err != nil {
 			return err
 		}
 	}
 	if len(rm.tracks) == 0 {
 		return fmt.Errorf("%w: the stream has no video or audio track", ErrNotMP4)
 	}
-	for {
-		err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read transport stream: %w", err)
-		}
-	}
+	return nil
 }
 
-func (rm *remuxer) addTrack(r *mpegts.Reader, t *mpegts.Track) error {
+// pidFilter passes on the transport packets of the PIDs it keeps.
+type pidFilter struct {
+	r    *bufio.Reader
+	keep func(pid int) bool
+	pkt  [ts.PacketSize]byte
+}
+
+func (f *pidFilter) Read(p []byte) (int, error) {
+	n := 0
+	for n+ts.PacketSize <= len(p) {
+		if _, err := io.ReadFull(f.r, f.pkt[:]); err != nil {
+			if errors.Is(err, io.EOF) && n > 0 {
+				return n, nil
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("%w: the span is not whole packets", ts.ErrNotTS)
+			}
+			return n, err
+		}
+		if f.keep(ts.PID(f.pkt[:])) {
+			n += copy(p[n:], f.pkt[:])
+		}
+	}
+	return n, nil
+}
+
+func (rm *remuxer) addTrack(t *mpegts.Track) error {
 	mt := &mp4Track{pid: t.PID, lang: t.Language}
 	switch c := t.Codec.(type) {
 	case *tscodecs.H264:
 		mt.scale = archive.PTSClock
-		r.OnDataH264(t, func(pts, dts int64, au [][]byte) error { return rm.h264(mt, pts, dts, au) })
+		mt.onPES = func(pts, dts int64, es []byte) error { return rm.h264(mt, pts, dts, es) }
 	case *tscodecs.H265:
 		mt.scale = archive.PTSClock
-		r.OnDataH265(t, func(pts, dts int64, au [][]byte) error { return rm.h265(mt, pts, dts, au) })
+		mt.onPES = func(pts, dts int64, es []byte) error { return rm.h265(mt, pts, dts, es) }
 	case *tscodecs.MPEG4Audio:
 		mt.codec = &codecs.MPEG4Audio{Config: c.Config}
 		mt.scale, mt.frame = int64(c.Config.SampleRate), aacFrameSamples
-		r.OnDataMPEG4Audio(t, func(pts int64, aus [][]byte) error { return rm.audio(mt, pts, aus) })
+		mt.onPES = func(pts, _ int64, es []byte) error { return rm.aac(mt, pts, es) }
 	case *tscodecs.AC3:
 		mt.scale, mt.frame = int64(c.SampleRate), ac3FrameSamples
-		// The reader's AC-3 callback drops a PES holding more than one
-		// syncframe, and muxers (ffmpeg's among them) pack several per PES;
-		// so the PES payload is taken whole, through the raw-frame
-		// callback, and split here.
-		r.OnDataMPEG4Video(t, func(pts int64, pes []byte) error { return rm.ac3(mt, pts, pes) })
+		mt.onPES = func(pts, _ int64, es []byte) error { return rm.ac3(mt, pts, es) }
 	case *tscodecs.KLV, *tscodecs.DVBSubtitle, *tscodecs.Unsupported:
 		rm.skipped = append(rm.skipped, fmt.Sprintf("PID %d (%s)", t.PID, codecName(t.Codec)))
 		return nil
@@ -160,7 +213,82 @@ func (rm *remuxer) addTrack(r *mpegts.Reader, t *mpegts.Track) error {
 		return fmt.Errorf("%w: track on PID %d is %s; cut it as ts, or as exact", ErrNotMP4, t.PID, codecName(t.Codec))
 	}
 	rm.tracks = append(rm.tracks, mt)
+	rm.byPID[int(t.PID)] = mt
 	return nil
+}
+
+// demux reassembles the PES packets of the tracks and hands each to its
+// track. (mediacommon's reader, through go-astits, copies a PES's whole
+// payload again for every packet that extends it, which costs more than
+// the rest of the remux for 20 Mbit/s video; this is one copy.)
+func (rm *remuxer) demux(in io.Reader) error {
+	r := bufio.NewReaderSize(in, 1<<20)
+	var pkt [ts.PacketSize]byte
+	for {
+		if _, err := io.ReadFull(r, pkt[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("%w: the span is not whole packets", ts.ErrNotTS)
+			}
+			return err
+		}
+		if pkt[0] != 0x47 {
+			return fmt.Errorf("%w: lost sync", ts.ErrNotTS)
+		}
+		mt := rm.byPID[ts.PID(pkt[:])]
+		if mt == nil {
+			continue
+		}
+		payload := ts.Payload(pkt[:])
+		if pkt[1]&0x40 != 0 {
+			if err := rm.flush(mt); err != nil {
+				return err
+			}
+			mt.pesStarted = true
+		}
+		if mt.pesStarted { // else the rest of a PES begun before the span
+			mt.pes = append(mt.pes, payload...)
+		}
+	}
+	for _, mt := range rm.tracks {
+		if err := rm.flush(mt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flush hands the track's assembled PES to it. A PES without a PTS or with
+// a broken header is dropped, as a decoder would drop it.
+func (rm *remuxer) flush(mt *mp4Track) error {
+	pes := mt.pes
+	mt.pes = mt.pes[:0]
+	if len(pes) < 9 || pes[0] != 0 || pes[1] != 0 || pes[2] != 1 {
+		return nil
+	}
+	flags, hdr := pes[7]>>6, 9+int(pes[8])
+	if flags&2 == 0 || hdr > len(pes) || len(pes) < 14 {
+		return nil
+	}
+	pts := readTimestamp(pes[9:14])
+	dts := pts
+	if flags == 3 && len(pes) >= 19 {
+		dts = readTimestamp(pes[14:19])
+	}
+	es := pes[hdr:]
+	if n := int(pes[4])<<8 | int(pes[5]); n != 0 && 6+n < len(pes) && 6+n >= hdr {
+		es = pes[hdr : 6+n]
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	return mt.onPES(pts, dts, es)
+}
+
+func readTimestamp(b []byte) int64 {
+	return int64(b[0]>>1&7)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
 }
 
 func codecName(c tscodecs.Codec) string {
@@ -193,9 +321,13 @@ func (rm *remuxer) rel(t int64) int64 {
 	return archive.PTSDiff(t, rm.ref)
 }
 
-func (rm *remuxer) h264(mt *mp4Track, pts, dts int64, au [][]byte) error {
+func (rm *remuxer) h264(mt *mp4Track, pts, dts int64, es []byte) error {
+	var au h264.AnnexB
+	if err := au.Unmarshal(es); err != nil {
+		return nil // not an access unit: dropped, as a decoder would drop it
+	}
 	var sps, pps []byte
-	nalus := au[:0:0]
+	nalus := au[:0]
 	for _, n := range au {
 		switch h264.NALUType(n[0] & 0x1F) {
 		case h264.NALUTypeAccessUnitDelimiter, h264.NALUTypeFillerData:
@@ -211,14 +343,18 @@ func (rm *remuxer) h264(mt *mp4Track, pts, dts int64, au [][]byte) error {
 		if sps == nil || pps == nil || !h264.IsRandomAccess(nalus) {
 			return nil // nothing decodable before the first keyframe with its parameter sets
 		}
-		mt.codec = &codecs.H264{SPS: sps, PPS: pps}
+		mt.codec = &codecs.H264{SPS: bytes.Clone(sps), PPS: bytes.Clone(pps)}
 	}
 	return rm.video(mt, pts, dts, nalus, h264.IsRandomAccess(nalus))
 }
 
-func (rm *remuxer) h265(mt *mp4Track, pts, dts int64, au [][]byte) error {
+func (rm *remuxer) h265(mt *mp4Track, pts, dts int64, es []byte) error {
+	var au h264.AnnexB // the same start-code framing
+	if err := au.Unmarshal(es); err != nil {
+		return nil
+	}
 	var vps, sps, pps []byte
-	nalus := au[:0:0]
+	nalus := au[:0]
 	for _, n := range au {
 		switch h265.NALUType(n[0] >> 1 & 0x3F) {
 		case h265.NALUType_AUD_NUT:
@@ -236,22 +372,45 @@ func (rm *remuxer) h265(mt *mp4Track, pts, dts int64, au [][]byte) error {
 		if vps == nil || sps == nil || pps == nil || !h265.IsRandomAccess(nalus) {
 			return nil
 		}
-		mt.codec = &codecs.H265{VPS: vps, SPS: sps, PPS: pps}
+		mt.codec = &codecs.H265{VPS: bytes.Clone(vps), SPS: bytes.Clone(sps), PPS: bytes.Clone(pps)}
 	}
 	return rm.video(mt, pts, dts, nalus, h265.IsRandomAccess(nalus))
 }
 
+// video spools an access unit as MP4 carries it: each NAL unit after its
+// 4-byte length (AVCC framing, for H.265 too).
 func (rm *remuxer) video(mt *mp4Track, pts, dts int64, nalus [][]byte, sync bool) error {
 	if len(nalus) == 0 {
 		return nil
 	}
-	// MP4 carries NAL units with a length prefix (AVCC); H.265 uses the same framing.
-	payload, err := h264.AVCC(nalus).Marshal()
-	if err != nil {
-		return fmt.Errorf("PID %d: %w", mt.pid, err)
+	off, size := rm.spoolOff, 0
+	var prefix [4]byte
+	for _, n := range nalus {
+		binary.BigEndian.PutUint32(prefix[:], uint32(len(n)))
+		if _, err := rm.spool.Write(prefix[:]); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		if _, err := rm.spool.Write(n); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		size += 4 + len(n)
 	}
+	rm.spoolOff += int64(size)
 	d := rm.rel(dts)
-	return rm.sample(mt, mp4Sample{dts: d, cts: int32(rm.rel(pts) - d), sync: sync}, payload)
+	mt.samples = append(mt.samples, mp4Sample{dts: d, cts: int32(rm.rel(pts) - d), off: off, size: uint32(size), sync: sync})
+	return nil
+}
+
+func (rm *remuxer) aac(mt *mp4Track, pts int64, es []byte) error {
+	var pkts mpeg4audio.ADTSPackets
+	if err := pkts.Unmarshal(es); err != nil {
+		return nil
+	}
+	aus := make([][]byte, len(pkts))
+	for i, p := range pkts {
+		aus[i] = p.AU
+	}
+	return rm.audio(mt, pts, aus)
 }
 
 func (rm *remuxer) audio(mt *mp4Track, pts int64, aus [][]byte) error {
@@ -264,6 +423,8 @@ func (rm *remuxer) audio(mt *mp4Track, pts int64, aus [][]byte) error {
 	return nil
 }
 
+// ac3 splits a PES into its AC-3 syncframes: muxers (ffmpeg's among them)
+// pack several into one PES.
 func (rm *remuxer) ac3(mt *mp4Track, pts int64, pes []byte) error {
 	var frames [][]byte
 	for len(pes) > 0 {
