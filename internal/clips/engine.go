@@ -480,7 +480,7 @@ func (e *Engine) cut(ctx context.Context, s Spec, progress func(float64)) (Updat
 		err = writeTS(ctx, sp, f, progress)
 	default:
 		var skipped []string
-		dur, skipped, err = writeMP4(ctx, sp, f, filepath.Join(e.cfg.Dir, s.ClipID+".spool"+partSuffix), progress)
+		dur, skipped, err = writeMP4(ctx, sp, f, progress)
 		if len(skipped) > 0 {
 			e.log.Warn("clip leaves out data tracks MP4 cannot carry", "clip", s.ClipID, "tracks", strings.Join(skipped, ", "))
 		}
@@ -536,7 +536,7 @@ func (e *Engine) removeFiles(clipID string) error {
 
 // removeParts removes the clip's half-written files.
 func (e *Engine) removeParts(clipID string) {
-	for _, ext := range []string{FormatMP4, FormatTS, "jpg", "spool"} {
+	for _, ext := range []string{FormatMP4, FormatTS, "jpg"} {
 		_ = os.Remove(filepath.Join(e.cfg.Dir, clipID+"."+ext+partSuffix))
 	}
 }

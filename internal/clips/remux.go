@@ -35,8 +35,10 @@ const (
 	// backward step is a discontinuity (a gap in recording, a new timeline)
 	// and is closed up.
 	maxStep = 10 * archive.PTSClock
-	// demuxShare is the part of a remux's progress spent reading the stream.
-	demuxShare = 0.8
+	// maxPending bounds the payloads demuxed ahead of the MP4 writer: the
+	// transport stream's order and the MP4's (by time) differ by no more
+	// than the muxer's audio/video skew, a second or so.
+	maxPending = 256 << 20
 )
 
 // mp4Track collects one track's samples while the transport stream is read.
@@ -53,58 +55,71 @@ type mp4Track struct {
 	// pes assembles the PES being received; pesStarted once one has begun.
 	pes        []byte
 	pesStarted bool
+	// started is set at the first access unit a decoder can start from.
+	started bool
+	// pending holds payloads demuxed in the second pass and not yet
+	// written; delivered counts those written.
+	pending   [][]byte
+	delivered int
 }
 
-// mp4Sample is one access unit, its payload in the spool file.
+// mp4Sample is one access unit.
 type mp4Sample struct {
 	dts  int64 // in the track's scale, from the remuxer's reference
 	cts  int32 // PTS-DTS in the track's scale
-	off  int64
 	size uint32
 	sync bool
 }
 
-// remuxer turns the transport stream of a span into an MP4 presentation.
-// Payloads go to a spool file rather than memory: a minute of a 20 Mbit/s
-// feed is 150 MB.
+// remuxer turns the transport stream of a span into an MP4 presentation in
+// two passes over the segment files, which the page cache holds: the first
+// learns every sample's size and time, so that the MP4's index can come
+// first, and the second feeds the payloads to the MP4 writer as it asks for
+// them. Nothing the size of the clip is held in memory or spooled to disk.
 type remuxer struct {
-	spool    *bufio.Writer
-	spoolOff int64
-	tracks   []*mp4Track
-	byPID    map[int]*mp4Track
-	ref      int64 // the first timestamp seen, 90 kHz: timestamps are kept relative to it
-	haveRef  bool
-	skipped  []string // data tracks left out of the MP4
+	tracks  []*mp4Track
+	byPID   map[int]*mp4Track
+	ref     int64 // the first timestamp seen, 90 kHz: timestamps are kept relative to it
+	haveRef bool
+	skipped []string // data tracks left out of the MP4
+	// second is set during the second pass, whose demuxer is dm.
+	second  bool
+	dm      *demuxer
+	pending int64 // bytes in the tracks' pending payloads
 }
 
-// writeMP4 remuxes the span to an MP4 file at dst, using spoolPath as
-// scratch space. It returns the presentation's duration and the data tracks
-// (subtitles, metadata) that MP4 could not carry.
-func writeMP4(ctx context.Context, sp span, dst *os.File, spoolPath string, progress func(float64)) (time.Duration, []string, error) {
-	spool, err := os.OpenFile(spoolPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer os.Remove(spoolPath)
-	defer spool.Close()
-
-	rm := &remuxer{spool: bufio.NewWriterSize(spool, 1<<20)}
+// writeMP4 remuxes the span to an MP4 file at dst. It returns the
+// presentation's duration and the data tracks (subtitles, metadata) that
+// MP4 could not carry.
+func writeMP4(ctx context.Context, sp span, dst *os.File, progress func(float64)) (time.Duration, []string, error) {
+	rm := &remuxer{}
 	if err := rm.probe(ctx, sp); err != nil {
 		return 0, nil, err
 	}
-	in := newSpanReader(ctx, sp, func(done int64) { progress(demuxShare * float64(done) / float64(sp.size)) })
-	defer in.Close()
-	if err := rm.demux(in); err != nil {
-		return 0, nil, err
+	first := newSpanReader(ctx, sp, func(done int64) { progress(0.5 * float64(done) / float64(sp.size)) })
+	defer first.Close()
+	dm := &demuxer{r: bufio.NewReaderSize(first, 1<<20), rm: rm}
+	for {
+		err := dm.step()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, nil, err
+		}
 	}
-	if err := rm.spool.Flush(); err != nil {
-		return 0, nil, fmt.Errorf("spool: %w", err)
-	}
-	pres, dur, err := rm.presentation(spool)
+	pres, dur, err := rm.presentation()
 	if err != nil {
 		return 0, nil, err
 	}
-	out := bufio.NewWriterSize(&progressWriter{w: dst, total: rm.spoolOff, progress: progress}, 1<<20)
+
+	second := newSpanReader(ctx, sp, func(done int64) { progress(0.5 + 0.5*float64(done)/float64(sp.size)) })
+	defer second.Close()
+	rm.second, rm.dm = true, &demuxer{r: bufio.NewReaderSize(second, 1<<20), rm: rm}
+	for _, t := range rm.tracks {
+		t.started = false
+	}
+	out := bufio.NewWriterSize(dst, 1<<20)
 	if err := pres.Marshal(out); err != nil {
 		return 0, nil, fmt.Errorf("write mp4: %w", err)
 	}
@@ -217,80 +232,6 @@ func (rm *remuxer) addTrack(t *mpegts.Track) error {
 	return nil
 }
 
-// demux reassembles the PES packets of the tracks and hands each to its
-// track. (mediacommon's reader, through go-astits, copies a PES's whole
-// payload again for every packet that extends it, which costs more than
-// the rest of the remux for 20 Mbit/s video; this is one copy.)
-func (rm *remuxer) demux(in io.Reader) error {
-	r := bufio.NewReaderSize(in, 1<<20)
-	var pkt [ts.PacketSize]byte
-	for {
-		if _, err := io.ReadFull(r, pkt[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				err = fmt.Errorf("%w: the span is not whole packets", ts.ErrNotTS)
-			}
-			return err
-		}
-		if pkt[0] != 0x47 {
-			return fmt.Errorf("%w: lost sync", ts.ErrNotTS)
-		}
-		mt := rm.byPID[ts.PID(pkt[:])]
-		if mt == nil {
-			continue
-		}
-		payload := ts.Payload(pkt[:])
-		if pkt[1]&0x40 != 0 {
-			if err := rm.flush(mt); err != nil {
-				return err
-			}
-			mt.pesStarted = true
-		}
-		if mt.pesStarted { // else the rest of a PES begun before the span
-			mt.pes = append(mt.pes, payload...)
-		}
-	}
-	for _, mt := range rm.tracks {
-		if err := rm.flush(mt); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// flush hands the track's assembled PES to it. A PES without a PTS or with
-// a broken header is dropped, as a decoder would drop it.
-func (rm *remuxer) flush(mt *mp4Track) error {
-	pes := mt.pes
-	mt.pes = mt.pes[:0]
-	if len(pes) < 9 || pes[0] != 0 || pes[1] != 0 || pes[2] != 1 {
-		return nil
-	}
-	flags, hdr := pes[7]>>6, 9+int(pes[8])
-	if flags&2 == 0 || hdr > len(pes) || len(pes) < 14 {
-		return nil
-	}
-	pts := readTimestamp(pes[9:14])
-	dts := pts
-	if flags == 3 && len(pes) >= 19 {
-		dts = readTimestamp(pes[14:19])
-	}
-	es := pes[hdr:]
-	if n := int(pes[4])<<8 | int(pes[5]); n != 0 && 6+n < len(pes) && 6+n >= hdr {
-		es = pes[hdr : 6+n]
-	}
-	if len(es) == 0 {
-		return nil
-	}
-	return mt.onPES(pts, dts, es)
-}
-
-func readTimestamp(b []byte) int64 {
-	return int64(b[0]>>1&7)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
-}
-
 func codecName(c tscodecs.Codec) string {
 	switch c.(type) {
 	case *tscodecs.MPEG1Audio:
@@ -313,12 +254,98 @@ func codecName(c tscodecs.Codec) string {
 	return "an unsupported stream type"
 }
 
-// rel returns a 90 kHz timestamp relative to the first one seen, across the 33-bit wrap.
 func (rm *remuxer) rel(t int64) int64 {
 	if !rm.haveRef {
 		rm.ref, rm.haveRef = t, true
 	}
 	return archive.PTSDiff(t, rm.ref)
+}
+
+// demuxer reassembles the PES packets of the remuxer's tracks and hands
+// each to its track. (mediacommon's reader, through go-astits, copies a
+// PES's whole payload again for every packet that extends it, which costs
+// more than the rest of the remux for 20 Mbit/s video; this is one copy.)
+type demuxer struct {
+	r    *bufio.Reader
+	rm   *remuxer
+	pkt  [ts.PacketSize]byte
+	done bool
+}
+
+// step reads packets until a PES has been handed to its track; io.EOF once
+// the stream is over and every track's last PES handed on.
+func (d *demuxer) step() error {
+	for {
+		if _, err := io.ReadFull(d.r, d.pkt[:]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%w: the span is not whole packets", ts.ErrNotTS)
+			}
+			if !errors.Is(err, io.EOF) || d.done {
+				return err
+			}
+			d.done = true
+			for _, mt := range d.rm.tracks {
+				if err := d.rm.flush(mt); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if d.pkt[0] != 0x47 {
+			return fmt.Errorf("%w: lost sync", ts.ErrNotTS)
+		}
+		mt := d.rm.byPID[ts.PID(d.pkt[:])]
+		if mt == nil {
+			continue
+		}
+		payload := ts.Payload(d.pkt[:])
+		if d.pkt[1]&0x40 != 0 {
+			had := len(mt.pes) > 0
+			if err := d.rm.flush(mt); err != nil {
+				return err
+			}
+			mt.pesStarted = true
+			mt.pes = append(mt.pes, payload...)
+			if had {
+				return nil
+			}
+			continue
+		}
+		if mt.pesStarted { // else the rest of a PES begun before the span
+			mt.pes = append(mt.pes, payload...)
+		}
+	}
+}
+
+// flush hands the track's assembled PES to it. A PES without a PTS or with
+// a broken header is dropped, as a decoder would drop it.
+func (rm *remuxer) flush(mt *mp4Track) error {
+	pes := mt.pes
+	mt.pes = mt.pes[:0]
+	if len(pes) < 14 || pes[0] != 0 || pes[1] != 0 || pes[2] != 1 {
+		return nil
+	}
+	flags, hdr := pes[7]>>6, 9+int(pes[8])
+	if flags&2 == 0 || hdr > len(pes) {
+		return nil
+	}
+	pts := readTimestamp(pes[9:14])
+	dts := pts
+	if flags == 3 && len(pes) >= 19 {
+		dts = readTimestamp(pes[14:19])
+	}
+	es := pes[hdr:]
+	if n := int(pes[4])<<8 | int(pes[5]); n != 0 && 6+n < len(pes) && 6+n >= hdr {
+		es = pes[hdr : 6+n]
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	return mt.onPES(pts, dts, es)
+}
+
+func readTimestamp(b []byte) int64 {
+	return int64(b[0]>>1&7)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
 }
 
 func (rm *remuxer) h264(mt *mp4Track, pts, dts int64, es []byte) error {
@@ -339,13 +366,17 @@ func (rm *remuxer) h264(mt *mp4Track, pts, dts int64, es []byte) error {
 		}
 		nalus = append(nalus, n)
 	}
-	if mt.codec == nil {
-		if sps == nil || pps == nil || !h264.IsRandomAccess(nalus) {
+	sync := h264.IsRandomAccess(nalus)
+	if !mt.started {
+		if sps == nil || pps == nil || !sync {
 			return nil // nothing decodable before the first keyframe with its parameter sets
 		}
-		mt.codec = &codecs.H264{SPS: bytes.Clone(sps), PPS: bytes.Clone(pps)}
+		mt.started = true
+		if mt.codec == nil {
+			mt.codec = &codecs.H264{SPS: bytes.Clone(sps), PPS: bytes.Clone(pps)}
+		}
 	}
-	return rm.video(mt, pts, dts, nalus, h264.IsRandomAccess(nalus))
+	return rm.video(mt, pts, dts, nalus, sync)
 }
 
 func (rm *remuxer) h265(mt *mp4Track, pts, dts int64, es []byte) error {
@@ -368,37 +399,40 @@ func (rm *remuxer) h265(mt *mp4Track, pts, dts int64, es []byte) error {
 		}
 		nalus = append(nalus, n)
 	}
-	if mt.codec == nil {
-		if vps == nil || sps == nil || pps == nil || !h265.IsRandomAccess(nalus) {
+	sync := h265.IsRandomAccess(nalus)
+	if !mt.started {
+		if vps == nil || sps == nil || pps == nil || !sync {
 			return nil
 		}
-		mt.codec = &codecs.H265{VPS: bytes.Clone(vps), SPS: bytes.Clone(sps), PPS: bytes.Clone(pps)}
+		mt.started = true
+		if mt.codec == nil {
+			mt.codec = &codecs.H265{VPS: bytes.Clone(vps), SPS: bytes.Clone(sps), PPS: bytes.Clone(pps)}
+		}
 	}
-	return rm.video(mt, pts, dts, nalus, h265.IsRandomAccess(nalus))
+	return rm.video(mt, pts, dts, nalus, sync)
 }
 
-// video spools an access unit as MP4 carries it: each NAL unit after its
+// video takes an access unit as MP4 carries it: each NAL unit after its
 // 4-byte length (AVCC framing, for H.265 too).
 func (rm *remuxer) video(mt *mp4Track, pts, dts int64, nalus [][]byte, sync bool) error {
 	if len(nalus) == 0 {
 		return nil
 	}
-	off, size := rm.spoolOff, 0
-	var prefix [4]byte
+	size := 0
 	for _, n := range nalus {
-		binary.BigEndian.PutUint32(prefix[:], uint32(len(n)))
-		if _, err := rm.spool.Write(prefix[:]); err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		if _, err := rm.spool.Write(n); err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
 		size += 4 + len(n)
 	}
-	rm.spoolOff += int64(size)
-	d := rm.rel(dts)
-	mt.samples = append(mt.samples, mp4Sample{dts: d, cts: int32(rm.rel(pts) - d), off: off, size: uint32(size), sync: sync})
-	return nil
+	if !rm.second {
+		d := rm.rel(dts)
+		mt.samples = append(mt.samples, mp4Sample{dts: d, cts: int32(rm.rel(pts) - d), size: uint32(size), sync: sync})
+		return nil
+	}
+	payload := make([]byte, 0, size)
+	for _, n := range nalus {
+		payload = binary.BigEndian.AppendUint32(payload, uint32(len(n)))
+		payload = append(payload, n...)
+	}
+	return rm.hold(mt, payload)
 }
 
 func (rm *remuxer) aac(mt *mp4Track, pts int64, es []byte) error {
@@ -411,16 +445,6 @@ func (rm *remuxer) aac(mt *mp4Track, pts int64, es []byte) error {
 		aus[i] = p.AU
 	}
 	return rm.audio(mt, pts, aus)
-}
-
-func (rm *remuxer) audio(mt *mp4Track, pts int64, aus [][]byte) error {
-	base := rm.rel(pts) * mt.scale / archive.PTSClock
-	for i, au := range aus {
-		if err := rm.sample(mt, mp4Sample{dts: base + int64(i)*mt.frame, sync: true}, au); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // ac3 splits a PES into its AC-3 syncframes: muxers (ffmpeg's among them)
@@ -450,20 +474,60 @@ func (rm *remuxer) ac3(mt *mp4Track, pts int64, pes []byte) error {
 	return rm.audio(mt, pts, frames)
 }
 
-func (rm *remuxer) sample(mt *mp4Track, s mp4Sample, payload []byte) error {
-	if _, err := rm.spool.Write(payload); err != nil {
-		return fmt.Errorf("spool: %w", err)
+func (rm *remuxer) audio(mt *mp4Track, pts int64, aus [][]byte) error {
+	if rm.second {
+		for _, au := range aus {
+			if err := rm.hold(mt, bytes.Clone(au)); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	s.off, s.size = rm.spoolOff, uint32(len(payload))
-	rm.spoolOff += int64(len(payload))
-	mt.samples = append(mt.samples, s)
+	base := rm.rel(pts) * mt.scale / archive.PTSClock
+	for i, au := range aus {
+		mt.samples = append(mt.samples, mp4Sample{dts: base + int64(i)*mt.frame, size: uint32(len(au)), sync: true})
+	}
 	return nil
 }
 
+// hold keeps a payload of the second pass until the MP4 writer asks for it.
+func (rm *remuxer) hold(mt *mp4Track, payload []byte) error {
+	if rm.pending += int64(len(payload)); rm.pending > maxPending {
+		return fmt.Errorf("remux: the stream's order strays more than %d MiB from time order", maxPending>>20)
+	}
+	mt.pending = append(mt.pending, payload)
+	return nil
+}
+
+// payload returns sample j of the track, demuxing on until it has come.
+// The MP4 writer asks for each track's samples in order.
+func (rm *remuxer) payload(mt *mp4Track, j int) ([]byte, error) {
+	if j != mt.delivered {
+		return nil, fmt.Errorf("remux: PID %d: sample %d asked for out of order", mt.pid, j)
+	}
+	for len(mt.pending) == 0 {
+		if err := rm.dm.step(); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("remux: PID %d: sample %d missing from the second pass", mt.pid, j)
+			}
+			return nil, err
+		}
+	}
+	p := mt.pending[0]
+	mt.pending[0] = nil
+	mt.pending = mt.pending[1:]
+	mt.delivered++
+	rm.pending -= int64(len(p))
+	if len(p) != int(mt.samples[j].size) {
+		return nil, fmt.Errorf("remux: PID %d: sample %d is %d bytes on the second pass, %d on the first", mt.pid, j, len(p), mt.samples[j].size)
+	}
+	return p, nil
+}
+
 // presentation lays the collected tracks out with the first picture at time
-// zero; payloads are read back from the spool as the MP4 is written. It
+// zero; the second pass supplies the payloads as the MP4 is written. It
 // returns the presentation's duration (the video's, if there is video).
-func (rm *remuxer) presentation(spool *os.File) (*pmp4.Presentation, time.Duration, error) {
+func (rm *remuxer) presentation() (*pmp4.Presentation, time.Duration, error) {
 	// Time zero is the first picture, or without video the earliest sound.
 	var zero int64 // 90 kHz, relative to rm.ref
 	video := false
@@ -482,15 +546,6 @@ func (rm *remuxer) presentation(spool *os.File) (*pmp4.Presentation, time.Durati
 			zero = at
 		}
 	}
-	var buf []byte
-	read := func(off int64, size uint32) ([]byte, error) {
-		if cap(buf) < int(size) {
-			buf = make([]byte, size)
-		}
-		b := buf[:size]
-		_, err := spool.ReadAt(b, off)
-		return b, err
-	}
 	pres := &pmp4.Presentation{}
 	var dur time.Duration
 	for i, t := range rm.tracks {
@@ -506,7 +561,7 @@ func (rm *remuxer) presentation(spool *os.File) (*pmp4.Presentation, time.Durati
 			elapsed += step
 			pt.Samples[j] = &pmp4.Sample{
 				Duration: uint32(step), PTSOffset: s.cts, IsNonSyncSample: !s.sync, PayloadSize: s.size,
-				GetPayload: func() ([]byte, error) { return read(s.off, s.size) },
+				GetPayload: func() ([]byte, error) { return rm.payload(t, j) },
 			}
 		}
 		if t.frame == 0 {
@@ -539,21 +594,4 @@ func (t *mp4Track) step(j int) int64 {
 		}
 	}
 	return nominal
-}
-
-// progressWriter reports the share of an MP4 written after the demux.
-type progressWriter struct {
-	w        io.Writer
-	total    int64
-	written  int64
-	progress func(float64)
-}
-
-func (p *progressWriter) Write(b []byte) (int, error) {
-	n, err := p.w.Write(b)
-	p.written += int64(n)
-	if p.total > 0 {
-		p.progress(demuxShare + (1-demuxShare)*min(1, float64(p.written)/float64(p.total)))
-	}
-	return n, err
 }
