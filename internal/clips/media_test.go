@@ -259,7 +259,7 @@ func TestCopyClipsCutAtKeyframesWithEveryAudioTrack(t *testing.T) {
 			if err := e.Submit(Spec{ClipID: id, FeedID: feed, Start: start, End: end, Format: format}); err != nil {
 				t.Fatal(err)
 			}
-			up := ups.final(t, id, time.Minute)
+			up := ups.final(t, id, 3*time.Minute)
 			if up.Status != StatusReady {
 				t.Fatalf("clip %s: %+v", id, up)
 			}
@@ -409,7 +409,7 @@ func TestCancelStopsFFmpegAndRemovesFiles(t *testing.T) {
 	if err := e.Submit(Spec{ClipID: id, FeedID: feed, Start: t0.Add(time.Second), End: t0.Add(29 * time.Second), Mode: ModeExact}); err != nil {
 		t.Fatal(err)
 	}
-	ups.wait(t, id, time.Minute, func(up Update) bool { return up.Status == StatusRunning && up.Progress > 0 })
+	ups.wait(t, id, 3*time.Minute, func(up Update) bool { return up.Status == StatusRunning && up.Progress > 0 })
 	if err := e.Cancel(id); err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +417,7 @@ func TestCancelStopsFFmpegAndRemovesFiles(t *testing.T) {
 	if err := e.Submit(Spec{ClipID: "after", FeedID: feed, Start: t0, End: t0.Add(2 * time.Second), Format: FormatTS}); err != nil {
 		t.Fatal(err)
 	}
-	if up := ups.final(t, "after", time.Minute); up.Status != StatusReady {
+	if up := ups.final(t, "after", 3*time.Minute); up.Status != StatusReady {
 		t.Fatalf("clip after the canceled one: %+v", up)
 	}
 	for _, up := range ups.of(id) {
@@ -439,7 +439,7 @@ func TestRangeWithoutMediaFails(t *testing.T) {
 		if err := e.Submit(Spec{ClipID: id, FeedID: feed, Start: t0.Add(-2 * time.Minute), End: t0.Add(-time.Minute), Mode: mode}); err != nil {
 			t.Fatal(err)
 		}
-		up := ups.final(t, id, time.Minute)
+		up := ups.final(t, id, 3*time.Minute)
 		if up.Status != StatusFailed || !strings.Contains(up.Error, "no recorded media") {
 			t.Fatalf("clip %s: %+v, want failed with no recorded media", id, up)
 		}
@@ -475,7 +475,7 @@ func TestOpenClipWaitsForEndAndRecording(t *testing.T) {
 	}
 	stillQueued() // 14 s is not recorded yet
 	a.Add(segs[2:]...)
-	up := ups.final(t, id, time.Minute)
+	up := ups.final(t, id, 3*time.Minute)
 	if up.Status != StatusReady {
 		t.Fatalf("clip: %+v", up)
 	}
