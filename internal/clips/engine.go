@@ -140,8 +140,9 @@ type job struct {
 }
 
 // New returns an engine writing clips into cfg.Dir from arch, calling update
-// on every change of a job's state (from the engine's goroutines, one job's
-// updates in order). Jobs run once Run is called.
+// on every change of a job's state: from the engine's goroutines, for
+// different clips concurrently, for one clip in order. Jobs run once Run is
+// called.
 func New(cfg Config, arch Source, update func(Update), log *slog.Logger) *Engine {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
@@ -247,7 +248,9 @@ func (e *Engine) SetEnd(clipID string, end time.Time) error {
 		// The new end may not be recorded yet: back to waiting.
 		e.ready = slices.DeleteFunc(e.ready, func(r *job) bool { return r == j })
 		j.phase = phaseNew
-		e.startLocked(j)
+		if !e.stopped {
+			e.startLocked(j)
+		}
 	}
 	return nil
 }

@@ -39,6 +39,10 @@ const (
 	// transport stream's order and the MP4's (by time) differ by no more
 	// than the muxer's audio/video skew, a second or so.
 	maxPending = 256 << 20
+	// maxMP4Data bounds a copy clip's media in MP4: the writer's chunk
+	// offsets are 32-bit (about 28 minutes at 20 Mbit/s), and the index
+	// comes before the media.
+	maxMP4Data = 4<<30 - 64<<20
 )
 
 // mp4Track collects one track's samples while the transport stream is read.
@@ -545,6 +549,15 @@ func (rm *remuxer) presentation() (*pmp4.Presentation, time.Duration, error) {
 		if at := t.samples[0].dts * archive.PTSClock / t.scale; i == 0 || at < zero {
 			zero = at
 		}
+	}
+	var total int64
+	for _, t := range rm.tracks {
+		for _, s := range t.samples {
+			total += int64(s.size)
+		}
+	}
+	if total > maxMP4Data {
+		return nil, 0, fmt.Errorf("%w: %d MB of media is more than the MP4 writer's 32-bit offsets reach; cut it as ts, or in parts", ErrNotMP4, total/1e6)
 	}
 	pres := &pmp4.Presentation{}
 	var dur time.Duration
