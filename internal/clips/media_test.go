@@ -40,11 +40,7 @@ var fixture struct {
 // archive segments of at least 4 s starting at t0. Made once per test run.
 func fixtureSegments(t *testing.T) []archive.Segment {
 	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	needFFmpeg(t)
 	fixture.once.Do(func() {
 		fixture.dir, fixture.err = os.MkdirTemp("", "clips-fixture-")
 		if fixture.err != nil {
@@ -71,6 +67,15 @@ func fixtureSegments(t *testing.T) []archive.Segment {
 		t.Fatal(fixture.err)
 	}
 	return fixture.segs
+}
+
+func needFFmpeg(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
 }
 
 func TestMain(m *testing.M) {
@@ -484,5 +489,38 @@ func TestOpenClipWaitsForEndAndRecording(t *testing.T) {
 	}
 	if err := e.SetEnd(id, t0.Add(20*time.Second)); !errors.Is(err, ErrUnknownClip) {
 		t.Errorf("SetEnd after the clip is cut: %v, want ErrUnknownClip", err)
+	}
+}
+
+// TestCopyToMP4RefusesATrackItCannotCarry cuts a stream with MPEG-1 Layer II
+// audio: MP4 copy fails naming the track rather than leaving it out, and
+// the TS copy keeps it.
+func TestCopyToMP4RefusesATrackItCannotCarry(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "mp2.ts")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "mp2", "-f", "mpegts", src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	segs, err := clipstest.Split(src, filepath.Join(dir, "archive"), "mp2", t0, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := clipstest.NewArchive()
+	a.Add(segs...)
+	e, ups, _ := startEngine(t, a, 1)
+	for _, format := range []string{FormatMP4, FormatTS} {
+		if err := e.Submit(Spec{ClipID: "mp2-" + format, FeedID: "mp2", Start: t0, End: t0.Add(2 * time.Second), Format: format}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if up := ups.final(t, "mp2-mp4", 3*time.Minute); up.Status != StatusFailed || !strings.Contains(up.Error, "MPEG-1 audio") {
+		t.Fatalf("mp4 copy: %+v, want failed naming the MPEG-1 audio track", up)
+	}
+	if up := ups.final(t, "mp2-ts", 3*time.Minute); up.Status != StatusReady {
+		t.Fatalf("ts copy: %+v", up)
 	}
 }

@@ -24,9 +24,10 @@ import (
 	"github.com/podium-broadcast/podium/internal/ts"
 )
 
-// ErrNotMP4 is returned for a copy clip in MP4 of a stream with a video or
-// audio codec that the remuxer cannot put in MP4 without re-encoding.
-var ErrNotMP4 = errors.New("codec cannot be remuxed to MP4")
+// ErrNotMP4 is returned for a copy clip in MP4 that the remuxer cannot
+// write: a video or audio codec it cannot put in MP4 without re-encoding,
+// or more media than the MP4 writer reaches.
+var ErrNotMP4 = errors.New("cannot copy into MP4")
 
 const (
 	aacFrameSamples = 1024
