@@ -41,8 +41,8 @@ func (rep *report) markdown() string {
 		lead = append(lead, fmt.Sprintf("%s in %s (%.2f× the time of `ffmpeg -c copy`, %s)",
 			strings.ToUpper(f.format), ms(e), float64(e)/float64(x), ms(x)))
 	}
-	p("**A %s copy clip of a %d Mbit/s feed: %s** (medians of %d runs each).\n\n",
-		o.clipLen, o.bitrate/1_000_000, strings.Join(lead, "; "), o.runs)
+	p("**A %g s copy clip of a %d Mbit/s feed: %s** (medians of %d runs each).\n\n",
+		o.clipLen.Seconds(), o.bitrate/1_000_000, strings.Join(lead, "; "), o.runs)
 
 	p("| Format | Exporter | Wall time, median (range) | CPU time, median | Clip size | Clip duration (ffprobe) |\n")
 	p("|---|---|---|---|---|---|\n")
@@ -60,21 +60,22 @@ func (rep *report) markdown() string {
 	p(`
 ### Method
 
-The feed is made at bench time: ffmpeg encodes %[1]s of 720p50 (testsrc2) as H.264 (x264
+The feed is made at bench time: ffmpeg encodes %[1]g s of 720p50 (testsrc2) as H.264 (x264
 ultrafast, constant %[2]d Mbit/s with filler, a keyframe every second) with an AAC and an AC-3
 track, muxed at a constant %[2]d Mbit/s, then cut into archive segments of 4 s laid out as the
-recorder lays them out (internal/clips/clipstest). The clip runs from 5.5 s for %[3]s; the %[4]d
+recorder lays them out (internal/clips/clipstest). The clip runs from 5.5 s for %[3]g s; the %[4]d
 segments covering it (%.1[5]f MB) are in the page cache for every run. Each run exports it once
 with the clip engine (a fresh engine, one worker, timed from Submit to the ready update, so
 including the JPEG thumbnail (an ffmpeg process decoding one keyframe) and the fsync before the
 rename, which ffmpeg does not do) and once with `+"`ffmpeg -ss START -i concat:SEG1|SEG2|... -t %[6]s -map 0 -c copy`"+`
 over the same segment files, alternating, %[7]d runs each per format; the clip is deleted after each
 run. Both cut at the keyframe at or before the start; the engine ends at the first keyframe at or
-after the end, ffmpeg at the end. CPU time is the process's user+system time (for the engine, the
+after the end, ffmpeg at the end; the engine's TS keeps every packet as recorded, the muxer's null
+padding included, where ffmpeg's remux drops it, hence the larger file. CPU time is the process's user+system time (for the engine, the
 bench process's own plus its thumbnail child's). The machine is shared and noisy: compare ratios,
 not absolutes.
 %[8]s
-`, o.feedLen, o.bitrate/1_000_000, o.clipLen, rep.segments, float64(rep.segmentBytes)/1e6,
+`, o.feedLen.Seconds(), o.bitrate/1_000_000, o.clipLen.Seconds(), rep.segments, float64(rep.segmentBytes)/1e6,
 		seconds(o.clipLen), o.runs, endMarker)
 	return w.String()
 }

@@ -91,6 +91,10 @@ type remuxer struct {
 	second  bool
 	dm      *demuxer
 	pending int64 // bytes in the tracks' pending payloads
+	// served is the payload last given to the MP4 writer, which has written
+	// it by the time it asks for the next; free holds such buffers for reuse.
+	served []byte
+	free   [][]byte
 }
 
 // writeMP4 remuxes the span to an MP4 file at dst. It returns the
@@ -432,7 +436,7 @@ func (rm *remuxer) video(mt *mp4Track, pts, dts int64, nalus [][]byte, sync bool
 		mt.samples = append(mt.samples, mp4Sample{dts: d, cts: int32(rm.rel(pts) - d), size: uint32(size), sync: sync})
 		return nil
 	}
-	payload := make([]byte, 0, size)
+	payload := rm.buffer(size)[:0]
 	for _, n := range nalus {
 		payload = binary.BigEndian.AppendUint32(payload, uint32(len(n)))
 		payload = append(payload, n...)
@@ -482,7 +486,9 @@ func (rm *remuxer) ac3(mt *mp4Track, pts int64, pes []byte) error {
 func (rm *remuxer) audio(mt *mp4Track, pts int64, aus [][]byte) error {
 	if rm.second {
 		for _, au := range aus {
-			if err := rm.hold(mt, bytes.Clone(au)); err != nil {
+			b := rm.buffer(len(au))
+			copy(b, au)
+			if err := rm.hold(mt, b); err != nil {
 				return err
 			}
 		}
@@ -493,6 +499,19 @@ func (rm *remuxer) audio(mt *mp4Track, pts int64, aus [][]byte) error {
 		mt.samples = append(mt.samples, mp4Sample{dts: base + int64(i)*mt.frame, size: uint32(len(au)), sync: true})
 	}
 	return nil
+}
+
+// buffer returns n bytes to build a payload in, reusing a buffer the MP4
+// writer is done with: 20 Mbit/s is a lot to leave to the garbage collector.
+func (rm *remuxer) buffer(n int) []byte {
+	if k := len(rm.free); k > 0 {
+		b := rm.free[k-1]
+		rm.free = rm.free[:k-1]
+		if cap(b) >= n {
+			return b[:n]
+		}
+	}
+	return make([]byte, n, n+n/4)
 }
 
 // hold keeps a payload of the second pass until the MP4 writer asks for it.
@@ -523,6 +542,10 @@ func (rm *remuxer) payload(mt *mp4Track, j int) ([]byte, error) {
 	mt.pending = mt.pending[1:]
 	mt.delivered++
 	rm.pending -= int64(len(p))
+	if rm.served != nil {
+		rm.free = append(rm.free, rm.served)
+	}
+	rm.served = p
 	if len(p) != int(mt.samples[j].size) {
 		return nil, fmt.Errorf("remux: PID %d: sample %d is %d bytes on the second pass, %d on the first", mt.pid, j, len(p), mt.samples[j].size)
 	}
