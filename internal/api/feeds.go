@@ -26,7 +26,9 @@ type feedJSON struct {
 	CallerSource            *callerSourceJSON `json:"caller_source,omitempty"`
 	PublishPassphrase       string            `json:"publish_passphrase,omitempty"`
 	BackupPublishPassphrase string            `json:"backup_publish_passphrase,omitempty"`
-	CreatedAt               *string           `json:"created_at"`
+	// Recording is the feed's archive setting.
+	Recording *recordingPolicyJSON `json:"recording"`
+	CreatedAt *string              `json:"created_at"`
 }
 
 type switchingJSON struct {
@@ -55,7 +57,7 @@ type publisherJSON struct {
 }
 
 func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
-	out := feedJSON{ID: f.ID, Name: f.Name, Kind: string(f.Kind), CreatedAt: formatTime(f.CreatedAt)}
+	out := feedJSON{ID: f.ID, Name: f.Name, Kind: string(f.Kind), Recording: recordingPolicyOut(f.Recording), CreatedAt: formatTime(f.CreatedAt)}
 	if admin && s.Sources != nil {
 		if st, ok := s.Sources.Status(f.ID); ok {
 			onAir := st.OnAir
@@ -117,11 +119,12 @@ func (s *server) getFeed(w http.ResponseWriter, r *http.Request) {
 }
 
 type createFeedRequest struct {
-	ID                      string  `json:"id"`
-	Name                    string  `json:"name"`
-	Kind                    *string `json:"kind"`
-	PublishPassphrase       *string `json:"publish_passphrase"`
-	BackupPublishPassphrase *string `json:"backup_publish_passphrase"`
+	ID                      string               `json:"id"`
+	Name                    string               `json:"name"`
+	Kind                    *string              `json:"kind"`
+	PublishPassphrase       *string              `json:"publish_passphrase"`
+	BackupPublishPassphrase *string              `json:"backup_publish_passphrase"`
+	Recording               *recordingPolicyJSON `json:"recording"`
 }
 
 func (s *server) createFeed(w http.ResponseWriter, r *http.Request) {
@@ -131,7 +134,11 @@ func (s *server) createFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := catalog.Feed{ID: req.ID, Name: req.Name, Kind: catalog.KindMultilateral, PublishPassphrase: catalog.NewPassphrase(),
-		BackupPublishPassphrase: catalog.NewPassphrase(), CreatedAt: s.now()}
+		BackupPublishPassphrase: catalog.NewPassphrase(), Recording: catalog.DefaultRecording, CreatedAt: s.now()}
+	if err := req.Recording.apply(&f.Recording); err != nil {
+		writeError(w, err)
+		return
+	}
 	if req.Kind != nil {
 		f.Kind = catalog.FeedKind(*req.Kind)
 	}

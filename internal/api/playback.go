@@ -18,6 +18,9 @@ type Playback interface {
 	// URL returns the path, under /hls/, of the multivariant playlist of
 	// feedID for broadcasterID ("" for the operator), and when it expires.
 	URL(feedID, broadcasterID string) (path string, expires time.Time)
+	// ArchiveURL returns the path of the time-shift playlist of feedID from
+	// from to to, or following the live edge (start-over) when to is zero.
+	ArchiveURL(feedID, broadcasterID string, from, to time.Time) (path string, expires time.Time)
 	// BaseURL is the scheme and host to put before the path, such as a CDN's;
 	// empty means the host the request came to.
 	BaseURL() string
@@ -40,11 +43,44 @@ func (s *server) playback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path, expires := s.Playback.URL(id, who(r).broadcasterID)
+	q := r.URL.Query()
+	if q.Has("from") || q.Has("to") {
+		from, to, err := s.timeShiftRange(q.Get("from"), q.Get("to"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		path, expires = s.Playback.ArchiveURL(id, who(r).broadcasterID, from, to)
+	}
 	base := s.Playback.BaseURL()
 	if base == "" {
 		base = requestScheme(r) + "://" + r.Host
 	}
 	writeJSON(w, http.StatusOK, playbackJSON{HLSURL: strings.TrimSuffix(base, "/") + path, ExpiresAt: formatTime(expires)})
+}
+
+// timeShiftRange reads the from and to of a time-shift request: from is
+// required; an empty to means start-over, "now" the present.
+func (s *server) timeShiftRange(fromArg, toArg string) (from, to time.Time, err *Error) {
+	now := s.now()
+	if fromArg == "" {
+		return from, to, badRequest("from", "from is required with to: the start of the time-shift, an RFC 3339 time")
+	}
+	if from, err = parseInstant("from", fromArg, now); err != nil {
+		return from, to, err
+	}
+	if toArg != "" {
+		if to, err = parseInstant("to", toArg, now); err != nil {
+			return from, to, err
+		}
+		if !to.After(from) {
+			return from, to, badRequest("to", "to must be after from")
+		}
+	}
+	if from.After(now) {
+		return from, to, badRequest("from", "from is in the future")
+	}
+	return from, to, nil
 }
 
 func requestScheme(r *http.Request) string {

@@ -57,6 +57,8 @@ type Deps struct {
 	// broadcasters' push destinations; nil when they do not run.
 	Callers CallStatuses
 	Pushes  CallStatuses
+	// Archive reports on recordings; nil when recording is off.
+	Archive Archive
 	// Auth locks out addresses after too many wrong tokens; nil: no limit.
 	Auth *ratelimit.Limiter
 }
@@ -114,6 +116,8 @@ func (s *server) routes(r chi.Router) {
 	r.Get("/feeds", s.listFeeds)
 	r.Post("/feeds", s.admin(s.createFeed))
 	r.Get("/feeds/{id}", s.getFeed)
+	r.Patch("/feeds/{id}", s.admin(s.patchFeed))
+	r.Get("/feeds/{id}/recording", s.getRecording)
 	r.Delete("/feeds/{id}", s.admin(s.deleteFeed))
 	r.Post("/feeds/{id}/switch", s.admin(s.switchSource))
 	r.Put("/feeds/{id}/source", s.admin(s.putCallerSource))

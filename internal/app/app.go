@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/podium-broadcast/podium/internal/api"
+	"github.com/podium-broadcast/podium/internal/archive"
 	"github.com/podium-broadcast/podium/internal/config"
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hls"
@@ -49,9 +50,11 @@ type App struct {
 	RTMP       *rtmpserver.Server
 	Sources    *ingest.Switcher
 	// Callers pull feeds from encoders that listen; Pushes send feeds to broadcasters' receivers that listen.
-	Callers    *srtserver.Callers
-	Pushes     *srtserver.Pushes
-	HLS        *hls.Server
+	Callers *srtserver.Callers
+	Pushes  *srtserver.Pushes
+	HLS     *hls.Server
+	// Archive records the feeds and serves their recordings.
+	Archive    *archive.Archive
 	AdminToken string
 	// AdminTokenCreated is true when the admin token was generated at this start.
 	AdminTokenCreated bool
@@ -128,6 +131,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
+	archiveDir := cfg.ArchiveDir
+	if archiveDir == "" {
+		archiveDir = filepath.Join(cfg.DataDir, "archive")
+	}
+	a.Archive, err = archive.Open(ctx, archive.Config{Dir: archiveDir, SegmentDuration: cfg.ArchiveSegment, MaxAge: cfg.ArchiveMaxAge,
+		MaxBytes: int64(cfg.ArchiveMaxBytes), MinFree: int64(cfg.ArchiveMinFree), Disabled: !cfg.Record},
+		a.Hub, st, archive.NewMetrics(reg), log)
+	if err != nil {
+		a.httpLn.Close()
+		st.Close()
+		return nil, err
+	}
+	st.OnChange(a.Archive.CatalogChanged)
 	key, err := hls.LoadKey(cfg.DataDir, os.Getenv("PODIUM_HLS_SIGNING_KEY"))
 	if err != nil {
 		st.Close()
@@ -143,14 +159,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	hlsCfg.PartMinDuration, hlsCfg.SegmentMinDuration = cfg.HLSPart, cfg.HLSSegment
 	// The API and HLS share one HTTP listener, and so one limiter.
 	httpAuth := a.AuthLimiter("http")
-	hlsCfg.Auth, hlsCfg.Connections = httpAuth, a.Connections
+	hlsCfg.Auth, hlsCfg.Connections, hlsCfg.Archive = httpAuth, a.Connections, a.Archive
 	a.HLS = hls.New(hlsCfg, signer, st, a.Hub, a.Deliveries, hls.NewMetrics(reg), log)
 
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	apiHandler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
 		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Sources: a.Sources, Auth: httpAuth,
-		Callers: a.Callers, Pushes: a.Pushes})
+		Callers: a.Callers, Pushes: a.Pushes, Archive: a.Archive})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/metrics", apiHandler)
@@ -205,6 +221,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Sources.Run(ctx) })
 	wg.Go(func() { a.Callers.Run(ctx) })
 	wg.Go(func() { a.Pushes.Run(ctx) })
+	wg.Go(func() { a.Archive.Run(ctx) })
 	wg.Go(func() {
 		if err := a.SRT.Serve(ctx); err != nil {
 			errs <- err

@@ -42,8 +42,21 @@ type Feed struct {
 	PublishPassphrase string
 	// BackupPublishPassphrase is the backup source's: a leaked key opens one source.
 	BackupPublishPassphrase string
-	CreatedAt               time.Time
+	// Recording is whether and how long the feed is archived.
+	Recording RecordingPolicy
+	CreatedAt time.Time
 }
+
+// RecordingPolicy is a feed's archive setting.
+type RecordingPolicy struct {
+	Enabled bool
+	// MaxAge and MaxBytes bound the feed's archive; 0 takes the server's default.
+	MaxAge   time.Duration
+	MaxBytes int64
+}
+
+// DefaultRecording is a new feed's: recorded, with the server's retention.
+var DefaultRecording = RecordingPolicy{Enabled: true}
 
 // Broadcaster is a rights-holding broadcaster: a tenant with its own SRT
 // passphrase and API key.

@@ -46,6 +46,12 @@ type Config struct {
 	AuthWindow                   time.Duration `yaml:"auth_window" flag:"auth-window" env:"PODIUM_AUTH_WINDOW" help:"span over which failed authentications are counted, and how long a lockout lasts"`
 	MaxConnections               int           `yaml:"max_connections" flag:"max-connections" env:"PODIUM_MAX_CONNECTIONS" help:"most SRT connections and HLS viewers at once, all together (0: no limit)"`
 	MaxConnectionsPerBroadcaster int           `yaml:"max_connections_per_broadcaster" flag:"max-connections-per-broadcaster" env:"PODIUM_MAX_CONNECTIONS_PER_BROADCASTER" help:"most SRT pulls and HLS viewers of one broadcaster at once (0: no limit)"`
+	Record                       bool          `yaml:"record" flag:"record" env:"PODIUM_RECORD" help:"record every feed whose own setting says so (false: record nothing)"`
+	ArchiveDir                   string        `yaml:"archive_dir" flag:"archive-dir" env:"PODIUM_ARCHIVE_DIR" help:"directory of the archive's segments and index (default: DATA_DIR/archive)"`
+	ArchiveSegment               time.Duration `yaml:"archive_segment" flag:"archive-segment" env:"PODIUM_ARCHIVE_SEGMENT" help:"least length of an archive segment (segments end on keyframes)"`
+	ArchiveMaxAge                time.Duration `yaml:"archive_max_age" flag:"archive-max-age" env:"PODIUM_ARCHIVE_MAX_AGE" help:"how long a feed's recording is kept unless the feed sets its own (0: no limit)"`
+	ArchiveMaxBytes              ByteSize      `yaml:"archive_max_bytes" flag:"archive-max-bytes" env:"PODIUM_ARCHIVE_MAX_BYTES" help:"largest archive of one feed unless the feed sets its own, with K, M, G or T (binary; 0: no limit)"`
+	ArchiveMinFree               ByteSize      `yaml:"archive_min_free" flag:"archive-min-free" env:"PODIUM_ARCHIVE_MIN_FREE" help:"free disk space below which recording stops (with an alert in logs and metrics) while live delivery goes on"`
 	MaxPublishBitrate            Bitrate       `yaml:"max_publish_bitrate" flag:"max-publish-bitrate" env:"PODIUM_MAX_PUBLISH_BITRATE" help:"highest ingest bitrate of a feed, in bit/s with an optional k, M or G; a publisher above it for 2 s is cut (0: no limit)"`
 }
 
@@ -72,6 +78,11 @@ var Default = Config{
 	MaxConnections:               1000,
 	MaxConnectionsPerBroadcaster: 20,
 	MaxPublishBitrate:            100 * Mbps,
+
+	Record:         true,
+	ArchiveSegment: 4 * time.Second,
+	ArchiveMaxAge:  7 * 24 * time.Hour,
+	ArchiveMinFree: 2 * GiB,
 }
 
 // Setting describes one field of Config.
@@ -106,6 +117,8 @@ func Flags(fs *pflag.FlagSet) {
 		case int:
 			fs.Int(s.Flag, d, help)
 		case Bitrate:
+			fs.String(s.Flag, d.String(), help)
+		case ByteSize:
 			fs.String(s.Flag, d.String(), help)
 		}
 	}
@@ -179,6 +192,12 @@ func set(field reflect.Value, raw string) error {
 			return err
 		}
 		field.SetInt(int64(b))
+	case ByteSize:
+		b, err := ParseByteSize(raw)
+		if err != nil {
+			return err
+		}
+		field.SetInt(int64(b))
 	default:
 		field.SetString(raw)
 	}
@@ -203,7 +222,8 @@ func (c Config) Validate() error {
 		min  time.Duration
 	}{{"srt_latency", c.SRTLatency, 20 * time.Millisecond}, {"publisher_grace", c.PublisherGrace, 0}, {"reader_max_lag", c.ReaderMaxLag, 100 * time.Millisecond},
 		{"switch_stall", c.SwitchStall, 100 * time.Millisecond}, {"switch_hold", c.SwitchHold, 0},
-		{"hls_token_ttl", c.HLSTokenTTL, time.Minute}, {"hls_part", c.HLSPart, 100 * time.Millisecond}, {"hls_segment", c.HLSSegment, 500 * time.Millisecond}} {
+		{"hls_token_ttl", c.HLSTokenTTL, time.Minute}, {"hls_part", c.HLSPart, 100 * time.Millisecond}, {"hls_segment", c.HLSSegment, 500 * time.Millisecond},
+		{"archive_segment", c.ArchiveSegment, time.Second}, {"archive_max_age", c.ArchiveMaxAge, 0}} {
 		if d.v < d.min {
 			return fmt.Errorf("%s %v must be at least %v", d.name, d.v, d.min)
 		}
@@ -236,7 +256,8 @@ func (c Config) validateSecurity() error {
 		name string
 		v    int64
 	}{{"auth_max_failures", int64(c.AuthMaxFailures)}, {"max_connections", int64(c.MaxConnections)},
-		{"max_connections_per_broadcaster", int64(c.MaxConnectionsPerBroadcaster)}, {"max_publish_bitrate", int64(c.MaxPublishBitrate)}} {
+		{"max_connections_per_broadcaster", int64(c.MaxConnectionsPerBroadcaster)}, {"max_publish_bitrate", int64(c.MaxPublishBitrate)},
+		{"archive_max_bytes", int64(c.ArchiveMaxBytes)}, {"archive_min_free", int64(c.ArchiveMinFree)}} {
 		if n.v < 0 {
 			return fmt.Errorf("%s %d must not be negative (0 means no limit)", n.name, n.v)
 		}

@@ -100,7 +100,7 @@ func Seed(ctx context.Context, st *store.Store, dataDir string) (creds Credentia
 	}
 	now := time.Now()
 	for _, f := range Feeds {
-		feed := catalog.Feed{ID: f.ID, Name: f.Name, Kind: f.Kind, PublishPassphrase: catalog.NewPassphrase(),
+		feed := catalog.Feed{ID: f.ID, Name: f.Name, Kind: f.Kind, PublishPassphrase: catalog.NewPassphrase(), Recording: catalog.DefaultRecording,
 			BackupPublishPassphrase: catalog.NewPassphrase(), CreatedAt: now}
 		if err := st.CreateFeed(ctx, feed); err != nil {
 			return creds, false, fmt.Errorf("seed feed %s: %w", f.ID, err)

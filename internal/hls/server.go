@@ -52,6 +52,8 @@ type Config struct {
 	Auth *ratelimit.Limiter
 	// Connections bounds the viewers (with the other connections); nil: no limit.
 	Connections *limits.ConnectionLimiter
+	// Archive serves time-shift playback; nil: live only.
+	Archive Archive
 }
 
 // DefaultConfig is the HLS delivery's configuration unless told otherwise.
@@ -236,6 +238,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if isArchiveFile(file) {
+		s.serveTimeShift(w, r, claims, token, feedID, file, kind)
+		return
+	}
 	m, err := s.muxer(r.Context(), feedID)
 	if err != nil {
 		w.Header().Set("Retry-After", "2")
@@ -264,6 +270,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.bytes.Add(float64(rec.bytes))
 	if v != nil {
 		v.delivery.AddBytes(rec.bytes)
+	}
+}
+
+// serveTimeShift serves the archive to a viewer, counted as its HLS delivery.
+func (s *Server) serveTimeShift(w http.ResponseWriter, r *http.Request, claims Claims, token, feedID, file, kind string) {
+	var v *viewer
+	if claims.BroadcasterID != "" {
+		var err error
+		if v, err = s.viewer(claims, token, r); err != nil {
+			s.refuseOverLimit(w, kind, claims, r, err)
+			return
+		}
+	}
+	n := s.serveArchive(w, r, feedID, file)
+	s.metrics.bytes.Add(float64(n))
+	if v != nil {
+		v.delivery.AddBytes(n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
 )
@@ -12,12 +13,26 @@ import (
 func (s *Store) CreateFeed(ctx context.Context, f catalog.Feed) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO feeds (id, name, kind, publish_passphrase, backup_publish_passphrase, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			f.ID, f.Name, string(f.Kind), f.PublishPassphrase, f.BackupPublishPassphrase, formatTime(f.CreatedAt))
+			`INSERT INTO feeds (id, name, kind, publish_passphrase, backup_publish_passphrase, record, record_max_age_s, record_max_bytes, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ID, f.Name, string(f.Kind), f.PublishPassphrase, f.BackupPublishPassphrase,
+			f.Recording.Enabled, int64(f.Recording.MaxAge/time.Second), f.Recording.MaxBytes, formatTime(f.CreatedAt))
 		if isUniqueViolation(err) {
 			return fmt.Errorf("feed %q already exists: %w", f.ID, catalog.ErrConflict)
 		}
 		return err
+	})
+}
+
+// SetRecording changes a feed's archive setting.
+func (s *Store) SetRecording(ctx context.Context, id string, p catalog.RecordingPolicy) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE feeds SET record = ?, record_max_age_s = ?, record_max_bytes = ? WHERE id = ?`,
+			p.Enabled, int64(p.MaxAge/time.Second), p.MaxBytes, id)
+		if err != nil {
+			return err
+		}
+		return affectedOne(res, "feed", id)
 	})
 }
 
@@ -33,7 +48,8 @@ func (s *Store) DeleteFeed(ctx context.Context, id string) error {
 }
 
 func (s *Store) loadFeeds(ctx context.Context) ([]catalog.Feed, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, kind, publish_passphrase, backup_publish_passphrase, created_at FROM feeds ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, kind, publish_passphrase, backup_publish_passphrase, record, record_max_age_s, record_max_bytes, created_at
+		FROM feeds ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("load feeds: %w", err)
 	}
@@ -42,10 +58,13 @@ func (s *Store) loadFeeds(ctx context.Context) ([]catalog.Feed, error) {
 	for rows.Next() {
 		var f catalog.Feed
 		var kind, created string
-		if err := rows.Scan(&f.ID, &f.Name, &kind, &f.PublishPassphrase, &f.BackupPublishPassphrase, &created); err != nil {
+		var maxAge int64
+		if err := rows.Scan(&f.ID, &f.Name, &kind, &f.PublishPassphrase, &f.BackupPublishPassphrase,
+			&f.Recording.Enabled, &maxAge, &f.Recording.MaxBytes, &created); err != nil {
 			return nil, fmt.Errorf("load feeds: %w", err)
 		}
 		f.Kind = catalog.FeedKind(kind)
+		f.Recording.MaxAge = time.Duration(maxAge) * time.Second
 		if f.CreatedAt, err = parseTime(created); err != nil {
 			return nil, fmt.Errorf("load feed %s: %w", f.ID, err)
 		}

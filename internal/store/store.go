@@ -97,6 +97,10 @@ var migrations = []string{
 		targets TEXT NOT NULL,
 		status INTEGER NOT NULL
 	);`,
+	// 5: each feed's archive setting: recorded or not, and its retention (0: the server's default).
+	`ALTER TABLE feeds ADD COLUMN record INTEGER NOT NULL DEFAULT 1;
+	ALTER TABLE feeds ADD COLUMN record_max_age_s INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE feeds ADD COLUMN record_max_bytes INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // Open opens (creating if needed) the catalog database in dataDir.

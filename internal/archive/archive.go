@@ -1,0 +1,495 @@
+// Package archive records every live feed to disk and finds it again: a
+// recorder per feed reads the hub like any delivery and writes keyframe-aligned
+// MPEG-TS segments (every PID, as received) under the archive directory,
+// indexed with wall-clock and media time. It applies each feed's retention,
+// stops recording (not live delivery) when the disk fills, and answers which
+// segments cover a time range, for time-shift and clips. It does not cut
+// clips (package clips) nor serve HLS (package hls).
+//
+// A segment is first written as SEQ.ts.part, then synced, renamed to SEQ.ts
+// and indexed: a crash loses at most the segment being written, and Open
+// clears what such a crash leaves behind.
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
+	"github.com/podium-broadcast/podium/internal/hub"
+)
+
+// Config shapes the archive.
+type Config struct {
+	// Dir holds the segment files and index.db.
+	Dir string
+	// SegmentDuration is a segment's least length; segments end on keyframes.
+	SegmentDuration time.Duration
+	// MaxAge and MaxBytes are the retention of a feed that sets none (0: no limit).
+	MaxAge   time.Duration
+	MaxBytes int64
+	// MinFree is the free space below which recording stops.
+	MinFree int64
+	// Disabled records nothing; what the archive holds is still served.
+	Disabled bool
+}
+
+// Recording states of a feed.
+const (
+	StateOff       = "off"       // recording is switched off for the feed
+	StateIdle      = "idle"      // waiting for a publisher
+	StateRecording = "recording" // writing segments
+	StateDiskFull  = "disk_full" // stopped until there is room
+	StateError     = "error"     // a write failed; retrying
+)
+
+// Catalog gives the current catalog snapshot.
+type Catalog interface {
+	Snapshot() *catalog.Snapshot
+}
+
+// Archive is the recording of every feed.
+type Archive struct {
+	cfg     Config
+	index   *index
+	hub     *hub.Hub
+	catalog Catalog
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+
+	diskFull  atomic.Bool
+	freeBytes atomic.Int64
+	changed   chan struct{} // the catalog changed: start or stop recorders
+
+	mu    sync.Mutex
+	feeds map[string]*feedState
+	// recorded is closed and replaced whenever a segment is indexed.
+	recorded chan struct{}
+}
+
+// feedState is what the archive knows of one feed.
+type feedState struct {
+	mu       sync.Mutex
+	state    string
+	segments int
+	bytes    int64
+	first    time.Time
+	edge     time.Time
+	lastSeq  int64
+	stop     context.CancelFunc // the running recorder's, nil when none
+	done     chan struct{}
+	policy   catalog.RecordingPolicy
+}
+
+func (s *feedState) setState(state string) {
+	s.mu.Lock()
+	s.state = state
+	s.mu.Unlock()
+}
+
+// Open opens the archive in cfg.Dir, clearing what a crash left behind.
+func Open(ctx context.Context, cfg Config, h *hub.Hub, c Catalog, m *Metrics, log *slog.Logger) (*Archive, error) {
+	if cfg.SegmentDuration <= 0 {
+		return nil, errors.New("archive segment duration must be positive")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("archive directory: %w", err)
+	}
+	idx, err := openIndex(ctx, cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	a := &Archive{cfg: cfg, index: idx, hub: h, catalog: c, log: log, metrics: m, now: time.Now,
+		changed: make(chan struct{}, 1), feeds: make(map[string]*feedState), recorded: make(chan struct{})}
+	if err := a.recover(ctx); err != nil {
+		idx.close()
+		return nil, err
+	}
+	a.checkDisk()
+	m.archive = a
+	return a, nil
+}
+
+// recover makes the files and the index agree: incomplete segments are
+// deleted, as are index rows without a file and files without an index row.
+func (a *Archive) recover(ctx context.Context) error {
+	segs, err := a.index.all(ctx)
+	if err != nil {
+		return err
+	}
+	indexed := make(map[string]bool, len(segs))
+	for _, s := range segs {
+		info, err := os.Stat(s.Path)
+		if err != nil || info.Size() != s.Size {
+			a.log.Warn("archive segment missing or changed; unindexed", "feed", s.Feed, "seq", s.Seq, "path", s.Path)
+			if err := a.index.remove(ctx, s.Feed, s.Seq); err != nil {
+				return err
+			}
+			continue
+		}
+		indexed[s.Path] = true
+		a.feed(s.Feed).add(s)
+	}
+	err = filepath.WalkDir(a.cfg.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		feedID, _, _ := strings.Cut(filepath.ToSlash(strings.TrimPrefix(path, a.cfg.Dir+string(filepath.Separator))), "/")
+		switch {
+		case strings.HasSuffix(path, ".ts.part"):
+			a.log.Warn("archive: incomplete segment from an interrupted run deleted", "feed", feedID, "path", path)
+		case strings.HasSuffix(path, ".ts") && !indexed[path]:
+			a.log.Warn("archive: segment not in the index deleted", "feed", feedID, "path", path)
+		default:
+			return nil
+		}
+		if seq, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSuffix(d.Name(), ".part"), ".ts"), 10, 64); err == nil {
+			st := a.feed(feedID)
+			st.lastSeq = max(st.lastSeq, seq)
+		}
+		return os.Remove(path)
+	})
+	if err != nil {
+		return fmt.Errorf("check archive %s: %w", a.cfg.Dir, err)
+	}
+	return nil
+}
+
+// feed returns the state of feedID, creating it.
+func (a *Archive) feed(feedID string) *feedState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.feeds[feedID]
+	if !ok {
+		st = &feedState{state: StateOff, lastSeq: -1}
+		a.feeds[feedID] = st
+	}
+	return st
+}
+
+func (s *feedState) add(seg Segment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.segments == 0 || seg.Start.Before(s.first) {
+		s.first = seg.Start
+	}
+	s.segments++
+	s.bytes += seg.Size
+	s.edge = later(s.edge, seg.End)
+	s.lastSeq = max(s.lastSeq, seg.Seq)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// segmentAdded is called by a recorder once a segment is indexed.
+func (a *Archive) segmentAdded(seg Segment) {
+	a.feed(seg.Feed).add(seg)
+	a.metrics.segmentsWritten.Inc()
+	a.metrics.bytesWritten.Add(float64(seg.Size))
+	a.mu.Lock()
+	close(a.recorded)
+	a.recorded = make(chan struct{})
+	a.mu.Unlock()
+}
+
+// CatalogChanged is the store's change hook: recorders follow the catalog.
+func (a *Archive) CatalogChanged(*catalog.Snapshot) {
+	select {
+	case a.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Run records the feeds the catalog says to, applies retention and watches
+// the disk until ctx ends, then stops every recorder and closes the index.
+func (a *Archive) Run(ctx context.Context) {
+	a.sync(ctx)
+	disk := time.NewTicker(2 * time.Second)
+	defer disk.Stop()
+	retention := time.NewTicker(30 * time.Second)
+	defer retention.Stop()
+	a.applyRetention(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			a.stopAll()
+			a.index.close()
+			return
+		case <-a.changed:
+			a.sync(ctx)
+		case <-disk.C:
+			a.checkDisk()
+		case <-retention.C:
+			a.applyRetention(ctx)
+		}
+	}
+}
+
+// sync starts a recorder for every feed that is to be recorded and stops the others.
+func (a *Archive) sync(ctx context.Context) {
+	snap := a.catalog.Snapshot()
+	want := make(map[string]catalog.RecordingPolicy)
+	for _, f := range snap.Feeds() {
+		policy := f.Recording
+		policy.Enabled = policy.Enabled && !a.cfg.Disabled
+		want[f.ID] = policy
+	}
+	for id, policy := range want {
+		st := a.feed(id)
+		st.mu.Lock()
+		st.policy = policy
+		running := st.stop != nil
+		st.mu.Unlock()
+		switch {
+		case policy.Enabled && !running:
+			a.start(ctx, id, st)
+		case !policy.Enabled && running:
+			a.stopRecorder(id, st)
+		}
+	}
+	a.mu.Lock()
+	var gone []string
+	for id := range a.feeds {
+		if _, ok := want[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	a.mu.Unlock()
+	for _, id := range gone {
+		a.stopRecorder(id, a.feed(id))
+	}
+}
+
+func (a *Archive) start(ctx context.Context, feedID string, st *feedState) {
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	st.mu.Lock()
+	st.stop, st.done, st.state = cancel, done, StateIdle
+	next := st.lastSeq + 1
+	st.mu.Unlock()
+	r := &recorder{arch: a, feedID: feedID, state: st, nextSeq: next}
+	go func() {
+		defer close(done)
+		r.run(rctx)
+	}()
+}
+
+func (a *Archive) stopRecorder(feedID string, st *feedState) {
+	st.mu.Lock()
+	stop, done := st.stop, st.done
+	st.stop, st.done = nil, nil
+	st.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	stop()
+	<-done
+	a.log.Info("recording stopped", "feed", feedID)
+}
+
+func (a *Archive) stopAll() {
+	a.mu.Lock()
+	ids := make([]string, 0, len(a.feeds))
+	for id := range a.feeds {
+		ids = append(ids, id)
+	}
+	a.mu.Unlock()
+	for _, id := range ids {
+		a.stopRecorder(id, a.feed(id))
+	}
+}
+
+// checkDisk measures the free space and raises or clears the disk-full alert.
+func (a *Archive) checkDisk() {
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(a.cfg.Dir, &fs); err != nil {
+		a.log.Error("archive free space unknown", "dir", a.cfg.Dir, "err", err)
+		return
+	}
+	free := int64(fs.Bavail) * int64(fs.Bsize)
+	a.freeBytes.Store(free)
+	full := free < a.cfg.MinFree
+	if full != a.diskFull.Load() {
+		a.setDiskFull(full, fmt.Errorf("%d bytes free, %d needed", free, a.cfg.MinFree))
+	}
+}
+
+func (a *Archive) setDiskFull(full bool, why error) {
+	if a.diskFull.Swap(full) == full {
+		return
+	}
+	if full {
+		a.log.Error("ALERT archive disk full: recording stopped on every feed, live delivery goes on", "dir", a.cfg.Dir, "reason", why)
+	} else {
+		a.log.Info("archive disk has room again: recording resumes", "dir", a.cfg.Dir, "reason", why)
+	}
+}
+
+// Segments returns the segments of feedID that overlap [from, to), oldest
+// first, or ErrNoMedia.
+func (a *Archive) Segments(feedID string, from, to time.Time) ([]Segment, error) {
+	segs, err := a.index.overlapping(context.Background(), feedID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	if len(segs) == 0 {
+		return nil, ErrNoMedia
+	}
+	return segs, nil
+}
+
+// Segment returns feedID's segment seq.
+func (a *Archive) Segment(feedID string, seq int64) (Segment, error) {
+	segs, err := a.index.query(context.Background(), `SELECT `+segmentColumns+` FROM segments WHERE feed_id = ? AND seq = ?`, feedID, seq)
+	if err != nil {
+		return Segment{}, err
+	}
+	if len(segs) == 0 {
+		return Segment{}, ErrNoMedia
+	}
+	return segs[0], nil
+}
+
+// Edge returns the end of feedID's newest indexed segment.
+func (a *Archive) Edge(feedID string) (time.Time, bool) {
+	a.mu.Lock()
+	st, ok := a.feeds[feedID]
+	a.mu.Unlock()
+	if !ok {
+		return time.Time{}, false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.edge, st.segments > 0
+}
+
+// Recording reports whether feedID's recorder runs (it may be waiting for a publisher).
+func (a *Archive) Recording(feedID string) bool {
+	a.mu.Lock()
+	st, ok := a.feeds[feedID]
+	a.mu.Unlock()
+	if !ok {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.stop != nil
+}
+
+// WaitRecorded blocks until the archive holds feedID up to t, or until it
+// never will: it returns nil once the edge reaches t, or once t is well past
+// while the feed has no publisher (a gap); ErrNotRecording if the feed is not
+// recorded at all.
+func (a *Archive) WaitRecorded(ctx context.Context, feedID string, t time.Time) error {
+	for {
+		a.mu.Lock()
+		wake := a.recorded
+		a.mu.Unlock()
+		if !a.Recording(feedID) {
+			if edge, ok := a.Edge(feedID); ok && !edge.Before(t) {
+				return nil
+			}
+			return ErrNotRecording
+		}
+		if edge, ok := a.Edge(feedID); ok && !edge.Before(t) {
+			return nil
+		}
+		if st := a.Status(feedID); st.State != StateRecording && a.now().After(t.Add(2*a.cfg.SegmentDuration)) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Status is a moment's view of a feed's recording.
+type Status struct {
+	State    string
+	Segments int
+	Bytes    int64
+	// From and To bound what the archive holds; zero when it holds nothing.
+	From, To time.Time
+}
+
+// Status returns feedID's recording status.
+func (a *Archive) Status(feedID string) Status {
+	a.mu.Lock()
+	st, ok := a.feeds[feedID]
+	a.mu.Unlock()
+	if !ok {
+		return Status{State: StateOff}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := Status{State: st.state, Segments: st.segments, Bytes: st.bytes}
+	if st.segments > 0 {
+		s.From, s.To = st.first, st.edge
+	}
+	return s
+}
+
+// Range is a stretch of continuous recording.
+type Range struct{ From, To time.Time }
+
+// Ranges returns the continuous stretches of feedID's recording within
+// [from, to); gaps shorter than tolerance are bridged.
+func (a *Archive) Ranges(feedID string, from, to time.Time, tolerance time.Duration) ([]Range, error) {
+	segs, err := a.index.overlapping(context.Background(), feedID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var out []Range
+	for _, s := range segs {
+		if n := len(out); n > 0 && s.Start.Sub(out[n-1].To) <= tolerance {
+			out[n-1].To = later(out[n-1].To, s.End)
+			continue
+		}
+		out = append(out, Range{From: s.Start, To: s.End})
+	}
+	return out, nil
+}
+
+// FreeBytes is the free space on the archive's disk at the last check.
+func (a *Archive) FreeBytes() int64 { return a.freeBytes.Load() }
+
+// DiskFull reports whether recording is stopped for want of space.
+func (a *Archive) DiskFull() bool { return a.diskFull.Load() }
+
+// feedIDs lists the feeds the archive knows, sorted.
+func (a *Archive) feedIDs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.feeds))
+	for id := range a.feeds {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// segmentPTS is the segment duration in 90 kHz ticks.
+func (a *Archive) segmentPTS() int64 {
+	return int64(a.cfg.SegmentDuration) * PTSClock / int64(time.Second)
+}

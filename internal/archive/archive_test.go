@@ -1,0 +1,136 @@
+package archive
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/podium-broadcast/podium/internal/catalog"
+	"github.com/podium-broadcast/podium/internal/hub"
+)
+
+type fixedCatalog struct{ snap *catalog.Snapshot }
+
+func (c fixedCatalog) Snapshot() *catalog.Snapshot { return c.snap }
+
+func openTest(t testing.TB, dir string, feeds ...catalog.Feed) *Archive {
+	t.Helper()
+	a, err := Open(context.Background(), Config{Dir: dir, SegmentDuration: time.Second},
+		hub.New(hub.DefaultConfig), fixedCatalog{catalog.NewSnapshot(feeds, nil, nil)},
+		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.index.close() })
+	return a
+}
+
+// writeSegment puts a segment file of size bytes in place and, if indexed, in the index.
+func writeSegment(t *testing.T, a *Archive, feed string, seq int64, start time.Time, size int, indexed bool) Segment {
+	t.Helper()
+	dir := filepath.Join(a.cfg.Dir, feed, start.UTC().Format("2006/01/02/15"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := Segment{Feed: feed, Seq: seq, Start: start, End: start.Add(4 * time.Second), Duration: 4 * time.Second,
+		Size: int64(size), Path: filepath.Join(dir, filepathSeq(seq)), Keyframes: []Keyframe{{Offset: 376, PTS: 900}, {Offset: 9400, PTS: 90900}}}
+	if err := os.WriteFile(s.Path, make([]byte, size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if indexed {
+		if err := a.index.add(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		a.feed(feed).add(s)
+	}
+	return s
+}
+
+func filepathSeq(seq int64) string { return strings.Repeat("0", 9) + string(rune('0'+seq)) + ".ts" }
+
+// TestOpenClearsWhatACrashLeft: a half-written segment, a segment renamed
+// but not indexed, and an index row whose file is gone are all removed, and
+// what is complete stays, keyframes and all.
+func TestOpenClearsWhatACrashLeft(t *testing.T) {
+	dir := t.TempDir()
+	a := openTest(t, dir)
+	t0 := time.Date(2028, 7, 14, 20, 0, 0, 0, time.UTC)
+	kept := writeSegment(t, a, "f", 1, t0, 1880, true)
+	unindexed := writeSegment(t, a, "f", 2, t0.Add(4*time.Second), 1880, false)
+	gone := writeSegment(t, a, "f", 3, t0.Add(8*time.Second), 1880, true)
+	os.Remove(gone.Path)
+	part := filepath.Join(filepath.Dir(kept.Path), "0000000004.ts.part")
+	os.WriteFile(part, make([]byte, 100), 0o600)
+	a.index.close()
+
+	a = openTest(t, dir)
+	segs, err := a.Segments("f", t0.Add(-time.Hour), t0.Add(time.Hour))
+	if err != nil || len(segs) != 1 || segs[0].Seq != 1 {
+		t.Fatalf("after recovery: %+v, %v; want segment 1 only", segs, err)
+	}
+	if got := segs[0]; len(got.Keyframes) != 2 || got.Keyframes[1] != kept.Keyframes[1] || !got.Start.Equal(t0) || got.Duration != 4*time.Second {
+		t.Errorf("segment read back as %+v", got)
+	}
+	for _, p := range []string{unindexed.Path, part} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still there", p)
+		}
+	}
+	if _, err := os.Stat(kept.Path); err != nil {
+		t.Error(err)
+	}
+	if st := a.feed("f"); st.lastSeq != 4 {
+		t.Errorf("next segment would reuse a number: last seq %d", st.lastSeq)
+	}
+}
+
+// TestRetentionDeletesOldestByAgeAndSize applies a feed's age limit, then a size limit.
+func TestRetentionDeletesOldestByAgeAndSize(t *testing.T) {
+	now := time.Now()
+	a := openTest(t, t.TempDir())
+	var segs []Segment
+	for i := range 6 {
+		segs = append(segs, writeSegment(t, a, "f", int64(i+1), now.Add(-time.Duration(6-i)*time.Hour), 1000, true))
+	}
+	a.feed("f").policy = catalog.RecordingPolicy{Enabled: true, MaxAge: 150 * time.Minute}
+	a.applyRetention(context.Background())
+	left, _ := a.Segments("f", now.Add(-24*time.Hour), now)
+	if len(left) != 2 || left[0].Seq != 5 {
+		t.Fatalf("after the age limit: %d segments from %d; want 5 and 6", len(left), left[0].Seq)
+	}
+	if _, err := os.Stat(segs[0].Path); !os.IsNotExist(err) {
+		t.Error("the oldest file was not deleted")
+	}
+	a.feed("f").policy = catalog.RecordingPolicy{Enabled: true, MaxBytes: 1500}
+	a.applyRetention(context.Background())
+	left, _ = a.Segments("f", now.Add(-24*time.Hour), now)
+	if st := a.Status("f"); len(left) != 1 || left[0].Seq != 6 || st.Bytes != 1000 || st.Segments != 1 {
+		t.Fatalf("after the size limit: %+v, status %+v", left, st)
+	}
+}
+
+func TestPTSDiffWraps(t *testing.T) {
+	for _, tc := range []struct{ a, b, want int64 }{{100, 50, 50}, {50, 100, -50}, {10, 1<<33 - 10, 20}, {1<<33 - 10, 10, -20}} {
+		if got := PTSDiff(tc.a, tc.b); got != tc.want {
+			t.Errorf("PTSDiff(%d, %d) = %d; want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestKeyframesRoundTrip(t *testing.T) {
+	kfs := []Keyframe{{376, 1 << 32}, {188 * 1000, 5}, {188 * 5000, 1<<33 - 1}}
+	got, err := decodeKeyframes(encodeKeyframes(kfs))
+	if err != nil || len(got) != 3 || got[0] != kfs[0] || got[2] != kfs[2] {
+		t.Fatalf("%v, %v", got, err)
+	}
+	if _, err := decodeKeyframes([]byte{0x80}); err == nil {
+		t.Error("a truncated list decoded")
+	}
+}
