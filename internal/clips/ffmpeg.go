@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/podium-broadcast/podium/internal/archive"
+	"github.com/podium-broadcast/podium/internal/ts"
 )
 
 const (
@@ -146,7 +147,7 @@ func thumbnailMade(path string) error {
 // stream in the span's opening bytes: where ffmpeg's clock starts.
 func startPTS(ctx context.Context, sp span) (int64, error) {
 	r := bufio.NewReaderSize(newSpanReader(ctx, sp, nil), 1<<16)
-	pkt := make([]byte, 188)
+	pkt := make([]byte, ts.PacketSize)
 	earliest := sp.firstPTS
 	seen := map[int]bool{}
 	for read := 0; read < probeBytes; read += len(pkt) {
@@ -157,7 +158,7 @@ func startPTS(ctx context.Context, sp span) (int64, error) {
 			return 0, err
 		}
 		pid := int(pkt[1]&0x1F)<<8 | int(pkt[2])
-		pts, ok := pesPTS(pkt)
+		pts, _, ok := ts.PESTimestamps(pkt)
 		if !ok || seen[pid] {
 			continue
 		}
@@ -167,29 +168,6 @@ func startPTS(ctx context.Context, sp span) (int64, error) {
 		}
 	}
 	return earliest, nil
-}
-
-// pesPTS returns the PTS of the PES that starts in a transport packet, if any.
-func pesPTS(pkt []byte) (int64, bool) {
-	if pkt[0] != 0x47 || pkt[1]&0x40 == 0 {
-		return 0, false
-	}
-	payload := pkt[4:]
-	switch pkt[3] >> 4 & 3 {
-	case 1:
-	case 3:
-		if 5+int(pkt[4]) >= len(pkt) {
-			return 0, false
-		}
-		payload = pkt[5+int(pkt[4]):]
-	default:
-		return 0, false
-	}
-	if len(payload) < 14 || payload[0] != 0 || payload[1] != 0 || payload[2] != 1 || payload[7]&0x80 == 0 {
-		return 0, false
-	}
-	b := payload[9:14]
-	return int64(b[0]>>1&7)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1), true
 }
 
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 6, 64) }

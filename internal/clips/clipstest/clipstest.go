@@ -76,7 +76,7 @@ func (sp *splitter) packet(pkt []byte) error {
 	videoPID, _, _ := sp.scanner.VideoPID()
 	pts, hasPTS := int64(0), false
 	if ts.PID(pkt) == videoPID {
-		pts, hasPTS = PTS(pkt)
+		pts, _, hasPTS = ts.PESTimestamps(pkt)
 	}
 	if rap == 0 {
 		if !hasPTS {
@@ -155,19 +155,6 @@ func (sp *splitter) close() error {
 	sp.segs = append(sp.segs, *sp.cur)
 	sp.cur = nil
 	return nil
-}
-
-// PTS returns the presentation timestamp of the PES that starts in pkt, if any.
-func PTS(pkt []byte) (int64, bool) {
-	if pkt[1]&0x40 == 0 {
-		return 0, false
-	}
-	pes := ts.Payload(pkt)
-	if len(pes) < 14 || pes[0] != 0 || pes[1] != 0 || pes[2] != 1 || pes[7]&0x80 == 0 {
-		return 0, false
-	}
-	b := pes[9:14]
-	return int64(b[0]>>1&0x07)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1), true
 }
 
 // Archive holds segments of feeds in memory and answers as the recorder's
