@@ -415,7 +415,17 @@ func (e *Engine) commit(j *job, res Update) (Update, error) {
 		return res, err
 	}
 	res.Path = final
-	return res, nil
+	// The renames reach the disk before the clip is reported ready.
+	return res, syncDir(e.cfg.Dir)
+}
+
+func syncDir(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func (e *Engine) fail(j *job, err error) {
