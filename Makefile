@@ -21,8 +21,9 @@ test:
 # Measures SRT fan-out against libsrt's srt-live-transmit, a 10-minute soak
 # (8 feeds with primary and backup, 20 receivers each, primaries killed),
 # and HLS requests per second against nginx and LL-HLS glass-to-glass latency
-# in Chromium against the SRT path, and clip search over 100,000 clips;
-# writes BENCHMARKS.md (about 30 minutes).
+# in Chromium against the SRT path, clip search over 100,000 clips, and
+# exporting a 60 s copy clip against ffmpeg -c copy; writes BENCHMARKS.md
+# (about 30 minutes).
 # nginx and wrk are for the bench only.
 bench:
 	scripts/install-test-deps.sh
@@ -31,6 +32,7 @@ bench:
 	$(GO) run ./bench/soak
 	$(GO) run ./bench/hlsbench
 	$(GO) run ./bench/searchbench
+	$(GO) run ./bench/clipbench
 
 # The soak alone, e.g. SOAK_FLAGS="-duration 2m -feeds 2 -readers 3".
 SOAK_FLAGS ?=
