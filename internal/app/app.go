@@ -25,6 +25,7 @@ import (
 
 	"github.com/podium-broadcast/podium/internal/api"
 	"github.com/podium-broadcast/podium/internal/archive"
+	"github.com/podium-broadcast/podium/internal/clips"
 	"github.com/podium-broadcast/podium/internal/config"
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hls"
@@ -54,8 +55,11 @@ type App struct {
 	Pushes  *srtserver.Pushes
 	HLS     *hls.Server
 	// Archive records the feeds and serves their recordings.
-	Archive    *archive.Archive
-	AdminToken string
+	Archive *archive.Archive
+	// Clips cuts clips from the archive; ClipUpdates files its reports in the library.
+	Clips       *clips.Engine
+	ClipUpdates *api.ClipUpdates
+	AdminToken  string
 	// AdminTokenCreated is true when the admin token was generated at this start.
 	AdminTokenCreated bool
 	// Connections bounds the connections at once, for every protocol server.
@@ -144,6 +148,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	st.OnChange(a.Archive.CatalogChanged)
+	a.ClipUpdates = api.NewClipUpdates(st, log)
+	a.Clips = clips.New(clips.Config{Dir: filepath.Join(cfg.DataDir, "clips"), Workers: cfg.ClipWorkers, FFmpeg: "ffmpeg"}, a.Archive,
+		func(u clips.Update) { a.ClipUpdates.UpdateClip(api.ClipUpdate(u)) }, log)
 	key, err := hls.LoadKey(cfg.DataDir, os.Getenv("PODIUM_HLS_SIGNING_KEY"))
 	if err != nil {
 		st.Close()
@@ -166,7 +173,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	apiHandler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
 		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Sources: a.Sources, Auth: httpAuth,
-		Callers: a.Callers, Pushes: a.Pushes, Archive: a.Archive})
+		Callers: a.Callers, Pushes: a.Pushes, Archive: a.Archive, Clips: clipEngine{a.Clips}, ClipUpdates: a.ClipUpdates})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/metrics", apiHandler)
@@ -223,6 +230,16 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Pushes.Run(ctx) })
 	wg.Go(func() { a.Archive.Run(ctx) })
 	wg.Go(func() {
+		if err := a.Clips.Run(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("clip engine stopped", "err", err)
+		}
+	})
+	if n, err := api.ResubmitClips(ctx, a.Store, clipEngine{a.Clips}, a.ClipUpdates); err != nil {
+		a.Log.Error("resubmitting unfinished clips", "err", err)
+	} else if n > 0 {
+		a.Log.Info("unfinished clips resubmitted", "clips", n)
+	}
+	wg.Go(func() {
 		if err := a.SRT.Serve(ctx); err != nil {
 			errs <- err
 			cancel()
@@ -268,6 +285,11 @@ func (a *App) Run(ctx context.Context) error {
 	a.Log.Info("podium stopped")
 	return err
 }
+
+// clipEngine gives the API the clip engine in the API's own types.
+type clipEngine struct{ *clips.Engine }
+
+func (e clipEngine) Submit(s api.ClipSpec) error { return e.Engine.Submit(clips.Spec(s)) }
 
 // attachCaller makes a connected caller source the feed's primary or backup input.
 func (a *App) attachCaller(feedID, role, remote string) (srtserver.Publisher, error) {

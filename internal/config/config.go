@@ -52,6 +52,7 @@ type Config struct {
 	ArchiveMaxAge                time.Duration `yaml:"archive_max_age" flag:"archive-max-age" env:"PODIUM_ARCHIVE_MAX_AGE" help:"how long a feed's recording is kept unless the feed sets its own (0: no limit)"`
 	ArchiveMaxBytes              ByteSize      `yaml:"archive_max_bytes" flag:"archive-max-bytes" env:"PODIUM_ARCHIVE_MAX_BYTES" help:"largest archive of one feed unless the feed sets its own, with K, M, G or T (binary; 0: no limit)"`
 	ArchiveMinFree               ByteSize      `yaml:"archive_min_free" flag:"archive-min-free" env:"PODIUM_ARCHIVE_MIN_FREE" help:"free disk space below which recording stops (with an alert in logs and metrics) while live delivery goes on"`
+	ClipWorkers                  int           `yaml:"clip_workers" flag:"clip-workers" env:"PODIUM_CLIP_WORKERS" help:"clips prepared at once (exact and vertical clips each take an ffmpeg encoder's CPU)"`
 	MaxPublishBitrate            Bitrate       `yaml:"max_publish_bitrate" flag:"max-publish-bitrate" env:"PODIUM_MAX_PUBLISH_BITRATE" help:"highest ingest bitrate of a feed, in bit/s with an optional k, M or G; a publisher above it for 2 s is cut (0: no limit)"`
 }
 
@@ -83,6 +84,7 @@ var Default = Config{
 	ArchiveSegment: 4 * time.Second,
 	ArchiveMaxAge:  7 * 24 * time.Hour,
 	ArchiveMinFree: 2 * GiB,
+	ClipWorkers:    2,
 }
 
 // Setting describes one field of Config.
@@ -261,6 +263,9 @@ func (c Config) validateSecurity() error {
 		if n.v < 0 {
 			return fmt.Errorf("%s %d must not be negative (0 means no limit)", n.name, n.v)
 		}
+	}
+	if c.ClipWorkers < 1 || c.ClipWorkers > 64 {
+		return fmt.Errorf("clip_workers %d must be between 1 and 64", c.ClipWorkers)
 	}
 	if c.AuthWindow < time.Second {
 		return fmt.Errorf("auth_window %v must be at least 1s", c.AuthWindow)
