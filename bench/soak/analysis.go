@@ -27,7 +27,8 @@ type minuteRow struct {
 	length time.Duration // a minute, or less for the last of a run that is not whole minutes
 	// At the minute's last sample.
 	rss        uint64
-	heap       float64
+	heapLive   float64
+	heapInuse  float64
 	goroutines float64
 	buffered   float64
 	// Over the minute.
@@ -83,7 +84,8 @@ func buildMinutes(samples []sample, slots []slotCounts, duration, interval time.
 
 func (row *minuteRow) fromSamples(in []sample, prev sample, hasPrev bool) {
 	last := in[len(in)-1]
-	row.rss, row.heap, row.goroutines, row.buffered = last.rss, last.heapInuse, last.goroutines, last.buffered
+	row.rss, row.heapLive, row.heapInuse = last.rss, last.heapLive, last.heapInuse
+	row.goroutines, row.buffered = last.goroutines, last.buffered
 	row.samples = len(in)
 	for _, s := range in {
 		row.readers += s.readers
@@ -146,8 +148,11 @@ type memoryTrend struct {
 	heapMin, heapMax    float64
 }
 
-// trend fits Podium's RSS and Go heap in use against time, in MiB per
-// minute, over the samples from slopeWindow(duration) on.
+// trend fits Podium's RSS and live Go heap against time, in MiB per
+// minute, over the samples from slopeWindow(duration) on. The live heap is
+// what the last GC kept: the heap in use saws between it and twice it
+// (GOGC=100), and a line through a sawtooth sampled every 10 s tilts either
+// way by several MiB per minute.
 func trend(samples []sample, duration time.Duration) memoryTrend {
 	t := memoryTrend{from: slopeWindow(duration)}
 	var xs, rss, heap []float64
@@ -156,13 +161,13 @@ func trend(samples []sample, duration time.Duration) memoryTrend {
 			continue
 		}
 		if len(xs) == 0 {
-			t.rssMin, t.heapMin = s.rss, s.heapInuse
+			t.rssMin, t.heapMin = s.rss, s.heapLive
 		}
 		xs = append(xs, s.at.Minutes())
 		rss = append(rss, mib(s.rss))
-		heap = append(heap, s.heapInuse/(1<<20))
+		heap = append(heap, s.heapLive/(1<<20))
 		t.rssMin, t.rssMax = min(t.rssMin, s.rss), max(t.rssMax, s.rss)
-		t.heapMin, t.heapMax = min(t.heapMin, s.heapInuse), max(t.heapMax, s.heapInuse)
+		t.heapMin, t.heapMax = min(t.heapMin, s.heapLive), max(t.heapMax, s.heapLive)
 		t.to = s.at
 	}
 	t.samples = len(xs)

@@ -62,13 +62,16 @@ func TestTrend(t *testing.T) {
 		if at < 2*time.Minute {
 			rss = 50<<20 + i*(5<<20) // warming up: not fitted
 		}
-		samples = append(samples, sample{at: at, ok: true, rss: uint64(rss + i%2*(1<<20)), heapInuse: float64(20<<20 + i*(1<<19))})
+		live := float64(20<<20 + i*(1<<19))
+		// The heap in use saws between the live heap and twice it: not fitted.
+		inuse := live * float64(1+(i*7)%10) / 10
+		samples = append(samples, sample{at: at, ok: true, rss: uint64(rss + i%2*(1<<20)), heapLive: live, heapInuse: live + inuse})
 	}
 	tr := trend(samples, 10*time.Minute)
 	if !tr.ok || tr.from != 2*time.Minute || tr.to != 10*time.Minute || tr.samples != 49 {
 		t.Fatalf("trend = %+v", tr)
 	}
-	// RSS: flat with noise; heap: half a MiB every 10 s, 3 MiB a minute.
+	// RSS: flat with noise; live heap: half a MiB every 10 s, 3 MiB a minute.
 	if math.Abs(tr.rssSlope) > 0.05 || !near(tr.heapSlope, 3) {
 		t.Errorf("slopes: RSS %.3f, heap %.3f MiB/min; want 0 and 3", tr.rssSlope, tr.heapSlope)
 	}

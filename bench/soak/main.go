@@ -172,6 +172,9 @@ func run(ctx context.Context, opts options) error {
 			return err
 		}
 		env.say("%s: each receiver, minute by minute: %s", r.label, csv)
+		if n := len(r.heapProfiles); n >= 2 {
+			env.say("%s: what Podium's heap gained over the trend's window: go tool pprof -base %s %s", r.label, r.heapProfiles[0], r.heapProfiles[n-1])
+		}
 	}
 	rep.duration = time.Since(began)
 	path := opts.out

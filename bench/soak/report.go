@@ -93,7 +93,7 @@ func (r *soakRun) summary(p printer, o options) {
 		p("- **Memory did not stay flat**: ")
 	}
 	if tr.ok {
-		p("from %v to %v (%d samples), Podium's RSS moved %+.2f MiB per minute (%.0f–%.0f MiB), its Go heap in use %+.2f MiB per minute (%.1f–%.1f MiB); least squares, flat meaning under %g MiB per minute either way.\n",
+		p("from %v to %v (%d samples), Podium's RSS moved %+.2f MiB per minute (%.0f–%.0f MiB), its live Go heap (after GC) %+.2f MiB per minute (%.1f–%.1f MiB); least squares, flat meaning under %g MiB per minute either way.\n",
 			tr.from, tr.to, tr.samples, tr.rssSlope, mib(tr.rssMin), mib(tr.rssMax), tr.heapSlope, tr.heapMin/(1<<20), tr.heapMax/(1<<20), o.flat)
 	}
 	p("- **Load: %.2f Gbit/s offered to %s; Podium sent %.2f Gbit/s**, and the receivers got %s of their streams on average",
@@ -198,14 +198,17 @@ it was disconnected. A new connection or a switch starts at the latest keyframe,
 and the stretch it repeats counts again: with many reconnections the share is an upper bound. Lost
 in transit counts only the chunks missing between two of the same source on the same connection:
 SRT losses not repaired in time. Every %[17]v this program samples Podium's VmRSS
-and CPU (user+system from /proc, in cores), its /metrics (go_memstats_heap_inuse_bytes,
-go_goroutines, podium_feed_readers, podium_feed_readers_cut_lagging_total,
+and CPU (user+system from /proc, in cores), its /metrics (go_gc_heap_live_bytes,
+go_memstats_heap_inuse_bytes, go_goroutines, podium_feed_readers, podium_feed_readers_cut_lagging_total,
 podium_feed_bytes_out_total), the machine's CPU (/proc/stat), the SRT peers' (their /proc entries,
 and those that ended through this program's reaped children's time) and its own. Memory's trend is a
 least-squares line through the samples of the last 8 minutes (never the first fifth of the soak,
-where buffers grow to their working size). Everything runs on 127.0.0.1, on the machine's %[18]d
-cores, shared by Podium, the SRT peers and this program: with that many peers, the machine runs out
-of CPU before Podium does, and the peers' share shows it. The machine is shared and noisy.
+where buffers grow to their working size), of the RSS and of the live heap (what the last GC kept;
+the heap in use saws between it and twice it); Podium's heap profiles at the start of that window
+and at its end are kept in bench/.cache, for go tool pprof -base. Everything runs on 127.0.0.1, on
+the machine's %[18]d cores, shared by Podium, the SRT peers and this program: with that many peers,
+the machine runs out of CPU before Podium does, and the peers' share shows it. The machine is shared
+and noisy.
 
 | setting | value |
 |---|---|
@@ -238,15 +241,15 @@ func (r *soakRun) details(p printer, o options, i int, several bool) {
 		p("\n### %s\n\n", s)
 	}
 	title("Minute by minute")
-	p("| minute | Podium RSS (MiB) | Go heap in use (MiB) | goroutines | readers | cut for lag | receivers ended | stream received, mean / worst | receivers under %.1f %% | lost in transit | delivered (Gbit/s) | Podium CPU (cores) | peers / bench / others (cores) | machine busy |\n", fullShare*100)
+	p("| minute | Podium RSS (MiB) | Go heap live / in use (MiB) | goroutines | readers | cut for lag | receivers ended | stream received, mean / worst | receivers under %.1f %% | lost in transit | delivered (Gbit/s) | Podium CPU (cores) | peers / bench / others (cores) | machine busy |\n", fullShare*100)
 	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range t.minutes {
 		if row.samples == 0 {
 			p("| %d | | | | | | %d | %s / %s | %d | %s | | | | |\n", row.minute, row.exits, pct(row.received), pct(row.worst), row.short, pct(row.holes))
 			continue
 		}
-		p("| %d | %.1f | %.1f | %.0f | %.1f | %.0f | %d | %s / %s | %d | %s | %.2f | %.2f | %.2f / %.2f / %.2f | %.0f%% |\n",
-			row.minute, mib(row.rss), row.heap/(1<<20), row.goroutines, row.readers, row.cuts, row.exits,
+		p("| %d | %.1f | %.1f / %.1f | %.0f | %.1f | %.0f | %d | %s / %s | %d | %s | %.2f | %.2f | %.2f / %.2f / %.2f | %.0f%% |\n",
+			row.minute, mib(row.rss), row.heapLive/(1<<20), row.heapInuse/(1<<20), row.goroutines, row.readers, row.cuts, row.exits,
 			pct(row.received), pct(row.worst), row.short, pct(row.holes), row.deliveredGbps, row.podiumCores,
 			row.peerCores, row.benchCores, row.otherCores, row.machineBusy*100)
 	}
@@ -372,8 +375,8 @@ func (r *soakRun) sampleTable(p printer) {
 		return
 	}
 	p("\n<details><summary>Every sample (%d)</summary>\n\n", len(samples))
-	p("| t | RSS (MiB) | heap in use (MiB) | hub buffers (MiB) | goroutines | readers | deliveries | cut for lag (total) | Podium CPU | peers | peers' CPU | bench CPU | machine busy |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| t | RSS (MiB) | heap live (MiB) | heap in use (MiB) | hub buffers (MiB) | goroutines | readers | deliveries | cut for lag (total) | Podium CPU | peers | peers' CPU | bench CPU | machine busy |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range samples {
 		cpu := fmt.Sprintf("%s | %d | %s | %s | %s", cores(s.podiumCores), s.peers, cores(s.peerCores), cores(s.benchCores), percentCell(s.machineBusy))
 		if s.at == 0 {
@@ -381,10 +384,10 @@ func (r *soakRun) sampleTable(p printer) {
 			cpu = fmt.Sprintf(" | %d | | | ", s.peers)
 		}
 		if !s.ok {
-			p("| %v | %.1f | no answer from /metrics | | | | | | %s |\n", s.at, mib(s.rss), cpu)
+			p("| %v | %.1f | no answer from /metrics | | | | | | | %s |\n", s.at, mib(s.rss), cpu)
 			continue
 		}
-		p("| %v | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %s |\n", s.at, mib(s.rss), s.heapInuse/(1<<20),
+		p("| %v | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %s |\n", s.at, mib(s.rss), s.heapLive/(1<<20), s.heapInuse/(1<<20),
 			s.buffered/(1<<20), s.goroutines, s.readers, s.deliveries, s.cuts, cpu)
 	}
 	p("\n</details>\n")

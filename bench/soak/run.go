@@ -57,6 +57,8 @@ type soakRun struct {
 	closes                        map[string]int
 	// switchReasons counts by reason the switches Podium logged during the soak.
 	switchReasons map[string]int
+	// heapProfiles are the heap profiles of Podium kept in bench/.cache.
+	heapProfiles []string
 	// revived lists the publishers that ended on their own and were started again.
 	revived []string
 	// failure says why the soak did not run to its end, and stoppedAt when,

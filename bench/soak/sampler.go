@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -18,6 +19,7 @@ type sample struct {
 	// From Podium's /metrics; ok is false when it did not answer in time.
 	ok                         bool
 	heapInuse, goroutines      float64
+	heapLive                   float64 // the Go heap that survived the last GC
 	readers, deliveries        float64
 	cuts                       float64 // receivers cut for lagging, since Podium started
 	bytesOut                   float64 // transport stream bytes out, all feeds, since Podium started
@@ -79,6 +81,7 @@ func (r *soakRun) takeSample(ctx context.Context, prev cpuCounters) (sample, cpu
 	if err == nil {
 		s.ok = true
 		s.heapInuse = m.Sum("go_memstats_heap_inuse_bytes")
+		s.heapLive = m.Sum("go_gc_heap_live_bytes")
 		s.goroutines = m.Sum("go_goroutines")
 		s.readers = m.Sum("podium_feed_readers")
 		s.deliveries = m.Sum("podium_deliveries")
@@ -131,6 +134,9 @@ func (r *soakRun) sampleUntilEnd(ctx context.Context) error {
 		prev = cur
 		r.addSample(s)
 		r.say("%s", s.describe(r.cfg))
+		if t == slopeWindow(r.cfg.duration) || t+r.cfg.sampleEvery > r.cfg.duration {
+			r.writeHeapProfile(ctx, t)
+		}
 		for _, f := range r.feeds {
 			for _, why := range r.revive(f) {
 				r.say("%s: publisher ended, started again: %s", r.label, why)
@@ -143,11 +149,28 @@ func (r *soakRun) sampleUntilEnd(ctx context.Context) error {
 	return nil
 }
 
+// writeHeapProfile keeps Podium's heap profile at t on the soak's clock in
+// bench/.cache: the one at the start of the trend's window and the one at
+// the end, compared with go tool pprof -base, show what memory went to.
+func (r *soakRun) writeHeapProfile(ctx context.Context, t time.Duration) {
+	path := filepath.Join(r.root, "bench", ".cache", fmt.Sprintf("%s-heap-%v.pb.gz", r.name, t))
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := r.podium.HeapProfile(ctx, path); err != nil {
+		r.say("%s: %v", r.label, err)
+		return
+	}
+	r.mu.Lock()
+	r.heapProfiles = append(r.heapProfiles, path)
+	r.mu.Unlock()
+	r.say("%s: Podium's heap profile at %v: %s", r.label, t, path)
+}
+
 func (s sample) describe(cfg config) string {
 	line := fmt.Sprintf("t=%v: Podium RSS %.0f MiB, %.2f cores", s.at, mib(s.rss), s.podiumCores)
 	if s.ok {
-		line += fmt.Sprintf(", heap in use %.1f MiB, %.0f goroutines, %.0f/%d readers, %.0f cut for lag so far",
-			s.heapInuse/(1<<20), s.goroutines, s.readers, cfg.feeds*cfg.readers, s.cuts)
+		line += fmt.Sprintf(", heap in use %.1f MiB (live %.1f), %.0f goroutines, %.0f/%d readers, %.0f cut for lag so far",
+			s.heapInuse/(1<<20), s.heapLive/(1<<20), s.goroutines, s.readers, cfg.feeds*cfg.readers, s.cuts)
 	} else {
 		line += ", /metrics did not answer in 5 s"
 	}

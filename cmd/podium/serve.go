@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -20,16 +21,24 @@ func serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cmd.Context(), cfg, log)
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			waitPprof, err := startPprof(ctx, cmd, log)
+			if err != nil {
+				return err
+			}
+			defer waitPprof()
+			a, err := app.New(ctx, cfg, log)
 			if err != nil {
 				return err
 			}
 			if a.AdminTokenCreated {
 				fmt.Fprintf(os.Stdout, "Admin token (generated now, kept in %s/admin-token; shown once):\n  %s\n", cfg.DataDir, a.AdminToken)
 			}
-			return a.Run(cmd.Context())
+			return a.Run(ctx)
 		},
 	}
 	config.Flags(cmd.Flags())
+	addPprofFlag(cmd)
 	return cmd
 }

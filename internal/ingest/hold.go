@@ -31,6 +31,12 @@ func (h *holder) reset() {
 	h.open = h.open[:0]
 }
 
+// shrink lets go of the buffers beyond the bytes held.
+func (h *holder) shrink() {
+	h.pending = append([]byte(nil), h.pending...)
+	h.spare = nil
+}
+
 // push adds whole packets and returns those that may go out now. The
 // returned slice is valid until the next call.
 func (h *holder) push(data []byte) []byte {

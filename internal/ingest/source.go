@@ -18,6 +18,10 @@ const (
 // source whose GOP grows beyond it cannot be switched to until its next one.
 const maxGOP = 32 << 20
 
+// gopShrinkAfter is how many GOPs in a row must use under half of a
+// source's GOP buffer before it is let go and grown again to their size.
+const gopShrinkAfter = 8
+
 // Source is one contribution input of a feed, primary or backup. It keeps
 // its stream from its latest access point, so that a switch to it starts at
 // once with a picture. Write, Detach and the other methods are the same as a
@@ -36,6 +40,8 @@ type Source struct {
 	layout   layout
 	hasRAP   bool
 	detached bool
+	// gopSmall counts the GOPs in a row that used under half of gop's capacity.
+	gopSmall int
 	// healthySince is when the source last became healthy (monitor only).
 	healthySince time.Time
 
@@ -94,6 +100,7 @@ func (s *Source) Write(data []byte) error {
 // packet rap (or none, -1) is a new access point.
 func (s *Source) keep(chunk []byte, rap int) {
 	if rap >= 0 {
+		s.fitGOP()
 		s.gop = append(s.gop[:0], chunk[rap*ts.PacketSize:]...)
 		s.psi = append(s.psi[:0], s.scanner.RAPPSI()...)
 		prog := s.scanner.Program()
@@ -105,10 +112,25 @@ func (s *Source) keep(chunk []byte, rap int) {
 		return
 	}
 	if len(s.gop)+len(chunk) > maxGOP {
-		s.gop, s.hasRAP = s.gop[:0], false
+		s.gop, s.hasRAP = nil, false
 		return
 	}
 	s.gop = append(s.gop, chunk...)
+}
+
+// fitGOP lets go of a GOP buffer that has stayed more than twice the size
+// of gopShrinkAfter GOPs in a row: one long GOP (a keyframe lost in transit,
+// an encoder's hiccup) would otherwise keep the buffer at its size, up to
+// maxGOP, for the source's life. It is called at an access point, when gop
+// holds the GOP that just ended.
+func (s *Source) fitGOP() {
+	if len(s.gop) >= cap(s.gop)/2 {
+		s.gopSmall = 0
+		return
+	}
+	if s.gopSmall++; s.gopSmall >= gopShrinkAfter {
+		s.gop, s.gopSmall = nil, 0
+	}
 }
 
 // Kicked is closed when Podium drops the source (feed deleted, shutdown).

@@ -162,6 +162,12 @@ func (f *feedSwitch) switchTo(s *Source, reason string) error {
 	f.hold.reset()
 	f.out = f.splice.begin(s, f.hold.push(s.gop), f.out[:0])
 	err := f.send(f.out)
+	// Sending the GOP in one piece grew the output and the holder to its
+	// size (a few MB at 10 Mbit/s), where the flow between switches needs a
+	// frame: they are let go, so that a feed's memory does not ratchet up
+	// with its first switch and stay there.
+	f.out = nil
+	f.hold.shrink()
 	now := f.sw.now()
 	f.switches++
 	f.lastSwitch = now

@@ -26,6 +26,7 @@ type Podium struct {
 	SRTAddr string
 	Token   string // the admin token
 	LogPath string
+	Pprof   string // http://host:port of its net/http/pprof (the hidden --pprof-addr)
 }
 
 // BuildPodium compiles ./cmd/podium as `make build` does.
@@ -51,11 +52,16 @@ func StartPodium(ctx context.Context, procs *Supervisor, bin, dir string, args .
 	if err != nil {
 		return nil, err
 	}
+	pprofPort, err := FreePort("tcp")
+	if err != nil {
+		return nil, err
+	}
 	p := &Podium{
 		Base:    "http://127.0.0.1:" + strconv.Itoa(httpPort),
 		SRTAddr: "127.0.0.1:" + strconv.Itoa(srtPort),
 		Token:   rand.Text(),
 		LogPath: filepath.Join(dir, "podium.log"),
+		Pprof:   "http://127.0.0.1:" + strconv.Itoa(pprofPort),
 	}
 	logFile, err := os.Create(p.LogPath)
 	if err != nil {
@@ -63,7 +69,8 @@ func StartPodium(ctx context.Context, procs *Supervisor, bin, dir string, args .
 	}
 	defer logFile.Close()
 	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", filepath.Join(dir, "data"),
-		"--http-addr", "127.0.0.1:" + strconv.Itoa(httpPort), "--srt-addr", p.SRTAddr, "--rtmp-addr", "127.0.0.1:0"}, args...)...)
+		"--http-addr", "127.0.0.1:" + strconv.Itoa(httpPort), "--srt-addr", p.SRTAddr, "--rtmp-addr", "127.0.0.1:0",
+		"--pprof-addr", strings.TrimPrefix(p.Pprof, "http://")}, args...)...)
 	cmd.Env = append(os.Environ(), "PODIUM_ADMIN_TOKEN="+p.Token, "PODIUM_LOG_LEVEL=info")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if p.Proc, err = procs.Start("podium", cmd); err != nil {
@@ -184,6 +191,28 @@ func (p *Podium) BackupPublishURL(feed, passphrase string) string {
 // PullURL is the SRT URL a broadcaster pulls a feed from.
 func (p *Podium) PullURL(feed, broadcaster, passphrase string) string {
 	return fmt.Sprintf("srt://%s?streamid=#!::r=%s,u=%s,m=request&passphrase=%s", p.SRTAddr, feed, broadcaster, passphrase)
+}
+
+// HeapProfile writes Podium's heap profile, taken after a garbage
+// collection, to path (read it with go tool pprof).
+func (p *Podium) HeapProfile(ctx context.Context, path string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", p.Pprof+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s", resp.Status)
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return os.WriteFile(path, data, 0o644)
 }
 
 // Samples are the samples of a Prometheus text exposition, keyed by name and labels as written.
