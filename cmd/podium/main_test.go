@@ -243,6 +243,7 @@ func putOnAir(t *testing.T, api, admin, feed, source string, timeout time.Durati
 func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"}
+	demoStarted := time.Now()
 	first := start(t, nil, args...)
 	guide := first.waitGuide(t)
 	record := regexp.MustCompile(`record  ffmpeg -i '([^']+)'`).FindAllStringSubmatch(guide, -1)
@@ -335,6 +336,36 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	defer func() { rtmpEncoder.Process.Kill(); rtmpEncoder.Wait() }()
 	if !putOnAir(t, first.http, admin[1], rtmpFeed[1], "backup", 20*time.Second) {
 		t.Fatalf("the demo's printed RTMP encoder could not be put on air")
+	}
+	// The printed time-shift and clip commands work once the demo has recorded 20 s.
+	rewind := regexp.MustCompile(`rewind  curl -s -H 'Authorization: Bearer (\S+)' '(\S+)'`).FindStringSubmatch(guide)
+	clip := regexp.MustCompile(`clip    podium (clips create .*)`).FindStringSubmatch(guide)
+	if rewind == nil || clip == nil {
+		t.Fatalf("no rewind or clip command in:\n%s", guide)
+	}
+	time.Sleep(time.Until(demoStarted.Add(22 * time.Second)))
+	req, _ = http.NewRequest("GET", rewind[2], nil)
+	req.Header.Set("Authorization", "Bearer "+rewind[1])
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&playback)
+	resp.Body.Close()
+	if !strings.Contains(playback.HLSURL, "/archive.m3u8?from=") || get(t, playback.HLSURL, "") != 200 {
+		t.Fatalf("the printed rewind command gave %q", playback.HLSURL)
+	}
+	clipCmd := exec.Command("sh", "-c", "exec "+podiumBin+" "+clip[1])
+	clipCmd.Dir = t.TempDir()
+	if out, err := clipCmd.CombinedOutput(); err != nil {
+		t.Fatalf("the printed clip command: %v\n%s", err, out)
+	}
+	clipFile, _ := filepath.Glob(filepath.Join(clipCmd.Dir, "*-clip.mp4"))
+	if len(clipFile) != 1 {
+		t.Fatal("the printed clip command wrote no clip")
+	}
+	if streams, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", clipFile[0]).Output(); err != nil ||
+		!strings.Contains(string(streams), "h264") || strings.Count(string(streams), "aac") < 2 {
+		t.Fatalf("ffprobe of the demo clip: %v %s", err, streams)
 	}
 	portal := regexp.MustCompile(`Portal    (\S+)`).FindStringSubmatch(guide)
 	if portal == nil || get(t, portal[1], "") != 200 {

@@ -74,6 +74,8 @@ func GettingStarted(w io.Writer, e Endpoints, adminToken string, creds Credentia
 		feed := bc.Entitled[0]
 		url := e.PullURL(feed, bc.ID, bc.SRTPassphrase)
 		fmt.Fprintf(&b, "  hls     curl -s -H 'Authorization: Bearer %s' %s/api/v1/feeds/%s/playback   (a signed LL-HLS URL)\n", bc.APIKey, e.API, feed)
+		fmt.Fprintf(&b, "  rewind  curl -s -H 'Authorization: Bearer %s' '%s/api/v1/feeds/%s/playback?from=now-60s'   (start-over: the archive from a minute ago)\n", bc.APIKey, e.API, feed)
+		fmt.Fprintf(&b, "  clip    podium clips create --server %s --token %s --feed %s --start now-20s --end now-10s --title 'Demo clip' -o %s-clip.mp4\n", e.API, bc.APIKey, feed, feed)
 		fmt.Fprintf(&b, "  watch   ffplay -fflags nobuffer '%s'\n", url)
 		fmt.Fprintf(&b, "  record  ffmpeg -i '%s' -map 0 -c copy %s.ts\n", url, feed)
 		fmt.Fprintf(&b, "  relay   srt-live-transmit '%s' udp://127.0.0.1:5000\n", url)

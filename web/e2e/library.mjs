@@ -218,8 +218,14 @@ async function run() {
   await page.waitForFunction(() => !new URL(location.href).searchParams.has('q'));
   const sportFacet = page.locator(`#facet-sport button[data-value="${sport}"]`);
   await sportFacet.waitFor();
-  const sportCount = Number((await sportFacet.locator('.facet-count').textContent()).replace(/\D/g, ''));
-  assert(sportCount >= 2, `the ${sport} facet counts ${sportCount} clips, want both of this run's`);
+  // The facets of the cleared search replace those of the word search a moment after the address changes.
+  await page.waitForFunction((s) => {
+    const count = document.querySelector(`#facet-sport button[data-value="${s}"] .facet-count`);
+    return count && Number(count.textContent.replace(/\D/g, '')) >= 2;
+  }, sport, { timeout: 10000 }).catch(async () => {
+    const sportCount = Number((await sportFacet.locator('.facet-count').textContent()).replace(/\D/g, ''));
+    throw new Error(`the ${sport} facet counts ${sportCount} clips, want both of this run's`);
+  });
   await sportFacet.click();
   await page.waitForFunction((s) => new URL(location.href).searchParams.get('sport') === s, sport);
   await page.locator(`#facet-sport button[data-value="${sport}"][aria-pressed=true]`).waitFor();
