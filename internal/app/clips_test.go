@@ -91,7 +91,9 @@ func TestClipsFromThirtySecondsPublishedWithFFmpeg(t *testing.T) {
 	if got := t1.Sub(t0); got < 29*time.Second || got > 31*time.Second {
 		t.Fatalf("recorded %v of 30 s", got)
 	}
-	at := func(s float64) string { return t0.Add(time.Duration(s * float64(time.Second))).Format(time.RFC3339Nano) }
+	at := func(s float64) string {
+		return t0.Add(time.Duration(s * float64(time.Second))).Format(time.RFC3339Nano)
+	}
 
 	cases := []struct {
 		name, mode, format string
