@@ -326,7 +326,13 @@ func (a *Archive) checkDisk() {
 	}
 	free := int64(fs.Bavail) * int64(fs.Bsize)
 	a.freeBytes.Store(free)
-	full := free < a.cfg.MinFree
+	// Recording resumes only with a margin over the floor (1% of the disk),
+	// so that it does not stop and start again with every segment.
+	floor := a.cfg.MinFree
+	if a.diskFull.Load() {
+		floor += max(int64(fs.Blocks)*int64(fs.Bsize)/100, 64<<10)
+	}
+	full := free < floor
 	if full != a.diskFull.Load() {
 		a.setDiskFull(full, fmt.Errorf("%d bytes free, %d needed", free, a.cfg.MinFree))
 	}

@@ -1,12 +1,15 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 
 	"github.com/podium-broadcast/podium/internal/catalog"
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/tsloop"
 )
 
 type fixedCatalog struct{ snap *catalog.Snapshot }
@@ -133,4 +137,95 @@ func TestKeyframesRoundTrip(t *testing.T) {
 	if _, err := decodeKeyframes([]byte{0x80}); err == nil {
 		t.Error("a truncated list decoded")
 	}
+}
+
+// TestRecordingStopsWhenTheDiskIsFull records onto a 1 MiB tmpfs: the write
+// that finds no space stops recording with the alert while the feed's
+// readers go on, and recording resumes by itself once there is room.
+func TestRecordingStopsWhenTheDiskIsFull(t *testing.T) {
+	dir := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).Run(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v", err)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	sample, err := os.ReadFile(filepath.Join("..", "demo", "samples", "ath-100m-final.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New(hub.DefaultConfig)
+	var logs syncBuffer
+	feed := catalog.Feed{ID: "full", Recording: catalog.DefaultRecording}
+	a, err := Open(context.Background(), Config{Dir: dir, SegmentDuration: time.Second},
+		h, fixedCatalog{catalog.NewSnapshot([]catalog.Feed{feed}, nil, nil)},
+		NewMetrics(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	pub, err := h.Feed("full").Attach("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Detach()
+	looper, err := tsloop.New(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go looper.Run(ctx, pub.Write)
+	waitFor(t, 20*time.Second, "disk full", func() bool { return a.Status("full").State == StateDiskFull })
+	if !strings.Contains(logs.String(), "ALERT archive disk full") || !a.DiskFull() {
+		t.Fatalf("no alert:\n%s", logs.String())
+	}
+	reader, err := h.Feed("full").NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close(hub.ErrShutdown)
+	before := reader.BytesOut()
+	waitFor(t, 5*time.Second, "the reader still receives", func() bool {
+		chunks, err := reader.Next(ctx, make([][]byte, 0, 64))
+		for _, c := range chunks {
+			reader.Wrote(len(c))
+		}
+		return err == nil && reader.BytesOut() > before+100_000
+	})
+
+	segs, _ := a.Segments("full", time.Unix(0, 0), time.Now().Add(time.Hour))
+	for _, s := range segs {
+		a.deleteSegment(context.Background(), a.feed("full"), s)
+	}
+	written := a.Status("full").Segments
+	waitFor(t, 15*time.Second, "recording resumes", func() bool {
+		return a.Status("full").State == StateRecording && a.Status("full").Segments > written
+	})
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
