@@ -53,8 +53,11 @@ fuzz:
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzParseCalls -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzAPIJSON -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzSessionCookie -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/api -run '^$$' -fuzz FuzzSearchQuery -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/archive -run '^$$' -fuzz FuzzRecorderChunk -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzConfigYAML -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseBitrate -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseByteSize -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ratelimit -run '^$$' -fuzz FuzzKey -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/rtmpserver -run '^$$' -fuzz FuzzServerConn -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 

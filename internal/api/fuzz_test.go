@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/podium-broadcast/podium/internal/api"
 	"github.com/podium-broadcast/podium/internal/delivery"
@@ -26,7 +28,7 @@ func fuzzHandler(f *testing.F) http.Handler {
 	}
 	f.Cleanup(func() { st.Close() })
 	h := api.Handler(api.Deps{Store: st, Hub: hub.New(hub.DefaultConfig), Deliveries: delivery.NewRegistry(st),
-		Ingest: noIngest{}, AdminToken: adminToken, Log: slog.New(slog.DiscardHandler), Metrics: http.NotFoundHandler()})
+		Ingest: noIngest{}, AdminToken: adminToken, Log: slog.New(slog.DiscardHandler), Metrics: http.NotFoundHandler(), Clips: &fakeEngine{}})
 	for _, c := range []struct{ path, body string }{
 		{"/api/v1/feeds", `{"id":"f1","name":"Feed one"}`},
 		{"/api/v1/broadcasters", `{"id":"b1","name":"One","territories":["FR"]}`},
@@ -62,6 +64,8 @@ var writes = []struct{ method, path string }{
 	{"PUT", "/api/v1/feeds/f1/source"},
 	{"POST", "/api/v1/broadcasters/b1/destinations"},
 	{"POST", "/api/v1/schedule/import"},
+	{"POST", "/api/v1/clips"},
+	{"PATCH", "/api/v1/feeds/f1"},
 }
 
 // FuzzAPIJSON posts arbitrary bodies to every API endpoint that reads JSON:
@@ -77,6 +81,8 @@ func FuzzAPIJSON(f *testing.F) {
 		`{"address":"srt://10.0.0.1:9000","streamid":"cam1","passphrase":"0123456789","latency_ms":200,"role":"backup"}`,
 		`{"feed_id":"f1","address":"srt://[2001:db8::1]:7000","passphrase":"0123456789"}`,
 		`[{"id":"S1","sport":"Athletics","event":"100m","venue":"Stadium","start":"2028-07-14T19:00:00Z","end":"2028-07-14T20:00:00Z","feed_ids":["f1"]}]`,
+		`{"feed_id":"f1","start":"now-30s","end":"now","title":"Gold","tags":["medal"],"athletes":["A B"],"mode":"exact","format":"ts"}`,
+		`{"recording":{"enabled":false,"max_age":"72h","max_bytes":1000000}}`,
 		`{"id":7}`, `[]`, `{"id":"x",`, `{"territories":[null,{}]}`, `{"starts_at":"9999-99-99T99:99:99Z"}`, "\x00", `{"status":null}`,
 	} {
 		f.Add(uint8(i), "application/json", []byte(body))
@@ -123,6 +129,34 @@ func FuzzSessionCookie(f *testing.F) {
 			t.Fatalf("cookie %q signed in", cookie)
 		case rec.Code != 200 && rec.Code != 401:
 			t.Fatalf("cookie %q: %d %s", cookie, rec.Code, rec.Body)
+		}
+	})
+}
+
+// FuzzSearchQuery sends arbitrary query strings to the searches (the clip
+// library and the schedule): a 4xx names the parameter, nothing is a 5xx.
+func FuzzSearchQuery(f *testing.F) {
+	h := fuzzHandler(f)
+	for _, q := range []string{"q=final&sport=Athletics&limit=10&offset=20", "from=now-1h&to=now", "athlete=%22&feed=f1",
+		"q=%22unbalanced", "q=NEAR(a b)", "q=*", "limit=-1", "offset=99999999999999999999", "from=2028-07-14T20:00:00Z&to=2028-07-14T19:00:00Z",
+		"sport=&venue=Stadium", "q=a%00b", "q=" + strings.Repeat("x ", 300)} {
+		f.Add(uint8(0), q)
+		f.Add(uint8(1), q)
+	}
+	paths := []string{"/api/v1/clips?", "/api/v1/sessions?"}
+	f.Fuzz(func(t *testing.T, route uint8, query string) {
+		path := paths[int(route)%len(paths)] + query
+		req, err := http.NewRequest("GET", "http://podium"+path, nil)
+		if err != nil {
+			return // not a URL a client could send
+		}
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		rec := httptest.NewRecorder()
+		slow := time.AfterFunc(2*time.Second, func() { panic(fmt.Sprintf("GET %s: no answer within 2 s", path)) })
+		h.ServeHTTP(rec, req)
+		slow.Stop()
+		if rec.Code >= 500 {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
 		}
 	})
 }

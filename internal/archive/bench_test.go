@@ -48,3 +48,38 @@ func BenchmarkRecorderChunk(b *testing.B) {
 	close(r.finished)
 	<-done
 }
+
+// FuzzRecorderChunk gives the recorder arbitrary transport packets: it
+// records or skips them and never panics, and every segment it writes is
+// whole packets that open with the PAT.
+func FuzzRecorderChunk(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join("..", "demo", "samples", "ath-100m-final.ts"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data[:40*ts.PacketSize])
+	f.Add(data[len(data)/2 : len(data)/2+20*ts.PacketSize])
+	a := openTest(f, f.TempDir())
+	f.Fuzz(func(t *testing.T, chunk []byte) {
+		st := a.feed("fuzz")
+		r := &recorder{arch: a, feedID: "fuzz", state: st, finished: make(chan *segmentFile, 64)}
+		now := time.Now()
+		for i := 0; i+ts.PacketSize <= len(chunk); i += 7 * ts.PacketSize {
+			end := min(len(chunk), i+7*ts.PacketSize) / ts.PacketSize * ts.PacketSize
+			if err := r.chunk(chunk[i:end], now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.closeSegment(r.endOfRun())
+		close(r.finished)
+		for sf := range r.finished {
+			sf.buf.Flush()
+			sf.file.Close()
+			written, _ := os.ReadFile(sf.part)
+			os.Remove(sf.part)
+			if len(written)%ts.PacketSize != 0 || len(written) > 0 && ts.PID(written) != 0 {
+				t.Fatalf("segment of %d bytes, first PID %d", len(written), ts.PID(written))
+			}
+		}
+	})
+}

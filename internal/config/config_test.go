@@ -145,3 +145,20 @@ func TestBitrate(t *testing.T) {
 		}
 	}
 }
+
+func TestByteSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ByteSize
+	}{{"0", 0}, {"2G", 2 * GiB}, {"2GiB", 2 * GiB}, {"500GB", 500 * GiB}, {"1t", TiB}, {"64K", 64 * KiB}, {"1000", 1000}} {
+		got, err := ParseByteSize(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseByteSize(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "G", "1.5G", "1P", "lots"} {
+		if _, err := ParseByteSize(bad); err == nil {
+			t.Errorf("ParseByteSize(%q) accepted", bad)
+		}
+	}
+}

@@ -53,3 +53,21 @@ func FuzzParseBitrate(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseByteSize(f *testing.F) {
+	for _, s := range []string{"500G", "2GiB", "1T", "0", "64K", "100MB", "-1", "9223372036854775807", "4611686018427387904"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return
+		}
+		if b < 0 {
+			t.Fatalf("%q read as %d", s, b)
+		}
+		if again, err := ParseByteSize(b.String()); err != nil || again != b {
+			t.Fatalf("%q read as %d, written %q, read back %d %v", s, b, b.String(), again, err)
+		}
+	})
+}
