@@ -101,7 +101,7 @@ func (r *recorder) run(ctx context.Context) {
 
 // follow records from a new hub reader until it ends.
 func (r *recorder) follow(ctx context.Context, f *hub.Feed) error {
-	reader, err := f.NewReader()
+	reader, err := f.NewInternalReader()
 	if err != nil {
 		return err
 	}

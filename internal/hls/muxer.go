@@ -57,7 +57,7 @@ type feedMuxer struct {
 // startMuxer attaches to the feed and runs its muxer on wg. The muxer stops
 // when ctx ends or close is called.
 func startMuxer(ctx context.Context, wg *sync.WaitGroup, f *hub.Feed, cfg Config, log *slog.Logger) (*feedMuxer, error) {
-	reader, err := f.NewReader()
+	reader, err := f.NewInternalReader()
 	if err != nil {
 		return nil, err
 	}

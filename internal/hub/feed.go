@@ -34,8 +34,10 @@ type Feed struct {
 	offlineSince time.Time
 	removed      error
 	readers      map[*Reader]struct{}
-	waiting      []*Reader // readers to wake on the next chunk
-	waking       []*Reader // the previous waiting list, reused
+	// internalReaders counts the readers in readers that are Podium's own.
+	internalReaders int
+	waiting         []*Reader // readers to wake on the next chunk
+	waking          []*Reader // the previous waiting list, reused
 
 	bytesIn      atomic.Uint64
 	bytesOutDone atomic.Uint64 // bytes delivered to readers that have left
@@ -171,7 +173,7 @@ func (f *Feed) Stats() Stats {
 	defer f.mu.Unlock()
 	s := Stats{
 		Live:        f.publisher != nil,
-		Readers:     len(f.readers),
+		Readers:     len(f.readers) - f.internalReaders,
 		BitrateBPS:  f.bitrate.Load(),
 		BytesIn:     f.bytesIn.Load(),
 		BytesOut:    f.bytesOutDone.Load(),
@@ -183,7 +185,9 @@ func (f *Feed) Stats() Stats {
 		s.OfflineSince = f.offlineSince
 	}
 	for r := range f.readers {
-		s.BytesOut += r.bytesOut.Load()
+		if !r.internal {
+			s.BytesOut += r.bytesOut.Load()
+		}
 	}
 	s.BufferedBytes = f.buffered
 	return s

@@ -469,3 +469,25 @@ func TestPublisherOverMaxBitrateIsCut(t *testing.T) {
 		t.Fatalf("told of the cut: %q %v", cutFeed, cutErr)
 	}
 }
+
+// TestInternalReadersAreNotCounted: the recorder's and the HLS muxer's
+// readers read the feed but are not among its readers in the figures.
+func TestInternalReadersAreNotCounted(t *testing.T) {
+	f := New(DefaultConfig).Feed("f")
+	internal, err := f.NewInternalReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	receiver, err := f.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Stats().Readers; got != 1 {
+		t.Fatalf("readers = %d with one receiver and one internal reader; want 1", got)
+	}
+	internal.Close(ErrLagging)
+	receiver.Close(ErrShutdown)
+	if st := f.Stats(); st.Readers != 0 || st.LaggingCuts != 0 {
+		t.Fatalf("after both left: %+v", st)
+	}
+}

@@ -14,6 +14,9 @@ type Reader struct {
 	feed       *Feed
 	attachedAt time.Time
 	wake       chan struct{}
+	// internal readers (the recorder, the HLS muxer) are Podium's own, not
+	// receivers: the feed's figures leave them out.
+	internal bool
 
 	// Guarded by feed.mu.
 	next    uint64 // sequence number of the next chunk to hand out
@@ -32,8 +35,15 @@ type Reader struct {
 
 // NewReader attaches a reader to the feed. It starts at the latest
 // random-access point, or waits for the next one.
-func (f *Feed) NewReader() (*Reader, error) {
-	r := &Reader{feed: f, wake: make(chan struct{}, 1), done: make(chan struct{}), attachedAt: f.now()}
+func (f *Feed) NewReader() (*Reader, error) { return f.newReader(false) }
+
+// NewInternalReader attaches a reader for Podium's own use, such as the
+// recorder's: it reads like any other but is not counted among the feed's
+// readers, their bytes or their lag cuts.
+func (f *Feed) NewInternalReader() (*Reader, error) { return f.newReader(true) }
+
+func (f *Feed) newReader(internal bool) (*Reader, error) {
+	r := &Reader{feed: f, wake: make(chan struct{}, 1), done: make(chan struct{}), attachedAt: f.now(), internal: internal}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.removed != nil {
@@ -42,6 +52,9 @@ func (f *Feed) NewReader() (*Reader, error) {
 	r.next = f.head
 	r.seekAccessPoint()
 	f.readers[r] = struct{}{}
+	if internal {
+		f.internalReaders++
+	}
 	return r, nil
 }
 
@@ -146,11 +159,15 @@ func (r *Reader) Close(reason error) {
 		f := r.feed
 		f.mu.Lock()
 		r.closeErr = reason
-		if errors.Is(reason, ErrLagging) {
-			f.lagCuts.Add(1)
-		}
 		delete(f.readers, r)
-		f.bytesOutDone.Add(r.bytesOut.Load())
+		if r.internal {
+			f.internalReaders--
+		} else {
+			if errors.Is(reason, ErrLagging) {
+				f.lagCuts.Add(1)
+			}
+			f.bytesOutDone.Add(r.bytesOut.Load())
+		}
 		f.mu.Unlock()
 		close(r.done)
 	})
