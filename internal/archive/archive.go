@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -123,49 +122,123 @@ func Open(ctx context.Context, cfg Config, h *hub.Hub, c Catalog, m *Metrics, lo
 	return a, nil
 }
 
-// recover makes the files and the index agree: incomplete segments are
-// deleted, as are index rows without a file and files without an index row.
+// recover makes the files and the index agree where an interrupted run can
+// have left them apart: in each feed's two newest hour directories (a
+// segment lives in the directory of the hour it starts in and is closed
+// seconds later) and the index rows of those hours. Incomplete segments are
+// deleted, as are files without an index row and index rows without their
+// file. Older hours, closed long before, are taken as they are: checking
+// millions of segments would take minutes at every start.
 func (a *Archive) recover(ctx context.Context) error {
-	segs, err := a.index.all(ctx)
+	totals, err := a.index.totals(ctx)
 	if err != nil {
 		return err
 	}
-	indexed := make(map[string]bool, len(segs))
-	for _, s := range segs {
+	feeds := make(map[string]bool, len(totals))
+	for id := range totals {
+		feeds[id] = true
+	}
+	entries, err := os.ReadDir(a.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("check archive %s: %w", a.cfg.Dir, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			feeds[e.Name()] = true
+		}
+	}
+	for id := range feeds {
+		lastSeq, err := a.recoverFeed(ctx, id, totals[id])
+		if err != nil {
+			return fmt.Errorf("check archive of %s: %w", id, err)
+		}
+		st := a.feed(id)
+		st.lastSeq = max(st.lastSeq, lastSeq)
+	}
+	if totals, err = a.index.totals(ctx); err != nil {
+		return err
+	}
+	for id, t := range totals {
+		st := a.feed(id)
+		st.segments, st.bytes, st.first, st.edge = t.segments, t.bytes, t.first, t.end
+		st.lastSeq = max(st.lastSeq, t.lastSeq)
+	}
+	return nil
+}
+
+// recoverFeed checks one feed's newest hours and returns the highest
+// segment number it saw, kept or deleted.
+func (a *Archive) recoverFeed(ctx context.Context, feedID string, t feedTotals) (int64, error) {
+	feedDir := filepath.Join(a.cfg.Dir, feedID)
+	var hours []string
+	newestLeaves(feedDir, 4, 2, &hours)
+	// Without hour directories, check the rows of the last two hours indexed.
+	since := t.end.Add(-2 * time.Hour)
+	if n := len(hours); n > 0 {
+		rel, _ := filepath.Rel(feedDir, hours[n-1])
+		if h, err := time.Parse("2006/01/02/15", filepath.ToSlash(rel)); err == nil {
+			since = h
+		}
+	}
+	rows, err := a.index.query(ctx, `SELECT `+segmentColumns+` FROM segments WHERE feed_id = ? AND start_ns >= ?`, feedID, since.UnixNano())
+	if err != nil {
+		return 0, err
+	}
+	lastSeq := t.lastSeq
+	indexed := make(map[string]bool, len(rows))
+	for _, s := range rows {
 		info, err := os.Stat(s.Path)
 		if err != nil || info.Size() != s.Size {
 			a.log.Warn("archive segment missing or changed; unindexed", "feed", s.Feed, "seq", s.Seq, "path", s.Path)
 			if err := a.index.remove(ctx, s.Feed, s.Seq); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		}
 		indexed[s.Path] = true
-		a.feed(s.Feed).add(s)
 	}
-	err = filepath.WalkDir(a.cfg.Dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	for _, dir := range hours {
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			return 0, err
 		}
-		feedID, _, _ := strings.Cut(filepath.ToSlash(strings.TrimPrefix(path, a.cfg.Dir+string(filepath.Separator))), "/")
-		switch {
-		case strings.HasSuffix(path, ".ts.part"):
-			a.log.Warn("archive: incomplete segment from an interrupted run deleted", "feed", feedID, "path", path)
-		case strings.HasSuffix(path, ".ts") && !indexed[path]:
-			a.log.Warn("archive: segment not in the index deleted", "feed", feedID, "path", path)
-		default:
-			return nil
+		for _, f := range files {
+			path := filepath.Join(dir, f.Name())
+			switch {
+			case strings.HasSuffix(path, ".ts.part"):
+				a.log.Warn("archive: incomplete segment from an interrupted run deleted", "feed", feedID, "path", path)
+			case strings.HasSuffix(path, ".ts") && !indexed[path]:
+				a.log.Warn("archive: segment not in the index deleted", "feed", feedID, "path", path)
+			default:
+				continue
+			}
+			if seq, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSuffix(f.Name(), ".part"), ".ts"), 10, 64); err == nil {
+				lastSeq = max(lastSeq, seq)
+			}
+			if err := os.Remove(path); err != nil {
+				return 0, err
+			}
 		}
-		if seq, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSuffix(d.Name(), ".part"), ".ts"), 10, 64); err == nil {
-			st := a.feed(feedID)
-			st.lastSeq = max(st.lastSeq, seq)
-		}
-		return os.Remove(path)
-	})
+	}
+	return lastSeq, nil
+}
+
+// newestLeaves appends to out, newest first, up to want directories depth
+// levels below dir, ordering each level by name (YYYY/MM/DD/HH sorts by time).
+func newestLeaves(dir string, depth, want int, out *[]string) {
+	if depth == 0 {
+		*out = append(*out, dir)
+		return
+	}
+	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("check archive %s: %w", a.cfg.Dir, err)
+		return
 	}
-	return nil
+	for i := len(entries) - 1; i >= 0 && len(*out) < want; i-- {
+		if entries[i].IsDir() {
+			newestLeaves(filepath.Join(dir, entries[i].Name()), depth-1, want, out)
+		}
+	}
 }
 
 // feed returns the state of feedID, creating it.

@@ -229,3 +229,29 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestOpenChecksOnlyTheNewestHours: a file left in an hour long closed is
+// not looked at (a start must not walk the whole archive); one in the
+// newest hours is.
+func TestOpenChecksOnlyTheNewestHours(t *testing.T) {
+	dir := t.TempDir()
+	a := openTest(t, dir)
+	t0 := time.Date(2028, 7, 14, 10, 0, 0, 0, time.UTC)
+	writeSegment(t, a, "f", 1, t0, 1880, true)
+	old := writeSegment(t, a, "f", 2, t0.Add(4*time.Second), 1880, false)
+	writeSegment(t, a, "f", 3, t0.Add(5*time.Hour), 1880, true)
+	writeSegment(t, a, "f", 4, t0.Add(6*time.Hour), 1880, true)
+	recent := writeSegment(t, a, "f", 5, t0.Add(6*time.Hour+4*time.Second), 1880, false)
+	a.index.close()
+
+	a = openTest(t, dir)
+	if _, err := os.Stat(old.Path); err != nil {
+		t.Errorf("a file of an old hour was touched: %v", err)
+	}
+	if _, err := os.Stat(recent.Path); !os.IsNotExist(err) {
+		t.Error("an unindexed file of the newest hour is still there")
+	}
+	if st := a.Status("f"); st.Segments != 3 || !st.From.Equal(t0) {
+		t.Errorf("status after start: %+v; want the 3 indexed segments from %v", st, t0)
+	}
+}

@@ -78,11 +78,6 @@ func (x *index) oldest(ctx context.Context, feedID string, n int) ([]Segment, er
 	return x.query(ctx, `SELECT `+segmentColumns+` FROM segments WHERE feed_id = ? ORDER BY seq LIMIT ?`, feedID, n)
 }
 
-// all returns every segment, feed by feed, for the start-up check.
-func (x *index) all(ctx context.Context) ([]Segment, error) {
-	return x.query(ctx, `SELECT `+segmentColumns+` FROM segments ORDER BY feed_id, seq`)
-}
-
 func (x *index) query(ctx context.Context, q string, args ...any) ([]Segment, error) {
 	rows, err := x.db.QueryContext(ctx, q, args...)
 	if err != nil {
