@@ -13,7 +13,7 @@ import (
 // Archive reports what is recorded of each feed.
 type Archive interface {
 	Status(feedID string) archive.Status
-	Ranges(feedID string, from, to time.Time, tolerance time.Duration) ([]archive.Range, error)
+	Ranges(feedID string, from, to time.Time) []archive.Range
 }
 
 // recordingPolicyJSON is a feed's archive setting; max_age "0" or max_bytes 0 take the server's default.
@@ -109,9 +109,6 @@ type recordingJSON struct {
 	Ranges   []recordingRangeJSON `json:"ranges"`
 }
 
-// recordingGap is the longest hole in a recording that its ranges bridge.
-const recordingGap = 1500 * time.Millisecond
-
 // getRecording reports what the archive holds of a feed: its extent and its continuous ranges.
 func (s *server) getRecording(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
@@ -145,11 +142,7 @@ func (s *server) getRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := s.Archive.Status(id)
-	ranges, err := s.Archive.Ranges(id, from, to, recordingGap)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+	ranges := s.Archive.Ranges(id, from, to)
 	out := recordingJSON{FeedID: id, Enabled: f.Recording.Enabled, State: st.State, Bytes: st.Bytes, Segments: st.Segments,
 		From: formatMillis(st.From), To: formatMillis(st.To), Ranges: []recordingRangeJSON{}}
 	for _, rg := range ranges {

@@ -88,9 +88,11 @@ type feedState struct {
 	first    time.Time
 	edge     time.Time
 	lastSeq  int64
-	stop     context.CancelFunc // the running recorder's, nil when none
-	done     chan struct{}
-	policy   catalog.RecordingPolicy
+	// ranges are the stretches of continuous recording, oldest first.
+	ranges []Range
+	stop   context.CancelFunc // the running recorder's, nil when none
+	done   chan struct{}
+	policy catalog.RecordingPolicy
 }
 
 func (s *feedState) setState(state string) {
@@ -162,6 +164,9 @@ func (a *Archive) recover(ctx context.Context) error {
 		st := a.feed(id)
 		st.segments, st.bytes, st.first, st.edge = t.segments, t.bytes, t.first, t.end
 		st.lastSeq = max(st.lastSeq, t.lastSeq)
+		if st.ranges, err = a.index.ranges(ctx, id, RangeGap); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -263,6 +268,30 @@ func (s *feedState) add(seg Segment) {
 	s.bytes += seg.Size
 	s.edge = later(s.edge, seg.End)
 	s.lastSeq = max(s.lastSeq, seg.Seq)
+	if n := len(s.ranges); n > 0 && !seg.Start.Before(s.ranges[n-1].From) && seg.Start.Sub(s.ranges[n-1].To) <= RangeGap {
+		s.ranges[n-1].To = later(s.ranges[n-1].To, seg.End)
+	} else {
+		s.ranges = append(s.ranges, Range{From: seg.Start, To: seg.End})
+	}
+}
+
+// removeOldest takes the feed's oldest segment, seg, out of its figures.
+func (s *feedState) removeOldest(seg Segment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.segments--
+	s.bytes -= seg.Size
+	if len(s.ranges) > 0 {
+		s.ranges[0].From = later(s.ranges[0].From, seg.End)
+		if !s.ranges[0].To.After(s.ranges[0].From) || s.segments == 0 {
+			s.ranges = s.ranges[1:]
+		}
+	}
+	if len(s.ranges) > 0 {
+		s.first = s.ranges[0].From
+	} else {
+		s.first = time.Time{}
+	}
 }
 
 func later(a, b time.Time) time.Time {
@@ -532,22 +561,35 @@ func (a *Archive) Status(feedID string) Status {
 // Range is a stretch of continuous recording.
 type Range struct{ From, To time.Time }
 
-// Ranges returns the continuous stretches of feedID's recording within
-// [from, to); gaps shorter than tolerance are bridged.
-func (a *Archive) Ranges(feedID string, from, to time.Time, tolerance time.Duration) ([]Range, error) {
-	segs, err := a.index.overlapping(context.Background(), feedID, from, to)
-	if err != nil {
-		return nil, err
+// RangeGap is the longest hole between two segments that a Range bridges.
+const RangeGap = 1500 * time.Millisecond
+
+// Ranges returns the continuous stretches of feedID's recording that
+// overlap [from, to), clipped to it. They are kept in memory, so that a
+// timeline polled by many viewers costs no index query.
+func (a *Archive) Ranges(feedID string, from, to time.Time) []Range {
+	a.mu.Lock()
+	st, ok := a.feeds[feedID]
+	a.mu.Unlock()
+	out := []Range{}
+	if !ok {
+		return out
 	}
-	var out []Range
-	for _, s := range segs {
-		if n := len(out); n > 0 && s.Start.Sub(out[n-1].To) <= tolerance {
-			out[n-1].To = later(out[n-1].To, s.End)
-			continue
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, r := range st.ranges {
+		if r.To.After(from) && r.From.Before(to) {
+			out = append(out, Range{From: later(r.From, from), To: earlier(r.To, to)})
 		}
-		out = append(out, Range{From: s.Start, To: s.End})
 	}
-	return out, nil
+	return out
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // FreeBytes is the free space on the archive's disk at the last check.

@@ -115,8 +115,11 @@ func TestRetentionDeletesOldestByAgeAndSize(t *testing.T) {
 	a.feed("f").policy = catalog.RecordingPolicy{Enabled: true, MaxBytes: 1500}
 	a.applyRetention(context.Background())
 	left, _ = a.Segments("f", now.Add(-24*time.Hour), now)
-	if st := a.Status("f"); len(left) != 1 || left[0].Seq != 6 || st.Bytes != 1000 || st.Segments != 1 {
+	if st := a.Status("f"); len(left) != 1 || left[0].Seq != 6 || st.Bytes != 1000 || st.Segments != 1 || !st.From.Equal(left[0].Start) {
 		t.Fatalf("after the size limit: %+v, status %+v", left, st)
+	}
+	if r := a.Ranges("f", now.Add(-24*time.Hour), now); len(r) != 1 || !r[0].From.Equal(left[0].Start) || !r[0].To.Equal(left[0].End) {
+		t.Errorf("ranges after retention: %v; want the last segment's", r)
 	}
 }
 
@@ -253,5 +256,13 @@ func TestOpenChecksOnlyTheNewestHours(t *testing.T) {
 	}
 	if st := a.Status("f"); st.Segments != 3 || !st.From.Equal(t0) {
 		t.Errorf("status after start: %+v; want the 3 indexed segments from %v", st, t0)
+	}
+	ranges := a.Ranges("f", time.Unix(0, 0), t0.Add(24*time.Hour))
+	if len(ranges) != 3 || !ranges[0].From.Equal(t0) || !ranges[2].To.Equal(t0.Add(6*time.Hour+4*time.Second)) {
+		t.Errorf("ranges after start: %v", ranges)
+	}
+	if clipped := a.Ranges("f", t0.Add(2*time.Second), t0.Add(5*time.Hour+time.Second)); len(clipped) != 2 ||
+		!clipped[0].From.Equal(t0.Add(2*time.Second)) || !clipped[1].To.Equal(t0.Add(5*time.Hour+time.Second)) {
+		t.Errorf("ranges clipped to a window: %v", clipped)
 	}
 }

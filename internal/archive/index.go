@@ -139,6 +139,30 @@ func (x *index) totals(ctx context.Context) (map[string]feedTotals, error) {
 	return out, rows.Err()
 }
 
+// ranges reads the continuous stretches of feedID's recording, bridging
+// holes up to gap: one pass over the index in SQLite, at start-up.
+func (x *index) ranges(ctx context.Context, feedID string, gap time.Duration) ([]Range, error) {
+	rows, err := x.db.QueryContext(ctx, `SELECT start_ns, end_ns FROM segments WHERE feed_id = ? ORDER BY seq`, feedID)
+	if err != nil {
+		return nil, fmt.Errorf("read archive ranges: %w", err)
+	}
+	defer rows.Close()
+	var out []Range
+	for rows.Next() {
+		var start, end int64
+		if err := rows.Scan(&start, &end); err != nil {
+			return nil, fmt.Errorf("read archive ranges: %w", err)
+		}
+		s, e := time.Unix(0, start), time.Unix(0, end)
+		if n := len(out); n > 0 && !s.Before(out[n-1].From) && s.Sub(out[n-1].To) <= gap {
+			out[n-1].To = later(out[n-1].To, e)
+			continue
+		}
+		out = append(out, Range{From: s, To: e})
+	}
+	return out, rows.Err()
+}
+
 // encodeKeyframes packs access points as varint deltas of offset and PTS.
 func encodeKeyframes(kfs []Keyframe) []byte {
 	buf := make([]byte, 0, len(kfs)*6)

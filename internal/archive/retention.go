@@ -62,15 +62,7 @@ func (a *Archive) deleteSegment(ctx context.Context, st *feedState, s Segment) e
 	if err := a.index.remove(ctx, s.Feed, s.Seq); err != nil {
 		return err
 	}
-	st.mu.Lock()
-	st.segments--
-	st.bytes -= s.Size
-	if st.segments == 0 {
-		st.first = time.Time{}
-	} else {
-		st.first = later(st.first, s.End)
-	}
-	st.mu.Unlock()
+	st.removeOldest(s)
 	a.metrics.segmentsDeleted.Inc()
 	if err := os.Remove(s.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
