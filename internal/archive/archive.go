@@ -464,6 +464,18 @@ func (a *Archive) Segments(feedID string, from, to time.Time) ([]Segment, error)
 	return segs, nil
 }
 
+// SegmentTimes is Segments without the keyframe lists, for playlists.
+func (a *Archive) SegmentTimes(feedID string, from, to time.Time) ([]Segment, error) {
+	segs, err := a.index.overlappingTimes(context.Background(), feedID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	if len(segs) == 0 {
+		return nil, ErrNoMedia
+	}
+	return segs, nil
+}
+
 // Segment returns feedID's segment seq.
 func (a *Archive) Segment(feedID string, seq int64) (Segment, error) {
 	segs, err := a.index.query(context.Background(), `SELECT `+segmentColumns+` FROM segments WHERE feed_id = ? AND seq = ?`, feedID, seq)

@@ -73,6 +73,12 @@ func (x *index) overlapping(ctx context.Context, feedID string, from, to time.Ti
 		WHERE feed_id = ? AND end_ns > ? AND start_ns < ? ORDER BY seq`, feedID, from.UnixNano(), to.UnixNano())
 }
 
+// overlappingTimes is overlapping without the keyframe lists: what a playlist needs.
+func (x *index) overlappingTimes(ctx context.Context, feedID string, from, to time.Time) ([]Segment, error) {
+	return x.query(ctx, `SELECT feed_id, seq, path, start_ns, end_ns, pts, size, discontinuity, x'' FROM segments
+		WHERE feed_id = ? AND end_ns > ? AND start_ns < ? ORDER BY seq`, feedID, from.UnixNano(), to.UnixNano())
+}
+
 // oldest returns up to n of feedID's oldest segments.
 func (x *index) oldest(ctx context.Context, feedID string, n int) ([]Segment, error) {
 	return x.query(ctx, `SELECT `+segmentColumns+` FROM segments WHERE feed_id = ? ORDER BY seq LIMIT ?`, feedID, n)

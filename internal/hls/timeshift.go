@@ -15,7 +15,7 @@ import (
 
 // Archive is the recording that time-shift playback reads.
 type Archive interface {
-	Segments(feedID string, from, to time.Time) ([]archive.Segment, error)
+	SegmentTimes(feedID string, from, to time.Time) ([]archive.Segment, error)
 	Segment(feedID string, seq int64) (archive.Segment, error)
 }
 
@@ -92,7 +92,7 @@ func (s *Server) archivePlaylist(w http.ResponseWriter, r *http.Request, feedID 
 			return 0
 		}
 	}
-	segs, err := s.cfg.Archive.Segments(feedID, from, to)
+	segs, err := s.cfg.Archive.SegmentTimes(feedID, from, to)
 	if errors.Is(err, archive.ErrNoMedia) {
 		s.refuse(w, "playlist", http.StatusNotFound, "nothing of this feed is recorded in that range")
 		return 0
