@@ -100,15 +100,20 @@ func (r *recorder) run(ctx context.Context) {
 }
 
 // follow records from a new hub reader until it ends.
-func (r *recorder) follow(ctx context.Context, f *hub.Feed) error {
+func (r *recorder) follow(ctx context.Context, f *hub.Feed) (err error) {
 	reader, err := f.NewInternalReader()
 	if err != nil {
 		return err
 	}
 	defer reader.Close(hub.ErrShutdown)
 	r.scanner.Reset()
-	r.arch.log.Info("recording", "feed", r.feedID)
+	r.arch.log.Info("recording started", "feed", r.feedID, "next_segment", r.nextSeq)
 	r.state.setState(StateRecording)
+	started, firstSeq := r.arch.now(), r.nextSeq
+	defer func() {
+		r.arch.log.Info("recording paused", "feed", r.feedID, "reason", err, "segments", r.nextSeq-firstSeq,
+			"duration", r.arch.now().Sub(started).Round(time.Millisecond))
+	}()
 	chunks := make([][]byte, 0, 64)
 	for {
 		chunks, err = reader.Next(ctx, chunks[:0])
