@@ -58,6 +58,10 @@ type publisherJSON struct {
 
 func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
 	out := feedJSON{ID: f.ID, Name: f.Name, Kind: string(f.Kind), Recording: recordingPolicyOut(f.Recording), CreatedAt: formatTime(f.CreatedAt)}
+	if s.Archive != nil {
+		state := s.Archive.Status(f.ID).State
+		out.Recording.State = &state
+	}
 	if admin && s.Sources != nil {
 		if st, ok := s.Sources.Status(f.ID); ok {
 			onAir := st.OnAir

@@ -17,10 +17,12 @@ type Archive interface {
 }
 
 // recordingPolicyJSON is a feed's archive setting; max_age "0" or max_bytes 0 take the server's default.
+// State is what the recorder is doing, in answers only.
 type recordingPolicyJSON struct {
 	Enabled  *bool   `json:"enabled"`
 	MaxAge   *string `json:"max_age"`
 	MaxBytes *int64  `json:"max_bytes"`
+	State    *string `json:"state,omitempty"`
 }
 
 func recordingPolicyOut(p catalog.RecordingPolicy) *recordingPolicyJSON {

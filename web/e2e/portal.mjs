@@ -192,7 +192,18 @@ async function run(browser) {
     .catch(() => { throw new Error(`no delivery of ${broadcaster} listed`); });
   const right = ops.locator(`#broadcasters-table tr[data-broadcaster="${broadcaster}"] li[data-feed="${revoked}"]`);
   await right.locator('.badge').filter({ hasText: 'active' }).waitFor();
+  const recordRow = ops.locator(`#feeds-table tr[data-feed="${kept}"]`);
+  await recordRow.locator('.record-state').filter({ hasText: 'recording' }).waitFor({ timeout: 10000 })
+    .catch(() => { throw new Error(`${kept} is not shown recording`); });
   await shot(ops, 'operator');
+
+  step(`switch ${kept}'s recording off and on again`);
+  await recordRow.getByLabel(`Record ${kept}`).uncheck();
+  await recordRow.locator('.record-state').filter({ hasText: /^off$/ }).waitFor({ timeout: 5000 })
+    .catch(() => { throw new Error('recording did not stop'); });
+  await recordRow.getByLabel(`Record ${kept}`).check();
+  await recordRow.locator('.record-state').filter({ hasText: 'recording' }).waitFor({ timeout: 10000 })
+    .catch(() => { throw new Error('recording did not start again'); });
 
   step(`revoke ${broadcaster} on ${revoked}`);
   await right.getByRole('button', { name: `Revoke ${broadcaster} on ${revoked}` }).click();

@@ -27,7 +27,7 @@ export function mountOperator(main, { live }) {
   main.replaceChildren(h('div', { class: 'page operator' },
     h('div', { class: 'page-head' }, h('h1', { id: 'ops-title', tabIndex: -1 }, 'Operations')),
     section('feeds', 'Feeds', feedSummary,
-      table(['State', 'Feed', 'Kind', ['Bitrate', 'num'], 'Last minutes', ['Readers', 'num'], 'Publisher', ['Lost / retransmitted', 'num'], ''], feedRows, 'feeds-title', 'feeds-table'),
+      table(['State', 'Feed', 'Kind', ['Bitrate', 'num'], 'Last minutes', ['Readers', 'num'], 'Publisher', ['Lost / retransmitted', 'num'], 'Recording', ''], feedRows, 'feeds-title', 'feeds-table'),
       noFeeds),
     section('deliveries', 'Live deliveries', deliverySummary,
       table(['Broadcaster', 'Feed', 'Protocol', 'Remote address', ['Connected', 'num'], ['Data', 'num'], ['Sent', 'num'], ['Lost', 'num'], ['Retransmitted', 'num'], ['Dropped', 'num'], ['RTT', 'num']], deliveryRows, 'deliveries-title', 'deliveries-table'),
@@ -114,7 +114,7 @@ function cells(tr, n) {
 }
 
 function feedRow(f) {
-  const tr = cells(h('tr', { dataset: { feed: f.id } }), 9);
+  const tr = cells(h('tr', { dataset: { feed: f.id } }), 10);
   const c = tr.cells;
   c[0].append(h('span', { class: 'badge' }));
   c[1].append(h('span', { class: 'cell-name' }), h('span', { class: 'cell-id mono' }, f.id));
@@ -134,9 +134,26 @@ function feedRow(f) {
   });
   c[6].append(h('span', { class: 'mono' }), h('span', { class: 'cell-sub num' }), h('span', { class: 'cell-sub sources' }), choice);
   c[7].className = 'num';
-  c[8].append(h('a', { href: `/feeds/${encodeURIComponent(f.id)}`, 'aria-label': `Watch ${f.id}` }, 'Watch'));
+  const record = h('input', { type: 'checkbox', class: 'record-choice', 'aria-label': `Record ${f.id}` });
+  record.addEventListener('change', async () => {
+    const enabled = record.checked;
+    record.disabled = true;
+    try {
+      await api('PATCH', `/feeds/${encodeURIComponent(f.id)}`, { recording: { enabled } });
+      announce(`${f.id}: recording ${enabled ? 'on' : 'off'}`);
+    } catch (err) {
+      announce(`${f.id}: ${err.message}`);
+      record.checked = !enabled;
+    } finally {
+      record.disabled = false;
+    }
+  });
+  c[8].append(h('label', { class: 'record-toggle' }, record, ' Record'), h('span', { class: 'cell-sub record-state' }));
+  c[9].append(h('a', { href: `/feeds/${encodeURIComponent(f.id)}`, 'aria-label': `Watch ${f.id}` }, 'Watch'));
   return tr;
 }
+
+const recordingStates = { recording: 'recording', idle: 'waiting for a publisher', off: 'off', disk_full: 'stopped: disk full', error: 'write error, retrying' };
 
 function updateFeedRow(tr, f, live) {
   const c = tr.cells;
@@ -158,6 +175,12 @@ function updateFeedRow(tr, f, live) {
   choice.disabled = !(f.sources?.length);
   text(c[7], p ? `${count(p.packets_lost)} / ${count(p.packets_retransmitted)}` : '—');
   c[7].classList.toggle('warn', (p?.packets_lost ?? 0) > 0);
+  const record = c[8].querySelector('.record-choice');
+  if (document.activeElement !== record && !record.disabled) record.checked = f.recording?.enabled ?? false;
+  const state = f.recording?.state ?? '';
+  const stateEl = c[8].querySelector('.record-state');
+  text(stateEl, recordingStates[state] ?? state);
+  stateEl.classList.toggle('warn', state === 'disk_full' || state === 'error');
 }
 
 // sourcesText says which contribution source is on air and how the other is.
