@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,12 +22,17 @@ func demoCommand() *cobra.Command {
 		Short: "Run the Podium server with a demo Games: looping feeds and broadcasters",
 		Long: "demo does everything serve does and, on an empty data directory, seeds a demo Games:\n" +
 			"4 feeds looping bundled samples and 3 broadcasters with different entitlements.\n" +
-			"It prints the credentials and ready-to-paste commands that pull the feeds.",
+			"It prints the credentials and ready-to-paste commands that pull the feeds.\n" +
+			"Its feeds are recorded like any; unless archive_max_age is set to something else,\n" +
+			"the demo keeps 6 hours of them (about 20 GB), not serve's 7 days.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := loadConfig(cmd)
 			if err != nil {
 				return err
+			}
+			if cfg.ArchiveMaxAge == config.Default.ArchiveMaxAge {
+				cfg.ArchiveMaxAge = demoArchiveMaxAge
 			}
 			ctx := cmd.Context()
 			a, err := app.New(ctx, cfg, log)
@@ -58,6 +64,10 @@ func demoCommand() *cobra.Command {
 	config.Flags(cmd.Flags())
 	return cmd
 }
+
+// demoArchiveMaxAge is the demo's retention: a demo left running should
+// not fill the disk with a week of its looping samples.
+const demoArchiveMaxAge = 6 * time.Hour
 
 // endpoints are the server's addresses as a broadcaster reaches them.
 func endpoints(cfg config.Config, a *app.App) demo.Endpoints {
