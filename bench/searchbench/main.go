@@ -84,7 +84,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { st.Close() }()
 	fmt.Fprintf(os.Stderr, "searchbench: inserting %d clips\n", o.clips)
 	gen := newGenerator(o.seed, o.feeds)
 	insertStart := time.Now()
@@ -99,6 +99,15 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	insertTime := time.Since(insertStart)
+	// Opening a store reads the library's search index into memory: time it.
+	if err := st.Close(); err != nil {
+		return err
+	}
+	openStart := time.Now()
+	if st, err = store.Open(ctx, dir); err != nil {
+		return err
+	}
+	openTime := time.Since(openStart)
 	dbSize := int64(0)
 	for _, name := range []string{"catalog.db", "catalog.db-wal"} {
 		if info, err := os.Stat(filepath.Join(dir, name)); err == nil {
@@ -112,7 +121,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer baseline.Close()
 
-	rep := report{opts: o, date: time.Now(), machine: harness.DescribeMachine("."), insert: insertTime, dbSize: dbSize}
+	rep := report{opts: o, date: time.Now(), machine: harness.DescribeMachine("."), insert: insertTime, open: openTime, dbSize: dbSize}
 	for _, s := range searches(gen) {
 		fmt.Fprintf(os.Stderr, "searchbench: %s\n", s.name)
 		m, err := measure(ctx, st, baseline, s, o.runs)

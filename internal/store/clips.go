@@ -1,17 +1,13 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
 )
@@ -128,7 +124,8 @@ const clipColumns = `c.seq, c.id, c.feed_id, c.owner, c.start_ms, c.end_ms, c.ti
 // CreateClips adds clips to the library in one transaction; an id already
 // in use is catalog.ErrConflict.
 func (s *Store) CreateClips(ctx context.Context, clips ...Clip) error {
-	return s.clipTx(ctx, func(tx *sql.Tx) error {
+	seqs := make([]int64, len(clips))
+	return s.indexedClipTx(ctx, func(tx *sql.Tx) error {
 		insert, err := tx.PrepareContext(ctx, `INSERT INTO clips (id, feed_id, owner, start_ms, end_ms, title, description, tags, athletes,
 			session_id, sport, event, phase, venue, mode, format, status, progress, error, duration_ms, size, path, thumbnail, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -136,7 +133,7 @@ func (s *Store) CreateClips(ctx context.Context, clips ...Clip) error {
 			return err
 		}
 		defer insert.Close()
-		for _, c := range clips {
+		for i, c := range clips {
 			res, err := insert.ExecContext(ctx, c.ID, c.FeedID, c.Owner, c.Start.UnixMilli(), endMillis(c.End), c.Title, c.Description,
 				jsonList(c.Tags), jsonList(c.Athletes), c.SessionID, c.Sport, c.Event, c.Phase, c.Venue, c.Mode, c.Format,
 				c.Status, c.Progress, c.Error, c.Duration.Milliseconds(), c.Size, c.Path, c.Thumbnail,
@@ -147,15 +144,18 @@ func (s *Store) CreateClips(ctx context.Context, clips ...Clip) error {
 			if err != nil {
 				return fmt.Errorf("add clip %s: %w", c.ID, err)
 			}
-			seq, err := res.LastInsertId()
-			if err != nil {
+			if seqs[i], err = res.LastInsertId(); err != nil {
 				return err
 			}
-			if err := setAthletes(ctx, tx, seq, c.Athletes); err != nil {
+			if err := setAthletes(ctx, tx, seqs[i], c.Athletes); err != nil {
 				return err
 			}
 		}
 		return nil
+	}, func(x *clipIndex) {
+		for i, c := range clips {
+			x.put(seqs[i], c)
+		}
 	})
 }
 
@@ -171,7 +171,7 @@ func (s *Store) ClipsWithStatus(ctx context.Context, statuses ...string) ([]Clip
 	for i, st := range statuses {
 		args[i] = st
 	}
-	return s.queryClips(ctx, `SELECT `+clipColumns+` FROM clips c WHERE c.status IN (`+placeholders(len(args))+`) ORDER BY c.seq`, args...)
+	return queryClips(ctx, s.db, `SELECT `+clipColumns+` FROM clips c WHERE c.status IN (`+placeholders(len(args))+`) ORDER BY c.seq`, args...)
 }
 
 // ClipState is what the clip engine reports of an export. Empty Path and
@@ -219,9 +219,13 @@ type ClipEdit struct {
 // EditClip applies the edit and returns the clip as it now is.
 func (s *Store) EditClip(ctx context.Context, id string, e ClipEdit, now time.Time) (Clip, error) {
 	var out Clip
-	err := s.clipTx(ctx, func(tx *sql.Tx) error {
+	var seq int64
+	err := s.indexedClipTx(ctx, func(tx *sql.Tx) error {
 		c, err := scanClip(tx.QueryRowContext(ctx, `SELECT `+clipColumns+` FROM clips c WHERE c.id = ?`, id), id)
 		if err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT seq FROM clips WHERE id = ?`, id).Scan(&seq); err != nil {
 			return err
 		}
 		if e.End != nil {
@@ -243,10 +247,6 @@ func (s *Store) EditClip(ctx context.Context, id string, e ClipEdit, now time.Ti
 		}
 		if e.Athletes != nil {
 			c.Athletes = *e.Athletes
-			var seq int64
-			if err := tx.QueryRowContext(ctx, `SELECT seq FROM clips WHERE id = ?`, id).Scan(&seq); err != nil {
-				return err
-			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM clip_athletes WHERE clip_seq = ?`, seq); err != nil {
 				return err
 			}
@@ -261,260 +261,32 @@ func (s *Store) EditClip(ctx context.Context, id string, e ClipEdit, now time.Ti
 		}
 		out = c
 		return nil
-	})
+	}, func(x *clipIndex) { x.put(seq, out) })
 	return out, err
 }
 
 // DeleteClip removes a clip from the library (its files are the engine's to remove).
 func (s *Store) DeleteClip(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM clips WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("delete clip %s: %w", id, err)
-	}
-	return affectedOne(res, "clip", id)
-}
-
-// ClipRights limits a search to what a broadcaster may see: clips of the
-// feeds it is entitled to, and its own.
-type ClipRights struct {
-	Owner string
-	Feeds []string
-}
-
-// ClipQuery is a search of the library; zero fields do not filter.
-type ClipQuery struct {
-	// Text is matched, word by word and by prefix, against the title,
-	// description, tags, athletes, sport, event, phase and venue.
-	Text string
-	// Sport, Event and Athlete match exactly, ignoring case.
-	Sport, Event, Athlete string
-	FeedID                string
-	// From and To: clips overlapping [From, To] (an open clip runs on, up
-	// to MaxClipLength from its start).
-	From, To time.Time
-	// Rights nil: every clip (the operator).
-	Rights *ClipRights
-	// Limit is the page size (at least 1); Offset skips that many clips.
-	Limit, Offset int
-}
-
-// Facets the library counts.
-const (
-	FacetSport   = "sport"
-	FacetEvent   = "event"
-	FacetAthlete = "athlete"
-	FacetFeed    = "feed"
-)
-
-// MaxFacetValues is how many values of each facet a search counts (the most frequent).
-const MaxFacetValues = 50
-
-// ClipPage is a page of search results, with the number of clips the
-// search selects and, by facet, how many of those carry each value.
-type ClipPage struct {
-	Clips  []Clip
-	Total  int
-	Facets map[string]map[string]int
-}
-
-// SearchClips runs a search: a page of clips, newest first (by start), the
-// number selected and the facet counts. Its cost grows with the number of
-// clips selected, which are all counted.
-func (s *Store) SearchClips(ctx context.Context, q ClipQuery) (ClipPage, error) {
-	from, where, args := clipFilter(q)
-	page := ClipPage{Facets: map[string]map[string]int{}}
-	var err error
-	// The page's clips are picked by start alone, then read: sorting whole
-	// rows of a large selection would read every one of them.
-	page.Clips, err = s.queryClips(ctx, `SELECT `+clipColumns+` FROM clips c WHERE c.seq IN (SELECT c.seq`+from+where+
-		` ORDER BY c.start_ms DESC, c.seq DESC LIMIT ? OFFSET ?) ORDER BY c.start_ms DESC, c.seq DESC`,
-		append(args, max(q.Limit, 1), max(q.Offset, 0))...)
-	if err != nil {
-		return page, err
-	}
-	if where == "" {
-		err = s.libraryFacets(ctx, &page)
-	} else {
-		err = s.selectionFacets(ctx, &page, from, where, args)
-	}
-	if err != nil {
-		return page, err
-	}
-	athletesOf := from + ` JOIN clip_athletes a ON a.clip_seq = c.seq` + where
-	if where == "" {
-		athletesOf = ` FROM clip_athletes a`
-	}
-	athletes, err := s.facet(ctx, `SELECT a.athlete, count(*)`+athletesOf+` GROUP BY a.athlete ORDER BY 2 DESC, 1 LIMIT ?`,
-		append(args, MaxFacetValues)...)
-	if err != nil {
-		return page, fmt.Errorf("count clips by athlete: %w", err)
-	}
-	page.Facets[FacetAthlete] = athletes
-	return page, nil
-}
-
-// libraryFacets counts the whole library: each facet from its column's
-// index, in the index's order, without reading the clips.
-func (s *Store) libraryFacets(ctx context.Context, page *ClipPage) error {
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM clips`).Scan(&page.Total); err != nil {
-		return fmt.Errorf("count clips: %w", err)
-	}
-	for _, f := range []struct{ name, column string }{
-		{FacetSport, `sport COLLATE NOCASE`}, {FacetEvent, `event COLLATE NOCASE`}, {FacetFeed, `feed_id`},
-	} {
-		counts, err := s.facet(ctx, `SELECT `+f.column+`, count(*) FROM clips GROUP BY 1 HAVING `+f.column+` != ''
-			ORDER BY 2 DESC, 1 LIMIT ?`, MaxFacetValues)
+	var seq int64
+	return s.indexedClipTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `DELETE FROM clips WHERE id = ? RETURNING seq`, id).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("clip", id)
+		}
 		if err != nil {
-			return fmt.Errorf("count clips by %s: %w", f.name, err)
+			return fmt.Errorf("delete clip %s: %w", id, err)
 		}
-		page.Facets[f.name] = counts
-	}
-	return nil
+		return nil
+	}, func(x *clipIndex) { x.remove(seq) })
 }
 
-// selectionFacets counts the clips a filter selects, and their sports,
-// events and feeds, in one pass over them.
-func (s *Store) selectionFacets(ctx context.Context, page *ClipPage, from, where string, args []any) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT c.sport COLLATE NOCASE, c.event COLLATE NOCASE, c.feed_id, count(*)`+from+where+` GROUP BY 1, 2, 3`, args...)
-	if err != nil {
-		return fmt.Errorf("count clips: %w", err)
-	}
-	defer rows.Close()
-	counts := map[string]*facetCounter{FacetSport: newFacetCounter(), FacetEvent: newFacetCounter(), FacetFeed: newFacetCounter()}
-	for rows.Next() {
-		var sport, event, feed string
-		var n int
-		if err := rows.Scan(&sport, &event, &feed, &n); err != nil {
-			return fmt.Errorf("count clips: %w", err)
-		}
-		page.Total += n
-		counts[FacetSport].add(sport, n)
-		counts[FacetEvent].add(event, n)
-		counts[FacetFeed].add(feed, n)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("count clips: %w", err)
-	}
-	for name, c := range counts {
-		page.Facets[name] = c.top(MaxFacetValues)
-	}
-	return nil
+// queryer is what clips are read from: the database or a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// facetCounter adds up a facet's counts by value, ignoring case (the first
-// spelling met is kept) and empty values.
-type facetCounter struct {
-	counts   map[string]int
-	spelling map[string]string
-}
-
-func newFacetCounter() *facetCounter {
-	return &facetCounter{counts: map[string]int{}, spelling: map[string]string{}}
-}
-
-func (f *facetCounter) add(value string, n int) {
-	if value == "" {
-		return
-	}
-	key := strings.ToLower(value)
-	if _, ok := f.spelling[key]; !ok {
-		f.spelling[key] = value
-	}
-	f.counts[key] += n
-}
-
-// top returns the n most frequent values (ties by value).
-func (f *facetCounter) top(n int) map[string]int {
-	keys := slices.Collect(maps.Keys(f.counts))
-	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(f.counts[b], f.counts[a]); c != 0 {
-			return c
-		}
-		return strings.Compare(a, b)
-	})
-	out := make(map[string]int, min(n, len(keys)))
-	for _, k := range keys[:min(n, len(keys))] {
-		out[f.spelling[k]] = f.counts[k]
-	}
-	return out
-}
-
-// clipFilter returns the FROM clause, the WHERE clause and its arguments of a search.
-func clipFilter(q ClipQuery) (from, where string, args []any) {
-	from = ` FROM clips c`
-	var conds []string
-	if match := ftsQuery(q.Text); match != "" {
-		from += ` JOIN clips_fts ON clips_fts.rowid = c.seq`
-		conds, args = append(conds, `clips_fts MATCH ?`), append(args, match)
-	}
-	for _, f := range []struct{ cond, value string }{
-		{`c.sport = ? COLLATE NOCASE`, q.Sport},
-		{`c.event = ? COLLATE NOCASE`, q.Event},
-		{`c.feed_id = ?`, q.FeedID},
-		{`c.seq IN (SELECT clip_seq FROM clip_athletes WHERE athlete = ?)`, q.Athlete},
-	} {
-		if f.value != "" {
-			conds, args = append(conds, f.cond), append(args, f.value)
-		}
-	}
-	if !q.From.IsZero() {
-		// No clip is longer than MaxClipLength, open ones included (their
-		// end, when set, is bounded alike): the bound on start lets the
-		// index on start narrow the search.
-		conds, args = append(conds, `c.start_ms > ?`, `(c.end_ms IS NULL OR c.end_ms > ?)`),
-			append(args, q.From.Add(-MaxClipLength).UnixMilli(), q.From.UnixMilli())
-	}
-	if !q.To.IsZero() {
-		conds, args = append(conds, `c.start_ms <= ?`), append(args, q.To.UnixMilli())
-	}
-	if r := q.Rights; r != nil {
-		cond := `(c.owner = ?`
-		args = append(args, r.Owner)
-		if len(r.Feeds) > 0 {
-			cond += ` OR c.feed_id IN (` + placeholders(len(r.Feeds)) + `)`
-			for _, f := range r.Feeds {
-				args = append(args, f)
-			}
-		}
-		conds = append(conds, cond+`)`)
-	}
-	if len(conds) > 0 {
-		where = ` WHERE ` + strings.Join(conds, ` AND `)
-	}
-	return from, where, args
-}
-
-// ftsQuery turns what a user typed into an FTS5 query: every word (split as
-// the index's tokenizer splits) must match, as a prefix. Nothing of the
-// input is taken as FTS5 syntax.
-func ftsQuery(text string) string {
-	words := strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
-	for i, w := range words {
-		words[i] = `"` + w + `"*`
-	}
-	return strings.Join(words, " ")
-}
-
-func (s *Store) facet(ctx context.Context, query string, args ...any) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var value string
-		var n int
-		if err := rows.Scan(&value, &n); err != nil {
-			return nil, err
-		}
-		out[value] = n
-	}
-	return out, rows.Err()
-}
-
-func (s *Store) queryClips(ctx context.Context, query string, args ...any) ([]Clip, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+func queryClips(ctx context.Context, db queryer, query string, args ...any) ([]Clip, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read clips: %w", err)
 	}
@@ -590,6 +362,19 @@ func (s *Store) clipTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	return nil
+}
+
+// indexedClipTx runs fn in a transaction of the library, then, once it
+// has committed, gives the clip index what fn changed with indexed. The
+// index is locked from before the transaction begins: see clipIndex.
+func (s *Store) indexedClipTx(ctx context.Context, fn func(tx *sql.Tx) error, indexed func(*clipIndex)) error {
+	s.clips.mu.Lock()
+	defer s.clips.mu.Unlock()
+	if err := s.clipTx(ctx, fn); err != nil {
+		return err
+	}
+	indexed(s.clips)
 	return nil
 }
 

@@ -2,7 +2,10 @@
 // and where Podium calls out: caller sources and push destinations) in
 // SQLite and serves it as an immutable in-memory catalog.Snapshot that is
 // replaced after every committed write. It holds no rules of its own beyond
-// referential integrity: those live in package catalog.
+// referential integrity: those live in package catalog. Beside the catalog
+// it keeps the schedule and the clip library, whose searches filter and
+// count in an in-memory index of the clips (clipIndex), kept by the
+// library's writes.
 package store
 
 import (
@@ -28,6 +31,9 @@ type Store struct {
 
 	observersMu sync.Mutex
 	observers   []func(*catalog.Snapshot)
+
+	// clips indexes the clip library for searches; clip writes keep it.
+	clips *clipIndex
 }
 
 var migrations = []string{
@@ -125,6 +131,14 @@ var migrations = []string{
 	// and a full-text index kept in step by triggers. Clips outlive their
 	// feed (no foreign key); seq is the rowid the index refers to.
 	clipsMigration,
+	// 8: searches filter, order and count in memory (clipIndex): the
+	// indexes they used are no longer read, only written.
+	`DROP INDEX clips_start;
+	DROP INDEX clips_feed;
+	DROP INDEX clips_owner;
+	DROP INDEX clips_sport;
+	DROP INDEX clips_event;
+	DROP INDEX clip_athletes_name;`,
 }
 
 // Open opens (creating if needed) the catalog database in dataDir.
@@ -142,6 +156,10 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
 	}
 	if err := s.reload(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if s.clips, err = loadClipIndex(ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}
