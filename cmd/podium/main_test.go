@@ -214,6 +214,23 @@ func get(t *testing.T, url, token string) int {
 	return resp.StatusCode
 }
 
+// playbackURL asks the API at url, with token, for a playback URL and returns its hls_url.
+func playbackURL(t *testing.T, url, token string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var playback struct {
+		HLSURL string `json:"hls_url"`
+	}
+	json.NewDecoder(resp.Body).Decode(&playback)
+	return playback.HLSURL
+}
+
 // putOnAir asks until timeout for the feed's source to be put on air, and
 // reports whether it is.
 func putOnAir(t *testing.T, api, admin, feed, source string, timeout time.Duration) bool {
@@ -277,20 +294,10 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	if hls == nil {
 		t.Fatalf("no hls command in:\n%s", guide)
 	}
-	req, _ := http.NewRequest("GET", hls[2], nil)
-	req.Header.Set("Authorization", "Bearer "+hls[1])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var playback struct {
-		HLSURL string `json:"hls_url"`
-	}
-	json.NewDecoder(resp.Body).Decode(&playback)
-	resp.Body.Close()
-	if streams, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", playback.HLSURL).Output(); err != nil ||
+	hlsURL := playbackURL(t, hls[2], hls[1])
+	if streams, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", hlsURL).Output(); err != nil ||
 		!strings.Contains(string(streams), "h264") || strings.Count(string(streams), "aac") < 2 {
-		t.Fatalf("ffprobe of the demo's HLS URL %q: %v %s", playback.HLSURL, err, streams)
+		t.Fatalf("ffprobe of the demo's HLS URL %q: %v %s", hlsURL, err, streams)
 	}
 	// The printed backup encoder publishes, and the operator can put it on air.
 	backup := regexp.MustCompile(`backup  (ffmpeg .*)`).FindStringSubmatch(guide)
@@ -304,23 +311,7 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	}
 	defer func() { encoder.Process.Kill(); encoder.Wait() }()
 	feed := regexp.MustCompile(`a backup source of (\S+);`).FindStringSubmatch(guide)[1]
-	var onAir string
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && onAir != "backup"; time.Sleep(300 * time.Millisecond) {
-		req, _ := http.NewRequest("POST", hls[2][:strings.Index(hls[2], "/api/")]+"/api/v1/feeds/"+feed+"/switch", strings.NewReader(`{"source":"backup"}`))
-		req.Header.Set("Authorization", "Bearer "+admin[1])
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st struct {
-			OnAir string `json:"on_air"`
-		}
-		json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		onAir = st.OnAir
-	}
-	if onAir != "backup" {
+	if !putOnAir(t, first.http, admin[1], feed, "backup", 15*time.Second) {
 		t.Fatalf("the demo's printed backup encoder could not be put on air")
 	}
 	// The printed RTMP encoder publishes another feed's backup, which the operator can put on air.
@@ -344,15 +335,8 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 		t.Fatalf("no rewind or clip command in:\n%s", guide)
 	}
 	time.Sleep(time.Until(demoStarted.Add(22 * time.Second)))
-	req, _ = http.NewRequest("GET", rewind[2], nil)
-	req.Header.Set("Authorization", "Bearer "+rewind[1])
-	if resp, err = http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	}
-	json.NewDecoder(resp.Body).Decode(&playback)
-	resp.Body.Close()
-	if !strings.Contains(playback.HLSURL, "/archive.m3u8?from=") || get(t, playback.HLSURL, "") != 200 {
-		t.Fatalf("the printed rewind command gave %q", playback.HLSURL)
+	if rewound := playbackURL(t, rewind[2], rewind[1]); !strings.Contains(rewound, "/archive.m3u8?from=") || get(t, rewound, "") != 200 {
+		t.Fatalf("the printed rewind command gave %q", rewound)
 	}
 	clipCmd := exec.Command("sh", "-c", "exec "+podiumBin+" "+clip[1])
 	clipCmd.Dir = t.TempDir()

@@ -570,11 +570,7 @@ func (s *server) listClips(w http.ResponseWriter, r *http.Request) {
 	q := store.ClipQuery{Text: params.Get("q"), Sport: params.Get("sport"), Event: params.Get("event"),
 		Athlete: params.Get("athlete"), FeedID: params.Get("feed"), Limit: defaultClipPage}
 	var apiErr *Error
-	if q.From, apiErr = s.queryTime(r, "from"); apiErr != nil {
-		writeError(w, apiErr)
-		return
-	}
-	if q.To, apiErr = s.queryTime(r, "to"); apiErr != nil {
+	if q.From, q.To, apiErr = s.queryRange(r); apiErr != nil {
 		writeError(w, apiErr)
 		return
 	}

@@ -112,11 +112,8 @@ func (s *server) visibleFeeds(r *http.Request) []feedJSON {
 }
 
 func (s *server) getFeed(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "id")
-	snap := s.Store.Snapshot()
-	f, ok := snap.Feed(id)
-	if !ok || !s.visibleFeed(r, snap, id) {
-		writeError(w, notFound("feed", id))
+	f, ok := s.pathFeed(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.feedJSON(f, who(r).admin))

@@ -32,20 +32,18 @@ type playbackJSON struct {
 }
 
 func (s *server) playback(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "id")
-	snap := s.Store.Snapshot()
-	if _, ok := snap.Feed(id); !ok || !s.visibleFeed(r, snap, id) {
-		writeError(w, notFound("feed", id))
+	f, ok := s.pathFeed(w, r)
+	if !ok {
 		return
 	}
+	id := f.ID
 	if s.Playback == nil {
 		writeError(w, apiError(http.StatusServiceUnavailable, "unavailable", "", "HLS delivery is off on this server"))
 		return
 	}
 	path, expires := s.Playback.URL(id, who(r).broadcasterID)
-	q := r.URL.Query()
-	if q.Has("from") || q.Has("to") {
-		from, to, err := s.timeShiftRange(q.Get("from"), q.Get("to"))
+	if q := r.URL.Query(); q.Has("from") || q.Has("to") {
+		from, to, err := s.timeShiftRange(r)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -61,23 +59,17 @@ func (s *server) playback(w http.ResponseWriter, r *http.Request) {
 
 // timeShiftRange reads the from and to of a time-shift request: from is
 // required; an empty to means start-over, "now" the present.
-func (s *server) timeShiftRange(fromArg, toArg string) (from, to time.Time, err *Error) {
-	now := s.now()
-	if fromArg == "" {
-		return from, to, badRequest("from", "from is required with to: the start of the time-shift, an RFC 3339 time")
-	}
-	if from, err = instantField("from", fromArg, now); err != nil {
+func (s *server) timeShiftRange(r *http.Request) (from, to time.Time, err *Error) {
+	if from, to, err = s.queryRange(r); err != nil {
 		return from, to, err
 	}
-	if toArg != "" {
-		if to, err = instantField("to", toArg, now); err != nil {
-			return from, to, err
-		}
-		if !to.After(from) {
-			return from, to, badRequest("to", "to must be after from")
-		}
+	if from.IsZero() {
+		return from, to, badRequest("from", "from is required with to: the start of the time-shift, an RFC 3339 time")
 	}
-	if from.After(now) {
+	if !to.IsZero() && !to.After(from) {
+		return from, to, badRequest("to", "to must be after from")
+	}
+	if from.After(s.now()) {
 		return from, to, badRequest("from", "from is in the future")
 	}
 	return from, to, nil

@@ -113,31 +113,25 @@ type recordingJSON struct {
 
 // getRecording reports what the archive holds of a feed: its extent and its continuous ranges.
 func (s *server) getRecording(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "id")
-	snap := s.Store.Snapshot()
-	f, ok := snap.Feed(id)
-	if !ok || !s.visibleFeed(r, snap, id) {
-		writeError(w, notFound("feed", id))
+	f, ok := s.pathFeed(w, r)
+	if !ok {
 		return
 	}
+	id := f.ID
 	if s.Archive == nil {
 		writeError(w, apiError(http.StatusServiceUnavailable, "unavailable", "", "recording is off on this server"))
 		return
 	}
-	q := r.URL.Query()
-	from, to := time.Unix(0, 0), s.now().Add(time.Hour)
-	for _, p := range []struct {
-		field string
-		t     *time.Time
-	}{{"from", &from}, {"to", &to}} {
-		if v := q.Get(p.field); v != "" {
-			t, err := instantField(p.field, v, s.now())
-			if err != nil {
-				writeError(w, err)
-				return
-			}
-			*p.t = t
-		}
+	from, to, apiErr := s.queryRange(r)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return
+	}
+	if from.IsZero() {
+		from = time.Unix(0, 0)
+	}
+	if to.IsZero() {
+		to = s.now().Add(time.Hour)
 	}
 	if !to.After(from) {
 		writeError(w, badRequest("to", "to must be after from"))
@@ -151,15 +145,6 @@ func (s *server) getRecording(w http.ResponseWriter, r *http.Request) {
 		out.Ranges = append(out.Ranges, recordingRangeJSON{From: *formatMillis(rg.From), To: *formatMillis(rg.To)})
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// instantField reads the query parameter field as parseInstant does.
-func instantField(field, v string, now time.Time) (time.Time, *Error) {
-	t, ok := parseInstant(v, now)
-	if !ok {
-		return time.Time{}, badRequest(field, `%s must be an RFC 3339 time such as 2028-07-14T20:00:00.000Z, or "now" (optionally "now-30s"), not %q`, field, v)
-	}
-	return t, nil
 }
 
 // formatMillis writes t in RFC 3339 with milliseconds, nil for the zero time.

@@ -100,11 +100,7 @@ func importError(err error) *Error {
 func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
 	q := store.SessionQuery{Sport: r.URL.Query().Get("sport"), Venue: r.URL.Query().Get("venue")}
 	var apiErr *Error
-	if q.From, apiErr = s.queryTime(r, "from"); apiErr != nil {
-		writeError(w, apiErr)
-		return
-	}
-	if q.To, apiErr = s.queryTime(r, "to"); apiErr != nil {
+	if q.From, q.To, apiErr = s.queryRange(r); apiErr != nil {
 		writeError(w, apiErr)
 		return
 	}
@@ -126,6 +122,15 @@ func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
 			Start: formatTime(ses.Start), End: formatTime(ses.End), FeedIDs: feeds})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// queryRange reads a request's ?from= and ?to= with queryTime.
+func (s *server) queryRange(r *http.Request) (from, to time.Time, err *Error) {
+	if from, err = s.queryTime(r, "from"); err != nil {
+		return from, to, err
+	}
+	to, err = s.queryTime(r, "to")
+	return from, to, err
 }
 
 // queryTime reads an optional time parameter: RFC 3339, or "now" with an

@@ -265,6 +265,19 @@ func formatTime(t time.Time) *string {
 	return &s
 }
 
+// pathFeed returns the feed the path's {id} names if the caller may see it;
+// otherwise it answers 404, as for a feed that does not exist.
+func (s *server) pathFeed(w http.ResponseWriter, r *http.Request) (catalog.Feed, bool) {
+	id := chi.URLParam(r, "id")
+	snap := s.Store.Snapshot()
+	f, ok := snap.Feed(id)
+	if !ok || !s.visibleFeed(r, snap, id) {
+		writeError(w, notFound("feed", id))
+		return f, false
+	}
+	return f, true
+}
+
 // visibleFeed reports whether the caller may see the feed: the operator sees
 // all, a broadcaster those it is entitled to now.
 func (s *server) visibleFeed(r *http.Request, snap *catalog.Snapshot, feedID string) bool {

@@ -85,8 +85,6 @@ type feedState struct {
 	state    string
 	segments int
 	bytes    int64
-	first    time.Time
-	edge     time.Time
 	lastSeq  int64
 	// ranges are the stretches of continuous recording, oldest first.
 	ranges []Range
@@ -162,7 +160,7 @@ func (a *Archive) recover(ctx context.Context) error {
 	}
 	for id, t := range totals {
 		st := a.feed(id)
-		st.segments, st.bytes, st.first, st.edge = t.segments, t.bytes, t.first, t.end
+		st.segments, st.bytes = t.segments, t.bytes
 		st.lastSeq = max(st.lastSeq, t.lastSeq)
 		if st.ranges, err = a.index.ranges(ctx, id, RangeGap); err != nil {
 			return err
@@ -246,6 +244,14 @@ func newestLeaves(dir string, depth, want int, out *[]string) {
 	}
 }
 
+// lookup returns the state of feedID if the archive knows the feed.
+func (a *Archive) lookup(feedID string) (*feedState, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.feeds[feedID]
+	return st, ok
+}
+
 // feed returns the state of feedID, creating it.
 func (a *Archive) feed(feedID string) *feedState {
 	a.mu.Lock()
@@ -261,12 +267,8 @@ func (a *Archive) feed(feedID string) *feedState {
 func (s *feedState) add(seg Segment) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.segments == 0 || seg.Start.Before(s.first) {
-		s.first = seg.Start
-	}
 	s.segments++
 	s.bytes += seg.Size
-	s.edge = later(s.edge, seg.End)
 	s.lastSeq = max(s.lastSeq, seg.Seq)
 	if n := len(s.ranges); n > 0 && !seg.Start.Before(s.ranges[n-1].From) && seg.Start.Sub(s.ranges[n-1].To) <= RangeGap {
 		s.ranges[n-1].To = later(s.ranges[n-1].To, seg.End)
@@ -287,11 +289,18 @@ func (s *feedState) removeOldest(seg Segment) {
 			s.ranges = s.ranges[1:]
 		}
 	}
-	if len(s.ranges) > 0 {
-		s.first = s.ranges[0].From
-	} else {
-		s.first = time.Time{}
+}
+
+// extent returns the start of the oldest media and the end of the newest,
+// zero without any. Called with s.mu held.
+func (s *feedState) extent() (first, edge time.Time) {
+	for i, r := range s.ranges {
+		if i == 0 {
+			first = r.From
+		}
+		edge = later(edge, r.To)
 	}
+	return first, edge
 }
 
 func later(a, b time.Time) time.Time {
@@ -490,22 +499,19 @@ func (a *Archive) Segment(feedID string, seq int64) (Segment, error) {
 
 // Edge returns the end of feedID's newest indexed segment.
 func (a *Archive) Edge(feedID string) (time.Time, bool) {
-	a.mu.Lock()
-	st, ok := a.feeds[feedID]
-	a.mu.Unlock()
+	st, ok := a.lookup(feedID)
 	if !ok {
 		return time.Time{}, false
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.edge, st.segments > 0
+	_, edge := st.extent()
+	return edge, !edge.IsZero()
 }
 
 // Recording reports whether feedID's recorder runs (it may be waiting for a publisher).
 func (a *Archive) Recording(feedID string) bool {
-	a.mu.Lock()
-	st, ok := a.feeds[feedID]
-	a.mu.Unlock()
+	st, ok := a.lookup(feedID)
 	if !ok {
 		return false
 	}
@@ -555,18 +561,14 @@ type Status struct {
 
 // Status returns feedID's recording status.
 func (a *Archive) Status(feedID string) Status {
-	a.mu.Lock()
-	st, ok := a.feeds[feedID]
-	a.mu.Unlock()
+	st, ok := a.lookup(feedID)
 	if !ok {
 		return Status{State: StateOff}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := Status{State: st.state, Segments: st.segments, Bytes: st.bytes}
-	if st.segments > 0 {
-		s.From, s.To = st.first, st.edge
-	}
+	s.From, s.To = st.extent()
 	return s
 }
 
@@ -580,9 +582,7 @@ const RangeGap = 1500 * time.Millisecond
 // overlap [from, to), clipped to it. They are kept in memory, so that a
 // timeline polled by many viewers costs no index query.
 func (a *Archive) Ranges(feedID string, from, to time.Time) []Range {
-	a.mu.Lock()
-	st, ok := a.feeds[feedID]
-	a.mu.Unlock()
+	st, ok := a.lookup(feedID)
 	out := []Range{}
 	if !ok {
 		return out

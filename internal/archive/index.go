@@ -119,14 +119,14 @@ func (x *index) remove(ctx context.Context, feedID string, seq int64) error {
 
 // feedTotals is what the index holds of one feed.
 type feedTotals struct {
-	segments   int
-	bytes      int64
-	first, end time.Time
-	lastSeq    int64
+	segments int
+	bytes    int64
+	end      time.Time // of the newest segment
+	lastSeq  int64
 }
 
 func (x *index) totals(ctx context.Context) (map[string]feedTotals, error) {
-	rows, err := x.db.QueryContext(ctx, `SELECT feed_id, count(*), sum(size), min(start_ns), max(end_ns), max(seq) FROM segments GROUP BY feed_id`)
+	rows, err := x.db.QueryContext(ctx, `SELECT feed_id, count(*), sum(size), max(end_ns), max(seq) FROM segments GROUP BY feed_id`)
 	if err != nil {
 		return nil, fmt.Errorf("sum archive index: %w", err)
 	}
@@ -135,11 +135,11 @@ func (x *index) totals(ctx context.Context) (map[string]feedTotals, error) {
 	for rows.Next() {
 		var id string
 		var t feedTotals
-		var first, end int64
-		if err := rows.Scan(&id, &t.segments, &t.bytes, &first, &end, &t.lastSeq); err != nil {
+		var end int64
+		if err := rows.Scan(&id, &t.segments, &t.bytes, &end, &t.lastSeq); err != nil {
 			return nil, fmt.Errorf("sum archive index: %w", err)
 		}
-		t.first, t.end = time.Unix(0, first), time.Unix(0, end)
+		t.end = time.Unix(0, end)
 		out[id] = t
 	}
 	return out, rows.Err()

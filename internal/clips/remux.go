@@ -338,10 +338,10 @@ func (rm *remuxer) flush(mt *mp4Track) error {
 	if flags&2 == 0 || hdr > len(pes) {
 		return nil
 	}
-	pts := readTimestamp(pes[9:14])
+	pts := ts.ReadTimestamp(pes[9:14])
 	dts := pts
 	if flags == 3 && len(pes) >= 19 {
-		dts = readTimestamp(pes[14:19])
+		dts = ts.ReadTimestamp(pes[14:19])
 	}
 	es := pes[hdr:]
 	if n := int(pes[4])<<8 | int(pes[5]); n != 0 && 6+n < len(pes) && 6+n >= hdr {
@@ -351,10 +351,6 @@ func (rm *remuxer) flush(mt *mp4Track) error {
 		return nil
 	}
 	return mt.onPES(pts, dts, es)
-}
-
-func readTimestamp(b []byte) int64 {
-	return int64(b[0]>>1&7)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
 }
 
 func (rm *remuxer) h264(mt *mp4Track, pts, dts int64, es []byte) error {

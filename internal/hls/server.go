@@ -248,12 +248,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, kind, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	var v *viewer
-	if claims.BroadcasterID != "" {
-		if v, err = s.viewer(claims, token, r); err != nil {
-			s.refuseOverLimit(w, kind, claims, r, err)
-			return
-		}
+	v, admitted := s.admit(w, r, claims, token, kind)
+	if !admitted {
+		return
 	}
 	rec := &responseRecorder{ResponseWriter: w, playlist: kind == "playlist"}
 	m.muxer.Handle(rec, r)
@@ -267,23 +264,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.requests.WithLabelValues(kind, fmt.Sprint(rec.status)).Inc()
-	s.metrics.bytes.Add(float64(rec.bytes))
-	if v != nil {
-		v.delivery.AddBytes(rec.bytes)
-	}
+	s.served(v, rec.bytes)
 }
 
 // serveTimeShift serves the archive to a viewer, counted as its HLS delivery.
 func (s *Server) serveTimeShift(w http.ResponseWriter, r *http.Request, claims Claims, token, feedID, file, kind string) {
-	var v *viewer
-	if claims.BroadcasterID != "" {
-		var err error
-		if v, err = s.viewer(claims, token, r); err != nil {
-			s.refuseOverLimit(w, kind, claims, r, err)
-			return
-		}
+	v, admitted := s.admit(w, r, claims, token, kind)
+	if !admitted {
+		return
 	}
-	n := s.serveArchive(w, r, feedID, file)
+	s.served(v, s.serveArchive(w, r, feedID, file))
+}
+
+// admit counts a request to its broadcaster's HLS viewer, none for the
+// operator; when a connection limit refuses the viewer, it answers and
+// reports false.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, claims Claims, token, kind string) (*viewer, bool) {
+	if claims.BroadcasterID == "" {
+		return nil, true
+	}
+	v, err := s.viewer(claims, token, r)
+	if err != nil {
+		s.refuseOverLimit(w, kind, claims, r, err)
+		return nil, false
+	}
+	return v, true
+}
+
+// served counts n bytes served, and to the viewer's delivery if there is one.
+func (s *Server) served(v *viewer, n int) {
 	s.metrics.bytes.Add(float64(n))
 	if v != nil {
 		v.delivery.AddBytes(n)

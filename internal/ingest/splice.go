@@ -225,7 +225,7 @@ func (sp *splicer) emit(data []byte, out []byte) []byte {
 			continue
 		}
 		// A packet repeated with the same continuity counter is sent once.
-		if pkt[3]&0x10 != 0 {
+		if ts.HasPayload(pkt) {
 			cc := int16(pkt[3] & 0x0F)
 			if sp.lastIn[pid] == cc {
 				continue
@@ -283,11 +283,11 @@ func (sp *splicer) continuity(p []byte) {
 		return
 	}
 	cc := sp.cc[pid]
-	if p[3]&0x10 != 0 { // a packet with payload counts
+	if ts.HasPayload(p) {
 		cc = (cc + 1) & 0x0F
 	}
 	sp.cc[pid] = cc
-	p[3] = p[3]&0xF0 | cc
+	ts.SetContinuityCounter(p, cc)
 }
 
 // retime shifts the packet's PCR and PES timestamps and notes the last ones sent.
@@ -394,9 +394,9 @@ func readPESTimes(p []byte) (pts, dts int64, ok bool) {
 	if flags&0x2 == 0 {
 		return 0, 0, false
 	}
-	pts, dts = readTimestamp(pes[9:14]), -1
+	pts, dts = ts.ReadTimestamp(pes[9:14]), -1
 	if flags == 0x3 {
-		dts = readTimestamp(pes[14:19])
+		dts = ts.ReadTimestamp(pes[14:19])
 	}
 	return pts, dts, true
 }
@@ -407,10 +407,6 @@ func writePESTimes(p []byte, pts, dts int64) {
 	if dts >= 0 {
 		writeTimestamp(pes[14:19], dts)
 	}
-}
-
-func readTimestamp(b []byte) int64 {
-	return int64(b[0]>>1&0x07)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
 }
 
 // writeTimestamp writes t keeping the 4-bit prefix and the marker bits.

@@ -15,16 +15,16 @@ func PESTimestamps(pkt []byte) (pts, dts int64, ok bool) {
 	if flags&0x2 == 0 {
 		return 0, 0, false
 	}
-	pts = readTimestamp(pes[9:14])
+	pts = ReadTimestamp(pes[9:14])
 	dts = pts
 	if flags == 0x3 && len(pes) >= 19 {
-		dts = readTimestamp(pes[14:19])
+		dts = ReadTimestamp(pes[14:19])
 	}
 	return pts, dts, true
 }
 
-// readTimestamp decodes a 33-bit PES timestamp field of 5 bytes.
-func readTimestamp(b []byte) int64 {
+// ReadTimestamp decodes a 33-bit PES timestamp field (PTS or DTS) of 5 bytes.
+func ReadTimestamp(b []byte) int64 {
 	return int64(b[0]>>1&0x07)<<30 | int64(b[1])<<22 | int64(b[2]>>1)<<15 | int64(b[3])<<7 | int64(b[4]>>1)
 }
 
