@@ -152,6 +152,13 @@ func TestTimeShiftPlaysTheArchiveOverHLS(t *testing.T) {
 	if status := p.api("GET", "/api/v1/feeds/"+f.ID+"/recording", other.APIKey, nil, nil); status != 404 {
 		t.Errorf("a broadcaster without rights sees the recording: status %d", status)
 	}
+	base := vod.HLSURL[:strings.Index(vod.HLSURL, "archive.m3u8")]
+	for file, want := range map[string]int{"archive.m3u8?from=yesterday": 400, "archive.m3u8": 400,
+		"archive.m3u8?from=1&to=0": 400, "archive.m3u8?from=1&to=2": 404, "archive-x.ts": 404, "archive-99999999.ts": 404} {
+		if status, body, _ := fetch(t, base+file); status != want {
+			t.Errorf("%s: status %d (%s); want %d", file, status, strings.TrimSpace(body), want)
+		}
+	}
 	seg := resolve(vod.HLSURL, lastLine(pl, ".ts"))
 	if status, _, _ := fetch(t, seg); status != 200 {
 		t.Fatalf("archive segment: status %d", status)

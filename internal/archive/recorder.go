@@ -84,6 +84,7 @@ func (r *recorder) run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, errDiskFull):
+			r.arch.setDiskFull(true, err)
 			r.arch.log.Error("archive disk full: recording stopped, live delivery goes on", "feed", r.feedID, "dir", r.arch.cfg.Dir)
 		case errors.Is(err, hub.ErrLagging):
 			r.arch.metrics.lagCuts.Inc()
