@@ -41,6 +41,9 @@ type segmentFile struct {
 	part string
 	file *os.File
 	buf  *bufio.Writer
+	// drained, on an empty segmentFile, marks the point in the queue
+	// that drain waits for.
+	drained chan struct{}
 }
 
 // errDiskFull stops recording until there is room again.
@@ -79,6 +82,7 @@ func (r *recorder) run(ctx context.Context) {
 		}
 		err := r.follow(ctx, f)
 		r.closeSegment(r.endOfRun())
+		r.drain()
 		r.discontinuity = true
 		switch {
 		case ctx.Err() != nil:
@@ -290,8 +294,20 @@ func (r *recorder) closeSegment(endPTS int64) {
 	r.finished <- sf
 }
 
+// drain waits until every closed segment is durable and indexed, so that
+// once a run ends the recording's state and extent include all of it.
+func (r *recorder) drain() {
+	done := make(chan struct{})
+	r.finished <- &segmentFile{drained: done}
+	<-done
+}
+
 // finish makes a closed segment durable and indexes it; until then it does not exist.
 func (r *recorder) finish(sf *segmentFile) {
+	if sf.drained != nil {
+		close(sf.drained)
+		return
+	}
 	a := r.arch
 	err := sf.buf.Flush()
 	if err == nil {
