@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ type recorder struct {
 	psiCC                  [2]byte // continuity of the PAT and PMT as rewritten
 	scratch                [ts.PacketSize]byte
 	finished               chan *segmentFile
+	pending                sync.WaitGroup // closed segments not yet finished
 }
 
 // segmentFile is a segment being written: the file is SEQ.ts.part until it is closed.
@@ -41,9 +43,6 @@ type segmentFile struct {
 	part string
 	file *os.File
 	buf  *bufio.Writer
-	// drained, on an empty segmentFile, marks the point in the queue
-	// that drain waits for.
-	drained chan struct{}
 }
 
 // errDiskFull stops recording until there is room again.
@@ -82,7 +81,8 @@ func (r *recorder) run(ctx context.Context) {
 		}
 		err := r.follow(ctx, f)
 		r.closeSegment(r.endOfRun())
-		r.drain()
+		// Once a run ends, the recording's state and extent include all of it.
+		r.pending.Wait()
 		r.discontinuity = true
 		switch {
 		case ctx.Err() != nil:
@@ -291,23 +291,13 @@ func (r *recorder) closeSegment(endPTS int64) {
 	sf.seg.Duration = time.Duration(PTSDiff(endPTS, sf.seg.PTS)) * time.Second / PTSClock
 	sf.seg.End = sf.seg.Start.Add(sf.seg.Duration)
 	r.prevEnd = sf.seg.End
+	r.pending.Add(1)
 	r.finished <- sf
-}
-
-// drain waits until every closed segment is durable and indexed, so that
-// once a run ends the recording's state and extent include all of it.
-func (r *recorder) drain() {
-	done := make(chan struct{})
-	r.finished <- &segmentFile{drained: done}
-	<-done
 }
 
 // finish makes a closed segment durable and indexes it; until then it does not exist.
 func (r *recorder) finish(sf *segmentFile) {
-	if sf.drained != nil {
-		close(sf.drained)
-		return
-	}
+	defer r.pending.Done()
 	a := r.arch
 	err := sf.buf.Flush()
 	if err == nil {
