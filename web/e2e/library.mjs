@@ -128,7 +128,9 @@ async function run() {
   step(`  archive playback at ${archived.t1.toFixed(1)} s, picture of ${new Date(wall).toISOString()} (${((Date.now() - wall) / 1000).toFixed(1)} s behind live, asked ${new Date(target).toISOString()})`);
   assert(Math.abs(wall - target) < 15000, `the playhead shows ${new Date(wall).toISOString()}, not near ${new Date(target).toISOString()}`);
   assert(Date.now() - wall > 5000, 'the archive player is at the live edge');
-  assert(/behind live/.test(await page.locator('#playhead-behind').textContent()), 'the playhead does not say how far behind live it is');
+  // The playhead's text follows the player every 250 ms.
+  await page.waitForFunction(() => /behind live/.test(document.querySelector('#playhead-behind')?.textContent ?? ''), null, { timeout: 3000 })
+    .catch(() => { throw new Error('the playhead does not say how far behind live it is'); });
   assert(await page.locator('#go-live').getAttribute('aria-pressed') === 'false', 'the Live button is still pressed');
   await session.shot(page, 'feed-archive');
 
