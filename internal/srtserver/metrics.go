@@ -16,6 +16,7 @@ type Metrics struct {
 	pushes      *Pushes
 	rejections  *prometheus.CounterVec
 	connections *prometheus.CounterVec
+	malformed   prometheus.Counter
 
 	callerReconnects, pushReconnects *prometheus.CounterVec
 	callerStateDesc, pushStateDesc   *prometheus.Desc
@@ -41,6 +42,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "podium_srt_connections_total",
 			Help: "SRT connections made: accepted by streamid mode (publish or request), or called (caller: a caller source; push: a push delivery).",
 		}, []string{"mode"}),
+		malformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "podium_srt_malformed_packets_total",
+			Help: "Datagrams to the SRT listener dropped as malformed (handshakes the SRT library could not parse).",
+		}),
 		callerReconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "podium_srt_caller_reconnects_total",
 			Help: "Attempts of a feed's caller source to call its encoder again after a failure or a disconnection.",
@@ -63,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		droppedDesc: prometheus.NewDesc("podium_srt_packets_dropped_total",
 			"SRT packets given up on, per feed and direction: on ingest, too late to play; on delivery, not acknowledged within the latency (the receiver may still have them).", []string{"feed", "direction"}, nil),
 	}
-	reg.MustRegister(m.rejections, m.connections, m.callerReconnects, m.pushReconnects, m)
+	reg.MustRegister(m.rejections, m.connections, m.malformed, m.callerReconnects, m.pushReconnects, m)
 	return m
 }
 

@@ -94,6 +94,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer stop()
 	for {
 		req, err := s.ln.Accept()
+		if errors.Is(err, errMalformed) {
+			s.metrics.malformed.Inc()
+			s.log.Debug("srt packet dropped", "reason", err.Error())
+			continue
+		}
 		if err != nil {
 			s.ln.Close()
 			s.wg.Wait()

@@ -113,15 +113,29 @@ func listenGoSRT(addr string, cfg listenConfig) (listener, error) {
 
 type goSRTListener struct{ ln srt.Listener }
 
-func (l goSRTListener) Accept() (request, error) {
-	req, err := l.ln.Accept2()
+// errMalformed is what Accept returns for a connection request that the SRT
+// library could not parse without failing: the request is dropped, and the
+// listener goes on accepting.
+var errMalformed = errors.New("malformed SRT handshake dropped")
+
+// Accept waits for the next connection request. gosrt parses each
+// handshake on this goroutine, and its parser fails on some malformed
+// ones (an extension area of 1-3 bytes panics with an index out of range):
+// such a request is recovered from and reported as errMalformed.
+func (l goSRTListener) Accept() (req request, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			req, err = nil, fmt.Errorf("%w: %v", errMalformed, p)
+		}
+	}()
+	r, err := l.ln.Accept2()
 	if errors.Is(err, srt.ErrListenerClosed) {
 		return nil, net.ErrClosed
 	}
 	if err != nil {
 		return nil, err
 	}
-	return goSRTRequest{req}, nil
+	return goSRTRequest{r}, nil
 }
 
 func (l goSRTListener) Close()         { l.ln.Close() }
