@@ -44,7 +44,7 @@ type Stats struct {
 	// PktSendDrop counts packets given up on unacknowledged; PktRecvDrop
 	// those that never arrived in time to play; PktRecvBelated those that
 	// arrived after their time.
-	PktSendDrop, PktRecvDrop, PktRecvBelated uint64
+	PktSendDrop, PktRecvDrop, PktRecvBelated       uint64
 	PktRecvACK, PktRecvNAK, PktSentACK, PktSentNAK uint64
 	ByteSent, ByteRecv                             uint64
 	// RTT is the smoothed round-trip time, RTTVar its variation.

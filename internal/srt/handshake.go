@@ -65,16 +65,16 @@ type handshake struct {
 	peerIP     [16]byte
 
 	// HSREQ or HSRSP.
-	hasSRT    bool
-	srtCmd    uint16
-	peerVer   uint32
-	srtFlags  uint32
-	rcvDelay  uint16 // ms
-	sndDelay  uint16 // ms
-	kmCmd     uint16 // KMREQ or KMRSP, 0 for none
-	km        []byte // the key material message, or a 4-byte KMRSP failure state
-	streamID  string
-	hasSID    bool
+	hasSRT     bool
+	srtCmd     uint16
+	peerVer    uint32
+	srtFlags   uint32
+	rcvDelay   uint16 // ms
+	sndDelay   uint16 // ms
+	kmCmd      uint16 // KMREQ or KMRSP, 0 for none
+	km         []byte // the key material message, or a 4-byte KMRSP failure state
+	streamID   string
+	hasSID     bool
 	congestion string
 	// hasFilter and hasGroup say the caller asked for a packet filter or
 	// socket groups, which Podium does not do.

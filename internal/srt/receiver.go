@@ -48,16 +48,19 @@ type receiver struct {
 
 	driftStart, driftMin int64
 
-	ackNo      uint32
-	acks       [ackHistory]struct{ no uint32; at int64 }
+	ackNo uint32
+	acks  [ackHistory]struct {
+		no uint32
+		at int64
+	}
 	lastAckPos uint64
 	lastAckAt  int64
 	nextACK    int64
 	nextNAK    int64
 
-	rateStart        int64
-	ratePkts         uint64
-	rateBytes        uint64
+	rateStart         int64
+	ratePkts          uint64
+	rateBytes         uint64
 	pktRate, byteRate uint32
 }
 
