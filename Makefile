@@ -43,6 +43,8 @@ soak:
 # Fuzzes every parser of outside input for FUZZTIME each.
 FUZZTIME ?= 30s
 fuzz:
+	$(GO) test ./internal/srt -run '^$$' -fuzz FuzzParsePacket -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/srt -run '^$$' -fuzz FuzzListener -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/srtserver -run '^$$' -fuzz FuzzParseStreamID -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ts -run '^$$' -fuzz FuzzScan -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/tsloop -run '^$$' -fuzz FuzzNew -fuzztime $(FUZZTIME)

@@ -24,10 +24,9 @@ func conclusion(ext []byte) []byte {
 }
 
 // TestMalformedHandshakesAreDroppedAndCounted: the datagrams that panicked
-// the SRT library's handshake parser inside Podium's accept loop (an
-// extension area of 1-3 bytes; a valid HSREQ followed by 2 stray bytes)
-// are dropped and counted, and the listener goes on accepting and
-// refusing with reasons.
+// the SRT library Podium used before, inside its accept loop (an extension
+// area of 1-3 bytes; a valid HSREQ followed by 2 stray bytes), are dropped
+// and counted, and the listener goes on accepting and refusing with reasons.
 func TestMalformedHandshakesAreDroppedAndCounted(t *testing.T) {
 	p := startPodium(t, options{})
 	f := p.createFeed("ath-100m-final")
@@ -51,10 +50,10 @@ func TestMalformedHandshakesAreDroppedAndCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The SRT library answers a conclusion only once it has parsed it, so
-	// the count is what tells that the listener saw them all.
+	// A malformed conclusion gets no answer, so the count is what tells
+	// that the listener saw them all.
 	eventually(t, 10*time.Second, "malformed handshakes counted", func() bool {
-		return p.metric("podium_srt_malformed_packets_total") >= float64(len(bad))
+		return p.metric(`podium_srt_discarded_datagrams_total{reason="malformed"}`) >= float64(len(bad))
 	})
 	if got := p.probe("#!::r="+f.ID+",m=publish", "wrong-passphrase-1"); got != "rejected 1401" {
 		t.Fatalf("after the malformed handshakes, a wrong passphrase: %q, want rejected 1401", got)

@@ -167,6 +167,9 @@ type PublisherInfo struct {
 	BytesIn    uint64
 }
 
+// Bitrate returns the feed's incoming bitrate, in bits per second.
+func (f *Feed) Bitrate() uint64 { return f.bitrate.Load() }
+
 // Stats returns the feed's current figures.
 func (f *Feed) Stats() Stats {
 	f.mu.Lock()

@@ -196,7 +196,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if wait <= 0 {
-			<-c.readableOrDone()
+			select {
+			case <-c.readable:
+			case <-c.done:
+			}
 			continue
 		}
 		if timer == nil {
@@ -210,15 +213,6 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case <-c.done:
 		case <-timer.C:
 		}
-	}
-}
-
-func (c *Conn) readableOrDone() <-chan struct{} {
-	select {
-	case <-c.done:
-		return c.done
-	default:
-		return c.readable
 	}
 }
 

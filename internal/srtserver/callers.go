@@ -49,7 +49,7 @@ type Callers struct {
 
 // NewCallers returns the caller sources' keeper; Run runs it.
 func NewCallers(cfg CallConfig, c Catalog, attach AttachFunc, m *Metrics, log *slog.Logger) *Callers {
-	cs := &Callers{cfg: cfg, catalog: c, attach: attach, dial: dialGoSRT, metrics: m, log: log, now: time.Now,
+	cs := &Callers{cfg: cfg, catalog: c, attach: attach, dial: dialSRT, metrics: m, log: log, now: time.Now,
 		kick: make(chan struct{}, 1), running: make(map[string]*callerSource)}
 	m.callers = cs
 	return cs

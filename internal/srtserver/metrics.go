@@ -16,7 +16,6 @@ type Metrics struct {
 	pushes      *Pushes
 	rejections  *prometheus.CounterVec
 	connections *prometheus.CounterVec
-	malformed   prometheus.Counter
 
 	callerReconnects, pushReconnects *prometheus.CounterVec
 	callerStateDesc, pushStateDesc   *prometheus.Desc
@@ -25,6 +24,7 @@ type Metrics struct {
 	closed map[counterKey]*closedCounts
 
 	lostDesc, retransDesc, droppedDesc *prometheus.Desc
+	discardedDesc                      *prometheus.Desc
 }
 
 type counterKey struct{ feed, direction string }
@@ -42,10 +42,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "podium_srt_connections_total",
 			Help: "SRT connections made: accepted by streamid mode (publish or request), or called (caller: a caller source; push: a push delivery).",
 		}, []string{"mode"}),
-		malformed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "podium_srt_malformed_packets_total",
-			Help: "Datagrams to the SRT listener dropped as malformed (handshakes the SRT library could not parse).",
-		}),
 		callerReconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "podium_srt_caller_reconnects_total",
 			Help: "Attempts of a feed's caller source to call its encoder again after a failure or a disconnection.",
@@ -65,10 +61,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"feed", "direction"}, nil),
 		retransDesc: prometheus.NewDesc("podium_srt_packets_retransmitted_total",
 			"SRT packets retransmitted, per feed and direction.", []string{"feed", "direction"}, nil),
+		discardedDesc: prometheus.NewDesc("podium_srt_discarded_datagrams_total",
+			"Datagrams to the SRT listener dropped before any connection saw them, by reason: malformed (not SRT, or a handshake that does not parse), unknown_socket, wrong_peer (from another address than the connection's peer), handshake_overflow (handshakes faster than they are answered), bad_cookie (a conclusion without the listener's cookie), handling_failed (a packet whose handling failed; its connection was closed).",
+			[]string{"reason"}, nil),
 		droppedDesc: prometheus.NewDesc("podium_srt_packets_dropped_total",
 			"SRT packets given up on, per feed and direction: on ingest, too late to play; on delivery, not acknowledged within the latency (the receiver may still have them).", []string{"feed", "direction"}, nil),
 	}
-	reg.MustRegister(m.rejections, m.connections, m.malformed, m.callerReconnects, m.pushReconnects, m)
+	reg.MustRegister(m.rejections, m.connections, m.callerReconnects, m.pushReconnects, m)
 	return m
 }
 
@@ -99,6 +98,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.lostDesc
 	ch <- m.retransDesc
 	ch <- m.droppedDesc
+	ch <- m.discardedDesc
 	ch <- m.callerStateDesc
 	ch <- m.pushStateDesc
 }
@@ -151,6 +151,11 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		totals[k] = *c
 	}
 	m.mu.Unlock()
+	if s := m.server; s != nil && s.ln != nil {
+		for reason, n := range s.ln.Discarded() {
+			ch <- prometheus.MustNewConstMetric(m.discardedDesc, prometheus.CounterValue, float64(n), reason)
+		}
+	}
 	if s := m.server; s != nil {
 		// Copy the sessions, then read their counters without holding the server's lock.
 		s.mu.Lock()

@@ -39,7 +39,7 @@ type Pushes struct {
 // NewPushes returns the push deliveries' keeper, delivering the feeds of
 // server's hub through its sessions; Run runs it.
 func NewPushes(cfg CallConfig, server *Server) *Pushes {
-	ps := &Pushes{cfg: cfg, server: server, dial: dialGoSRT, now: time.Now, kick: make(chan struct{}, 1),
+	ps := &Pushes{cfg: cfg, server: server, dial: dialSRT, now: time.Now, kick: make(chan struct{}, 1),
 		pushes: make(map[string]*push)}
 	server.metrics.pushes = ps
 	return ps

@@ -75,7 +75,7 @@ func New(cfg Config, c Catalog, h *hub.Hub, sources *ingest.Switcher, d *deliver
 
 // Listen binds the SRT listener.
 func (s *Server) Listen() error {
-	ln, err := listenGoSRT(s.cfg.Addr, listenConfig{Latency: s.cfg.Latency})
+	ln, err := listenSRT(s.cfg.Addr, listenConfig{Latency: s.cfg.Latency, SendQueueDelay: s.cfg.MaxLag, Log: s.log})
 	if err != nil {
 		return err
 	}
@@ -94,11 +94,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer stop()
 	for {
 		req, err := s.ln.Accept()
-		if errors.Is(err, errMalformed) {
-			s.metrics.malformed.Inc()
-			s.log.Debug("srt packet dropped", "reason", err.Error())
-			continue
-		}
 		if err != nil {
 			s.ln.Close()
 			s.wg.Wait()
@@ -240,7 +235,8 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 	if err != nil {
 		return reject(RejectOverload, "broadcaster %s pulling feed %s: %v", b.ID, id.Resource, err)
 	}
-	reader, err := s.hub.Feed(id.Resource).NewReader()
+	feed := s.hub.Feed(id.Resource)
+	reader, err := feed.NewReader()
 	if err != nil {
 		release()
 		return reject(RejectNotFound, "feed %q: %v", id.Resource, err)
@@ -251,6 +247,7 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 		release()
 		return fmt.Errorf("accept: %w", err)
 	}
+	c.SetInputRate(feed.Bitrate())
 	p := &pullSession{server: s, conn: c, reader: reader, mode: "request", lastProgress: s.now(), release: release,
 		delivery: &delivery.Delivery{BroadcasterID: b.ID, FeedID: id.Resource, Protocol: "srt", RemoteAddr: remote, Since: s.now()}}
 	s.track(p)

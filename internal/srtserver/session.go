@@ -10,11 +10,16 @@ import (
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hub"
 	"github.com/podium-broadcast/podium/internal/ingest"
+	"github.com/podium-broadcast/podium/internal/srt"
 	"github.com/podium-broadcast/podium/internal/ts"
 )
 
 // maxPayload is larger than any SRT payload (1456 bytes at most).
 const maxPayload = 1500
+
+// maxMessage is the most a delivery sends in one SRT message: seven
+// transport packets, the payload every SRT receiver takes.
+const maxMessage = 7 * ts.PacketSize
 
 var errPeerClosed = errors.New("peer closed the connection")
 
@@ -178,7 +183,7 @@ func (p *pullSession) send(ctx context.Context) error {
 			return err
 		}
 		for _, c := range chunks {
-			if err := p.write(ctx, c); err != nil {
+			if err := p.write(c); err != nil {
 				return err
 			}
 			p.reader.Wrote(len(c))
@@ -187,30 +192,21 @@ func (p *pullSession) send(ctx context.Context) error {
 	}
 }
 
-// write sends one message. The SRT send queue refuses messages while it is
-// full (say, while a new receiver catches up from the last keyframe): retry
-// briefly, and cut the receiver as lagging if it stays full.
-func (p *pullSession) write(ctx context.Context, chunk []byte) error {
-	var deadline time.Time
-	for {
-		_, err := p.conn.Write(chunk)
-		if err == nil {
-			return nil
-		}
-		if err := p.reader.Err(); err != nil {
+// write sends one chunk, as messages of at most seven transport packets
+// (the PAT and PMT a reader starts with can be longer). A send queue that
+// refuses it means the receiver is more than the lag bound behind: it is cut.
+func (p *pullSession) write(chunk []byte) error {
+	for len(chunk) > 0 {
+		n := min(len(chunk), maxMessage)
+		if _, err := p.conn.Write(chunk[:n]); err != nil {
+			if errors.Is(err, srt.ErrSendQueueFull) {
+				return hub.ErrLagging
+			}
 			return err
 		}
-		if ctx.Err() != nil {
-			return hub.ErrShutdown
-		}
-		now := time.Now()
-		if deadline.IsZero() {
-			deadline = now.Add(p.server.cfg.MaxLag)
-		} else if now.After(deadline) {
-			return hub.ErrLagging
-		}
-		time.Sleep(time.Millisecond)
+		chunk = chunk[n:]
 	}
+	return nil
 }
 
 // stalled reports whether the receiver has acknowledged nothing for maxLag while data was being sent.

@@ -1,23 +1,30 @@
 package srtserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
-	"sync"
 	"time"
 
-	srt "github.com/datarhei/gosrt"
+	"github.com/podium-broadcast/podium/internal/srt"
 )
 
-// The SRT library is kept behind these small types, so that it can be
-// replaced (by a binding to libsrt, say) without touching the rest of Podium.
+// The SRT implementation is kept behind these small types, so that it can
+// be replaced (by a binding to libsrt, say) without touching the rest of
+// Podium. It is Podium's own (package srt): the pure-Go library used before
+// could be crashed by one malformed datagram, and its throughput, send
+// buffers and catch-up bursts fell short of a Games (see the README).
 
 // listener accepts SRT connection requests.
 type listener interface {
 	Accept() (request, error)
 	Close()
 	Addr() net.Addr
+	// Discarded counts the datagrams the listener dropped before any
+	// connection saw them, by reason.
+	Discarded() map[string]uint64
 }
 
 // request is a caller's handshake, before it is accepted or rejected.
@@ -34,11 +41,16 @@ type request interface {
 // conn is an established SRT connection carrying one message per Read or Write.
 type conn interface {
 	Read(p []byte) (int, error)
-	// Write queues one message; it fails at once if the send queue is full.
+	// Write queues one message, keeping p (which must not change) until it
+	// is acknowledged; it fails at once with srt.ErrSendQueueFull when the
+	// receiver is too far behind.
 	Write(p []byte) (int, error)
 	Close() error
 	RemoteAddr() net.Addr
 	Stats() connStats
+	// SetInputRate says how fast the application will write, in bits per
+	// second, so that a backlog written at once is paced from the start.
+	SetInputRate(bps uint64)
 }
 
 // connStats are the SRT counters Podium reports and acts on.
@@ -54,6 +66,10 @@ type connStats struct {
 // listenConfig is what Podium sets on its SRT listener.
 type listenConfig struct {
 	Latency time.Duration
+	// SendQueueDelay is how long a message may wait to be sent before the
+	// receiver counts as lagging.
+	SendQueueDelay time.Duration
+	Log            *slog.Logger
 }
 
 // dialConfig is what Podium sets when it calls a listener (an encoder it
@@ -69,115 +85,70 @@ type dialConfig struct {
 // dialFunc calls the SRT listener at address (host:port) in caller mode.
 type dialFunc func(address string, cfg dialConfig) (conn, error)
 
-// firstHandshakeWait is how long the first handshake waits for an answer
-// before it is sent again; each further wait doubles.
-const firstHandshakeWait = 250 * time.Millisecond
-
-// dialGoSRT calls address. gosrt sends its first handshake once and then
-// waits out its whole timeout, where libsrt repeats it every 250 ms: a lost
-// packet, or a listener that starts a moment after the call, would cost the
-// whole timeout. So it calls again, with doubling waits, until cfg.Timeout is
-// spent; a listener that answers (even with a rejection) ends the attempts.
-func dialGoSRT(address string, cfg dialConfig) (conn, error) {
-	c := srt.DefaultConfig()
-	c.StreamId = cfg.StreamID
-	c.Passphrase = cfg.Passphrase
-	c.ReceiverLatency, c.PeerLatency = cfg.Latency, cfg.Latency
-	deadline := time.Now().Add(cfg.Timeout)
-	wait := firstHandshakeWait
-	for {
-		c.ConnectionTimeout = min(wait, time.Until(deadline))
-		start := time.Now()
-		sc, err := srt.Dial("srt", address, c)
-		if err == nil {
-			return &goSRTConn{Conn: sc}, nil
-		}
-		answered := time.Since(start) < c.ConnectionTimeout
-		if answered || time.Until(deadline) < firstHandshakeWait/5 {
-			return nil, fmt.Errorf("call srt://%s: %w", address, err)
-		}
-		wait *= 2
+func dialSRT(address string, cfg dialConfig) (conn, error) {
+	c, err := srt.Dial(context.Background(), address, srt.DialConfig{StreamID: cfg.StreamID, Passphrase: cfg.Passphrase,
+		Latency: cfg.Latency, Timeout: cfg.Timeout})
+	if err != nil {
+		return nil, err
 	}
+	return srtConn{c}, nil
 }
 
-func listenGoSRT(addr string, cfg listenConfig) (listener, error) {
-	c := srt.DefaultConfig()
-	c.ReceiverLatency = cfg.Latency
-	c.PeerLatency = cfg.Latency
-	ln, err := srt.Listen("srt", addr, c)
+func listenSRT(addr string, cfg listenConfig) (listener, error) {
+	ln, err := srt.Listen(addr, srt.ListenConfig{Latency: cfg.Latency, SendQueueDelay: cfg.SendQueueDelay, Log: cfg.Log})
 	if err != nil {
 		return nil, fmt.Errorf("listen srt %s: %w", addr, err)
 	}
-	return goSRTListener{ln}, nil
+	return srtListener{ln}, nil
 }
 
-type goSRTListener struct{ ln srt.Listener }
+type srtListener struct{ ln *srt.Listener }
 
-// errMalformed is what Accept returns for a connection request that the SRT
-// library could not parse without failing: the request is dropped, and the
-// listener goes on accepting.
-var errMalformed = errors.New("malformed SRT handshake dropped")
-
-// Accept waits for the next connection request. gosrt parses each
-// handshake on this goroutine, and its parser fails on some malformed
-// ones (an extension area of 1-3 bytes panics with an index out of range):
-// such a request is recovered from and reported as errMalformed.
-func (l goSRTListener) Accept() (req request, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			req, err = nil, fmt.Errorf("%w: %v", errMalformed, p)
-		}
-	}()
-	r, err := l.ln.Accept2()
+func (l srtListener) Accept() (request, error) {
+	req, err := l.ln.Accept()
 	if errors.Is(err, srt.ErrListenerClosed) {
 		return nil, net.ErrClosed
 	}
 	if err != nil {
 		return nil, err
 	}
-	return goSRTRequest{r}, nil
+	return srtRequest{req}, nil
 }
 
-func (l goSRTListener) Close()         { l.ln.Close() }
-func (l goSRTListener) Addr() net.Addr { return l.ln.Addr() }
+func (l srtListener) Close()         { l.ln.Close() }
+func (l srtListener) Addr() net.Addr { return l.ln.Addr() }
 
-type goSRTRequest struct{ req srt.ConnRequest }
-
-func (r goSRTRequest) StreamID() string             { return r.req.StreamId() }
-func (r goSRTRequest) RemoteAddr() net.Addr         { return r.req.RemoteAddr() }
-func (r goSRTRequest) Encrypted() bool              { return r.req.IsEncrypted() }
-func (r goSRTRequest) SetPassphrase(p string) error { return r.req.SetPassphrase(p) }
-func (r goSRTRequest) Reject(code RejectCode) {
-	// On the wire, libsrt carries a rejection reason as 1000 + reason; gosrt
-	// sends its argument as is, so add the offset for libsrt callers to read
-	// the access-control code (1401 unauthorized, ...) and not "unknown".
-	r.req.Reject(srt.RejectionReason(1000 + code))
+func (l srtListener) Discarded() map[string]uint64 {
+	c := l.ln.Counters()
+	return map[string]uint64{"malformed": c.Malformed.Load(), "unknown_socket": c.UnknownSocket.Load(),
+		"wrong_peer": c.WrongPeer.Load(), "handshake_overflow": c.HandshakesDropped.Load(),
+		"bad_cookie": c.BadCookie.Load(), "handling_failed": c.Panics.Load()}
 }
 
-func (r goSRTRequest) Accept() (conn, error) {
+type srtRequest struct{ req *srt.Request }
+
+func (r srtRequest) StreamID() string             { return r.req.StreamID() }
+func (r srtRequest) RemoteAddr() net.Addr         { return r.req.RemoteAddr() }
+func (r srtRequest) Encrypted() bool              { return r.req.Encrypted() }
+func (r srtRequest) SetPassphrase(p string) error { return r.req.SetPassphrase(p) }
+func (r srtRequest) Reject(code RejectCode)       { r.req.Reject(uint32(code)) }
+
+func (r srtRequest) Accept() (conn, error) {
 	c, err := r.req.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &goSRTConn{Conn: c}, nil
+	return srtConn{c}, nil
 }
 
-type goSRTConn struct {
-	srt.Conn
-	mu    sync.Mutex
-	stats srt.Statistics
-}
+type srtConn struct{ *srt.Conn }
 
-func (c *goSRTConn) Stats() connStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.Conn.Stats(&c.stats)
-	a := c.stats.Accumulated
+func (c srtConn) Stats() connStats {
+	s := c.Conn.Stats()
 	return connStats{
-		PktSent: a.PktSent, PktRecv: a.PktRecv, PktRetrans: a.PktRetrans,
-		PktSendLoss: a.PktSendLoss, PktRecvLoss: a.PktRecvLoss,
-		PktSendDrop: a.PktSendDrop, PktRecvDrop: a.PktRecvDrop,
-		PktRecvACK: a.PktRecvACK,
-		RTT:        time.Duration(c.stats.Instantaneous.MsRTT * float64(time.Millisecond)),
+		PktSent: s.PktSent, PktRecv: s.PktRecv, PktRetrans: s.PktRetrans,
+		PktSendLoss: s.PktSendLoss, PktRecvLoss: s.PktRecvLoss,
+		PktSendDrop: s.PktSendDrop, PktRecvDrop: s.PktRecvDrop,
+		PktRecvACK: s.PktRecvACK, RTT: s.RTT,
 	}
 }
