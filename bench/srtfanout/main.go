@@ -43,11 +43,18 @@ type options struct {
 	maxLoss float64
 	budget  time.Duration
 	out     string
+	// storm lists the receiver counts of the reconnection storms: all
+	// receivers started at once.
+	storm []int
+	// rates lists the bitrates, in bit/s, of the single-stream runs.
+	rates []int
+	// scenarios are the parts of the bench to run.
+	scenarios map[string]bool
 }
 
 func parseFlags() (options, error) {
 	o := options{}
-	var steps string
+	var steps, storm, rates, scenarios string
 	flag.IntVar(&o.bitrate, "bitrate", 20_000_000, "bitrate of the feed, bit/s")
 	flag.DurationVar(&o.window, "window", 30*time.Second, "measurement window of each step")
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "settling time between the receivers' first data and the window")
@@ -56,18 +63,50 @@ func parseFlags() (options, error) {
 	flag.Float64Var(&o.maxLoss, "max-loss", 0.001, "loss a receiver may have for a step to pass")
 	flag.DurationVar(&o.budget, "budget", 14*time.Minute, "total time after which no further step is started")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results into, relative to the repository root")
+	flag.StringVar(&storm, "storm", "10,20,40", "receiver counts of the reconnection storms (all receivers started at once)")
+	flag.StringVar(&rates, "rates", "200,400", "bitrates of the single-stream runs, in Mbit/s")
+	flag.StringVar(&scenarios, "scenarios", "relay,fanout,storm,rate", "parts to run: relay (1:1 runs), fanout (staggered steps), storm, rate")
 	flag.Parse()
-	for _, s := range strings.Split(steps, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || (len(o.steps) > 0 && n <= o.steps[len(o.steps)-1]) {
-			return o, fmt.Errorf("-steps: want increasing positive counts, got %q", steps)
+	var err error
+	if o.steps, err = counts("-steps", steps); err != nil {
+		return o, err
+	}
+	if o.storm, err = counts("-storm", storm); err != nil {
+		return o, err
+	}
+	mbps, err := counts("-rates", rates)
+	if err != nil {
+		return o, err
+	}
+	for _, r := range mbps {
+		o.rates = append(o.rates, r*1_000_000)
+	}
+	o.scenarios = make(map[string]bool)
+	for _, name := range strings.Split(scenarios, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "relay", "fanout", "storm", "rate":
+			o.scenarios[name] = true
+		default:
+			return o, fmt.Errorf("-scenarios: unknown scenario %q (want relay, fanout, storm or rate)", name)
 		}
-		o.steps = append(o.steps, n)
 	}
 	if o.bitrate < 1_000_000 || o.window < 5*time.Second || o.repeats < 0 {
 		return o, errors.New("-bitrate must be at least 1 Mbit/s, -window at least 5 s, -repeats not negative")
 	}
 	return o, nil
+}
+
+// counts parses a comma-separated list of increasing positive numbers.
+func counts(name, list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || (len(out) > 0 && n <= out[len(out)-1]) {
+			return nil, fmt.Errorf("%s: want increasing positive numbers, got %q", name, list)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func main() {
@@ -138,7 +177,7 @@ func run(ctx context.Context, opts options) error {
 		}
 		b.say("hub micro-benchmark failed, going on without it: %v", err)
 	}
-	if b.podium, err = harness.StartPodium(ctx, b.procs, bin, dir); err != nil {
+	if b.podium, err = harness.StartPodium(ctx, b.procs, bin, dir, "--max-publish-bitrate", "0"); err != nil {
 		return err
 	}
 	defer b.keepLog(filepath.Join(root, "bench", ".cache", "podium.log"))
@@ -151,25 +190,39 @@ func run(ctx context.Context, opts options) error {
 	}}
 	publishURL := b.podium.PublishURL(b.feed, passphrases.Primary)
 
-	for i := range opts.repeats {
-		label := fmt.Sprintf("1:1 run %d/%d, libsrt relay", i+1, opts.repeats)
-		relay, err := b.measureRelay(ctx, label)
-		if err != nil {
-			return fmt.Errorf("%s: %w", label, err)
-		}
-		b.sayResult(label, relay)
-		rep.relay = append(rep.relay, relay)
+	if opts.scenarios["relay"] {
+		for i := range opts.repeats {
+			label := fmt.Sprintf("1:1 run %d/%d, libsrt relay", i+1, opts.repeats)
+			relay, err := b.measureRelay(ctx, label, b.src, opts.bitrate)
+			if err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			b.sayResult(label, relay)
+			rep.relay = append(rep.relay, relay)
 
-		label = fmt.Sprintf("1:1 run %d/%d, Podium", i+1, opts.repeats)
-		single, err := b.measurePodium(ctx, label, podiumServer, publishURL, 1)
-		if err != nil {
-			return fmt.Errorf("%s: %w", label, err)
+			label = fmt.Sprintf("1:1 run %d/%d, Podium", i+1, opts.repeats)
+			single, err := b.measurePodium(ctx, label, podiumServer, publishURL, b.src, opts.bitrate, 1)
+			if err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			b.sayResult(label, single)
+			rep.single = append(rep.single, single)
 		}
-		b.sayResult(label, single)
-		rep.single = append(rep.single, single)
 	}
-	if err := b.fanOut(ctx, rep, podiumServer, publishURL); err != nil {
-		return err
+	if opts.scenarios["storm"] {
+		if err := b.storms(ctx, rep, podiumServer, publishURL); err != nil {
+			return err
+		}
+	}
+	if opts.scenarios["rate"] {
+		if err := b.highRates(ctx, rep, root, podiumServer, publishURL); err != nil {
+			return err
+		}
+	}
+	if opts.scenarios["fanout"] {
+		if err := b.fanOut(ctx, rep, podiumServer, publishURL); err != nil {
+			return err
+		}
 	}
 	rep.duration = time.Since(b.start)
 	path := filepath.Join(root, opts.out)
@@ -198,7 +251,7 @@ func (b *bench) fanOut(ctx context.Context, rep *report, srv server, publishURL 
 	if err := b.waitFeedLive(ctx, pub); err != nil {
 		return err
 	}
-	if rep.idle, err = b.measure(ctx, "fan-out, publisher only", srv, pub, 0); err != nil {
+	if rep.idle, err = b.measure(ctx, "fan-out, publisher only", srv, pub, 0, false); err != nil {
 		return err
 	}
 	b.sayResult("fan-out, publisher only", rep.idle)
@@ -220,7 +273,7 @@ func (b *bench) fanOut(ctx context.Context, rep *report, srv server, publishURL 
 			if attempt > 1 {
 				label += ", second attempt"
 			}
-			r, err := b.measure(ctx, label, srv, pub, n)
+			r, err := b.measure(ctx, label, srv, pub, n, false)
 			if err != nil {
 				return false, fmt.Errorf("%s: %w", label, err)
 			}
@@ -274,14 +327,14 @@ func (b *bench) stepTime(n int) time.Duration {
 }
 
 // measurePodium measures Podium with n receivers and its own publisher.
-func (b *bench) measurePodium(ctx context.Context, label string, srv server, publishURL string, n int) (result, error) {
+func (b *bench) measurePodium(ctx context.Context, label string, srv server, publishURL string, src *harness.Source, bitrate, n int) (result, error) {
 	if err := b.ensureBroadcasters(ctx, n); err != nil {
 		return result{}, err
 	}
 	if err := b.waitFeedOffline(ctx); err != nil {
 		return result{}, err
 	}
-	pub, err := harness.StartPublisher(b.procs, b.src, publishURL, b.opts.bitrate)
+	pub, err := harness.StartPublisher(b.procs, src, publishURL, bitrate)
 	if err != nil {
 		return result{}, err
 	}
@@ -289,12 +342,12 @@ func (b *bench) measurePodium(ctx context.Context, label string, srv server, pub
 	if err := b.waitFeedLive(ctx, pub); err != nil {
 		return result{}, err
 	}
-	return b.measure(ctx, label, srv, pub, n)
+	return b.measure(ctx, label, srv, pub, n, false)
 }
 
 // measureRelay measures srt-live-transmit relaying the feed from one SRT
 // listener to another, both encrypted as Podium's legs are.
-func (b *bench) measureRelay(ctx context.Context, label string) (result, error) {
+func (b *bench) measureRelay(ctx context.Context, label string, src *harness.Source, bitrate int) (result, error) {
 	in, err := harness.FreePort("udp")
 	if err != nil {
 		return result{}, err
@@ -314,7 +367,7 @@ func (b *bench) measureRelay(ctx context.Context, label string) (result, error) 
 	if err := harness.WaitUDPBound(ctx, in, relay); err != nil {
 		return result{}, err
 	}
-	pub, err := harness.StartPublisher(b.procs, b.src, fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", in, inPass), b.opts.bitrate)
+	pub, err := harness.StartPublisher(b.procs, src, fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", in, inPass), bitrate)
 	if err != nil {
 		return result{}, err
 	}
@@ -322,7 +375,7 @@ func (b *bench) measureRelay(ctx context.Context, label string) (result, error) 
 	srv := server{name: "libsrt relay", pid: relay.PID(), readURL: func(int) string {
 		return fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", out, outPass)
 	}}
-	return b.measure(ctx, label, srv, pub, 1)
+	return b.measure(ctx, label, srv, pub, 1, false)
 }
 
 // ensureBroadcasters creates broadcasters, each entitled to the feed, until there are n.

@@ -25,6 +25,7 @@ type server struct {
 // result is one measurement: a feed through a server to some receivers, over one window.
 type result struct {
 	Server    string
+	Bitrate   int // of the stream, bit/s
 	Readers   int
 	Attempt   int     // 1, or 2 when a failed step was run again
 	Seconds   float64 // length of the window
@@ -47,6 +48,11 @@ type result struct {
 	PacerLate   time.Duration
 	// JoinMedian and JoinMax are how long receivers took from their start to the live edge.
 	JoinMedian, JoinMax time.Duration
+	// In a storm: StartSpread is the time between the first receiver's start
+	// and the last's, LiveWithin1s the receivers at the live edge within 1 s
+	// of their start.
+	StartSpread  time.Duration
+	LiveWithin1s int
 	// From Podium's metrics, over the window.
 	Retransmitted float64 // SRT packets retransmitted to receivers
 	// Dropped counts the packets Podium's SRT senders gave up on: not
@@ -64,8 +70,8 @@ func (r result) passes(maxLoss float64) bool {
 }
 
 // deliveredGbps is the rate that reached the receivers.
-func (r result) deliveredGbps(bitrate int) float64 {
-	return float64(r.Readers) * float64(bitrate) * (1 - r.Loss) / 1e9
+func (r result) deliveredGbps() float64 {
+	return float64(r.Readers) * float64(r.Bitrate) * (1 - r.Loss) / 1e9
 }
 
 // snapshot is the CPU counters at one instant.
@@ -108,24 +114,37 @@ const joinTimeout = 2 * time.Second
 
 // measure starts n receivers through srv, lets them settle, and measures one
 // window of the publisher's stream. The receivers are stopped on return.
-func (b *bench) measure(ctx context.Context, label string, srv server, pub *harness.Publisher, n int) (result, error) {
-	res := result{Server: srv.name, Readers: n}
+// In a storm the receivers are started all at once and the window opens
+// as they start: their joining is what is measured.
+func (b *bench) measure(ctx context.Context, label string, srv server, pub *harness.Publisher, n int, storm bool) (result, error) {
+	res := result{Server: srv.name, Readers: n, Bitrate: pub.Bitrate}
 	var logFrom int64
 	if srv.podium != nil {
 		logFrom = srv.podium.LogSize()
 	}
 	var window atomic.Pointer[tally]
-	receivers, err := b.join(ctx, label, srv, pub, n, &window, &res)
+	var tl *tally
+	open := func(from time.Time) {
+		first := pub.SeqAt(from) + 1
+		tl = newTally(first, first+uint64(b.opts.window/pub.Interval))
+		window.Store(tl)
+		res.Chunks = tl.end - tl.first
+	}
+	var receivers []*receiver
+	var err error
+	if storm {
+		open(time.Now())
+		b.say("%s: starting %d receivers at once, measuring %v from their start", label, n, b.opts.window)
+		receivers, err = b.stormJoin(ctx, label, srv, pub, n, &window, &res)
+	} else {
+		receivers, err = b.join(ctx, label, srv, pub, n, &window, &res)
+		open(time.Now().Add(b.opts.warmup))
+		b.say("%s: warming up %v, then measuring %v", label, b.opts.warmup, b.opts.window)
+	}
 	defer stopReceivers(receivers)
 	if err != nil {
 		return res, err
 	}
-
-	first := pub.SeqAt(time.Now().Add(b.opts.warmup)) + 1
-	tl := newTally(first, first+uint64(b.opts.window/pub.Interval))
-	window.Store(tl)
-	res.Chunks = tl.end - tl.first
-	b.say("%s: warming up %v, then measuring %v", label, b.opts.warmup, b.opts.window)
 	peers := []*harness.Child{pub.Proc}
 	for _, r := range receivers {
 		peers = append(peers, r.Proc)
@@ -263,6 +282,8 @@ func (r *result) usage(before, after snapshot, rss []uint64) {
 }
 
 // count fills in the loss figures from what the receivers got of the window.
+// A receiver owes the chunks of the window from the first it got on: one that
+// started at the next keyframe, after the window opened, owes none before it.
 func (r *result) count(receivers []*receiver, tl *tally) {
 	for _, rc := range receivers {
 		r.Stale += rc.stale.Load()
@@ -270,14 +291,19 @@ func (r *result) count(receivers []*receiver, tl *tally) {
 	if len(receivers) == 0 {
 		return
 	}
-	var got uint64
+	var got, due uint64
 	for _, rc := range receivers {
-		got += rc.got.Load()
 		if rc.Proc.Exited() {
 			r.Exited++
 		}
-		r.WorstLoss = max(r.WorstLoss, 1-float64(rc.got.Load())/float64(r.Chunks))
+		owed := r.Chunks
+		if first := rc.first.Load(); first > tl.first+1 && first <= tl.end {
+			owed = tl.end - (first - 1)
+		}
+		got += rc.got.Load()
+		due += owed
+		r.WorstLoss = max(r.WorstLoss, 1-float64(rc.got.Load())/float64(owed))
 	}
-	r.Loss = 1 - float64(got)/float64(r.Chunks*uint64(len(receivers)))
+	r.Loss = 1 - float64(got)/float64(due)
 	r.MissedByAll = tl.missedByAll()
 }

@@ -40,6 +40,7 @@ type receiver struct {
 	window *atomic.Pointer[tally]
 	got    atomic.Uint64 // chunks of the window received
 	latest atomic.Uint64 // 1 + the sequence number of the latest chunk received
+	first  atomic.Uint64 // 1 + the sequence number of the first chunk received
 	// stale counts the chunks received from earlier publishers of the feed.
 	stale atomic.Uint64
 
@@ -63,6 +64,7 @@ func (r *receiver) count(st harness.Stamp, _ time.Time) {
 		r.stale.Add(1)
 		return
 	}
+	r.first.CompareAndSwap(0, st.Seq+1)
 	r.latest.Store(st.Seq + 1)
 	t := r.window.Load()
 	if t == nil || st.Seq < t.first || st.Seq >= t.end {

@@ -29,6 +29,16 @@ type Feed struct {
 	rapSeq    uint64
 	rapOffset int
 	rapPSI    []byte
+	// rapAt is when the latest random-access point arrived, gop the time
+	// since the one before it (0 until there have been two).
+	rapAt, gop int64
+	// A reader that starts at a random-access point may trail the live
+	// edge by up to the lag bound from its start: the chunks from pinSeq on
+	// are kept until pinUntil for the readers started in the last MaxLag.
+	pinSeq   uint64
+	pinUntil int64
+	// maxRing is the most chunks the ring may grow to (a power of two).
+	maxRing int
 
 	publisher    *Publisher
 	offlineSince time.Time
@@ -68,14 +78,21 @@ type slot struct {
 	at   int64 // arrival, in nanoseconds since the Unix epoch
 }
 
+// initialRing is how many chunks a feed's ring starts with: about 2.5 s at
+// 20 Mbit/s. It grows, up to Config.RingChunks, while a higher rate or a
+// longer GOP needs more to keep the lag bound.
+const initialRing = 4096
+
 func newFeed(id string, cfg Config, now func() time.Time) *Feed {
-	size := 1 << bits.Len(uint(cfg.RingChunks-1))
+	maxRing := 1 << bits.Len(uint(cfg.RingChunks-1))
+	size := min(maxRing, initialRing)
 	return &Feed{
 		id:           id,
 		cfg:          cfg,
 		now:          now,
 		ring:         make([]slot, size),
 		mask:         uint64(size - 1),
+		maxRing:      maxRing,
 		rapPSI:       make([]byte, 0, 12*188),
 		readers:      make(map[*Reader]struct{}),
 		offlineSince: now(),
@@ -97,11 +114,22 @@ func (f *Feed) append(p *Publisher, data []byte, rap int, psi []byte) error {
 		return errPublisherGone
 	}
 	if f.head-f.tail == uint64(len(f.ring)) {
-		f.release()
+		f.trim(now)
+	}
+	if f.head-f.tail == uint64(len(f.ring)) {
+		if len(f.ring) < f.maxRing {
+			f.grow()
+		} else {
+			f.release()
+		}
 	}
 	f.ring[f.head&f.mask] = slot{data: data, at: now}
 	f.buffered += len(data)
 	if rap >= 0 {
+		if f.rapValid {
+			f.gop = now - f.rapAt
+		}
+		f.rapAt = now
 		f.rapValid, f.rapSeq, f.rapOffset = true, f.head, rap
 		f.rapPSI = append(f.rapPSI[:0], psi...)
 	}
@@ -122,7 +150,7 @@ func (f *Feed) trim(now int64) {
 	oldest := now - int64(f.cfg.MaxLag)
 	for f.tail < f.head {
 		s := &f.ring[f.tail&f.mask]
-		if s.at >= oldest || (f.rapValid && f.tail >= f.rapSeq) {
+		if s.at >= oldest || (f.rapValid && f.tail >= f.rapSeq) || (now < f.pinUntil && f.tail >= f.pinSeq) {
 			break
 		}
 		f.release()
@@ -130,6 +158,24 @@ func (f *Feed) trim(now int64) {
 	if f.rapValid && f.rapSeq < f.tail {
 		f.rapValid = false
 	}
+}
+
+// grow doubles the ring, keeping every chunk at its sequence number.
+func (f *Feed) grow() {
+	ring := make([]slot, 2*len(f.ring))
+	mask := uint64(len(ring) - 1)
+	for seq := f.tail; seq < f.head; seq++ {
+		ring[seq&mask] = f.ring[seq&f.mask]
+	}
+	f.ring, f.mask = ring, mask
+}
+
+// pin keeps the chunks from seq on for a reader that starts there now.
+func (f *Feed) pin(seq uint64, now int64) {
+	if now >= f.pinUntil || seq < f.pinSeq {
+		f.pinSeq = seq
+	}
+	f.pinUntil = max(f.pinUntil, now+int64(f.cfg.MaxLag))
 }
 
 // release drops the oldest chunk.

@@ -37,7 +37,8 @@ type Config struct {
 	Grace time.Duration
 	// MaxLag is how far, in time of arrival, a reader may trail the live edge before it is cut.
 	MaxLag time.Duration
-	// RingChunks is the most chunks a feed keeps (rounded up to a power of two).
+	// RingChunks is the most chunks a feed keeps (rounded up to a power of
+	// two); its ring grows to it as the rate and the GOP need.
 	RingChunks int
 	// MaxBitrate, in bit/s, cuts a publisher whose ingest bitrate (as
 	// Stats.BitrateBPS, a ~1 s average) stays above it for BitrateSustain. 0: no limit.
@@ -47,7 +48,7 @@ type Config struct {
 }
 
 // DefaultConfig is the hub's configuration unless told otherwise.
-var DefaultConfig = Config{Grace: 10 * time.Second, MaxLag: time.Second, RingChunks: 16384}
+var DefaultConfig = Config{Grace: 10 * time.Second, MaxLag: time.Second, RingChunks: 1 << 18}
 
 // Hub holds the feeds that have, or recently had, a publisher or readers.
 type Hub struct {

@@ -491,3 +491,110 @@ func TestInternalReadersAreNotCounted(t *testing.T) {
 		t.Fatalf("after both left: %+v", st)
 	}
 }
+
+// A reader that joins just before a keyframe starts a whole GOP back, at the
+// previous one. When the next keyframe arrives before the reader has read
+// anything (many receivers joining at once, a busy machine), the GOP it
+// starts in must still be there: it has the lag bound from its start.
+func TestReaderJoiningLateInAGOPKeepsItsGOP(t *testing.T) {
+	h, c := testHub(t, Config{Grace: time.Second, MaxLag: time.Second, RingChunks: 1 << 16})
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	const gop = 50 // chunks, 20 ms apart: a 1 s GOP
+	for i := range gop {
+		p.Write(s.chunk(i == 0, byte(i)))
+		c.advance(20 * time.Millisecond)
+	}
+	r, err := f.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next GOP arrives, and part of a third, before the reader reads.
+	for i := range gop + 10 {
+		p.Write(s.chunk(i%gop == 0, byte(gop+i)))
+		c.advance(10 * time.Millisecond)
+	}
+	var got []byte
+	for len(got) < (3*gop+10)*7*188 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		chunks, err := r.Next(ctx, make([][]byte, 0, 64))
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				break
+			}
+			t.Fatalf("reader cut after %d bytes: %v", len(got), err)
+		}
+		got = append(got, bytes.Join(chunks, nil)...)
+	}
+	// PSI, then the first GOP from its keyframe, then everything after.
+	if want := (2*gop + 10) * 7 * 188; len(got) < want {
+		t.Fatalf("reader got %d bytes, want at least %d (both GOPs)", len(got), want)
+	}
+}
+
+// The ring grows past its initial size while the lag bound needs it: at
+// 400 Mbit/s a second is about 38,000 chunks.
+func TestRingGrowsToHoldTheLagBoundAtHighRates(t *testing.T) {
+	h, c := testHub(t, Config{Grace: time.Second, MaxLag: time.Second, RingChunks: 1 << 18})
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	p.Write(s.chunk(true, 0))
+	r, _ := f.NewReader()
+	read(t, r)
+	const perSecond = 38_000
+	for i := range perSecond / 2 {
+		p.Write(s.chunk(false, byte(i)))
+		c.advance(time.Second / perSecond)
+	}
+	n := 0
+	for n < perSecond/2 {
+		chunks, err := r.Next(context.Background(), make([][]byte, 0, 1024))
+		if err != nil {
+			t.Fatalf("reader half a second behind cut after %d chunks: %v", n, err)
+		}
+		n += len(chunks)
+	}
+}
+
+func TestReaderNearLiveEdgeSkipsABacklogOfMoreThanHalfAGOP(t *testing.T) {
+	h, c := testHub(t, DefaultConfig)
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	for i := range 20 { // two GOPs of 10 chunks, 20 ms apart
+		p.Write(s.chunk(i%10 == 0, byte(i)))
+		c.advance(20 * time.Millisecond)
+	}
+	if r, _ := f.NewReaderNearLiveEdge(); r != nil {
+		r.Close(nil)
+	}
+	r, err := f.NewReaderNearLiveEdge() // 200 ms since the keyframe of a 200 ms GOP
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Write(s.chunk(false, 10)) // not an access point: nothing for the reader yet
+	p.Write(s.chunk(true, 11))
+	got := read(t, r)
+	if len(got) < 188 || got[0] != 0x47 || got[1]&0x1F != 0 || got[2] != 0 {
+		t.Fatalf("reader does not start with the PAT")
+	}
+	if !bytes.Contains(got, []byte{0x65, 11}) {
+		t.Fatalf("reader did not start at the new keyframe")
+	}
+	if bytes.Contains(got, []byte{0x65, 10}) {
+		t.Fatalf("reader got the backlog's keyframe")
+	}
+
+	// Within half a GOP of a keyframe, a reader starts there.
+	c.advance(60 * time.Millisecond)
+	near, err := f.NewReaderNearLiveEdge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, near); !bytes.Contains(got, []byte{0x65, 11}) {
+		t.Fatalf("reader 60 ms after a keyframe did not start at it")
+	}
+}

@@ -22,6 +22,9 @@ type Reader struct {
 	next    uint64 // sequence number of the next chunk to hand out
 	offset  int    // bytes of chunk next already skipped
 	started bool   // an access point has been found
+	// from is the first chunk the reader may start at: 0, or the live edge
+	// at its attachment for a reader that waits for the next access point.
+	from uint64
 	// startedAt is when the reader began at its access point: the chunks it
 	// found already buffered are due by startedAt+MaxLag, the rest by arrival+MaxLag.
 	startedAt int64
@@ -35,14 +38,20 @@ type Reader struct {
 
 // NewReader attaches a reader to the feed. It starts at the latest
 // random-access point, or waits for the next one.
-func (f *Feed) NewReader() (*Reader, error) { return f.newReader(false) }
+func (f *Feed) NewReader() (*Reader, error) { return f.newReader(false, false) }
+
+// NewReaderNearLiveEdge attaches a reader with little backlog to catch up
+// with: it starts at the latest random-access point if that arrived within
+// the last half GOP, else at the next one to arrive. Either way its first
+// picture comes within about half a GOP, and its backlog is at most that.
+func (f *Feed) NewReaderNearLiveEdge() (*Reader, error) { return f.newReader(false, true) }
 
 // NewInternalReader attaches a reader for Podium's own use, such as the
 // recorder's: it reads like any other but is not counted among the feed's
 // readers, their bytes or their lag cuts.
-func (f *Feed) NewInternalReader() (*Reader, error) { return f.newReader(true) }
+func (f *Feed) NewInternalReader() (*Reader, error) { return f.newReader(true, false) }
 
-func (f *Feed) newReader(internal bool) (*Reader, error) {
+func (f *Feed) newReader(internal, near bool) (*Reader, error) {
 	r := &Reader{feed: f, wake: make(chan struct{}, 1), done: make(chan struct{}), attachedAt: f.now(), internal: internal}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -50,6 +59,9 @@ func (f *Feed) newReader(internal bool) (*Reader, error) {
 		return nil, f.removed
 	}
 	r.next = f.head
+	if near && !(f.rapValid && f.gop > 0 && f.now().UnixNano()-f.rapAt <= f.gop/2) {
+		r.from = f.head
+	}
 	r.seekAccessPoint()
 	f.readers[r] = struct{}{}
 	if internal {
@@ -121,9 +133,10 @@ func (r *Reader) lagging() bool {
 // or moves it to the live edge to wait for the next one. Called with feed.mu held.
 func (r *Reader) seekAccessPoint() {
 	f := r.feed
-	if f.rapValid && f.rapSeq >= f.tail {
+	if f.rapValid && f.rapSeq >= f.tail && f.rapSeq >= r.from {
 		r.started, r.startedAt = true, f.now().UnixNano()
 		r.next, r.offset = f.rapSeq, f.rapOffset
+		f.pin(r.next, r.startedAt)
 		r.prefix = append([]byte(nil), f.rapPSI...)
 		return
 	}

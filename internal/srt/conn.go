@@ -170,6 +170,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Unsent returns how many queued packets have not been sent once yet: a
+// backlog still being paced out.
+func (c *Conn) Unsent() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int(c.snd.head - c.snd.next)
+}
+
 // SetInputRate tells the connection the rate the application writes at,
 // in bits per second (libsrt's SRTO_INPUTBW), before it can measure it: it
 // paces what it sends at a multiple of it.

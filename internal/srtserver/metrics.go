@@ -25,6 +25,7 @@ type Metrics struct {
 
 	lostDesc, retransDesc, droppedDesc *prometheus.Desc
 	discardedDesc                      *prometheus.Desc
+	catchUpDesc, deferredDesc          *prometheus.Desc
 }
 
 type counterKey struct{ feed, direction string }
@@ -64,6 +65,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		discardedDesc: prometheus.NewDesc("podium_srt_discarded_datagrams_total",
 			"Datagrams to the SRT listener dropped before any connection saw them, by reason: malformed (not SRT, or a handshake that does not parse), unknown_socket, wrong_peer (from another address than the connection's peer), handshake_overflow (handshakes faster than they are answered), bad_cookie (a conclusion without the listener's cookie), handling_failed (a packet whose handling failed; its connection was closed).",
 			[]string{"reason"}, nil),
+		catchUpDesc: prometheus.NewDesc("podium_srt_deliveries_catching_up",
+			"SRT deliveries sending the backlog they started with (from the feed's latest keyframe to the live edge).", nil, nil),
+		deferredDesc: prometheus.NewDesc("podium_srt_deliveries_started_near_live_edge_total",
+			"SRT deliveries that started near the live edge (at a keyframe at most half a GOP old, or the next one) because too many others were catching up at once (a reconnection storm).", nil, nil),
 		droppedDesc: prometheus.NewDesc("podium_srt_packets_dropped_total",
 			"SRT packets given up on, per feed and direction: on ingest, too late to play; on delivery, not acknowledged within the latency (the receiver may still have them).", []string{"feed", "direction"}, nil),
 	}
@@ -99,6 +104,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.retransDesc
 	ch <- m.droppedDesc
 	ch <- m.discardedDesc
+	ch <- m.catchUpDesc
+	ch <- m.deferredDesc
 	ch <- m.callerStateDesc
 	ch <- m.pushStateDesc
 }
@@ -155,6 +162,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		for reason, n := range s.ln.Discarded() {
 			ch <- prometheus.MustNewConstMetric(m.discardedDesc, prometheus.CounterValue, float64(n), reason)
 		}
+	}
+	if s := m.server; s != nil {
+		ch <- prometheus.MustNewConstMetric(m.catchUpDesc, prometheus.GaugeValue, float64(s.catchUps.active.Load()))
+		ch <- prometheus.MustNewConstMetric(m.deferredDesc, prometheus.CounterValue, float64(s.catchUps.deferred.Load()))
 	}
 	if s := m.server; s != nil {
 		// Copy the sessions, then read their counters without holding the server's lock.

@@ -286,17 +286,20 @@ func (p *push) dialConfig() dialConfig {
 // limits that release gives back, until the delivery ends, and returns why.
 func (p *push) deliver(ctx context.Context, r *pushRun, c conn, release func()) error {
 	s := p.pushes.server
-	reader, err := s.hub.Feed(p.dest.FeedID).NewReader()
+	feed := s.hub.Feed(p.dest.FeedID)
+	reader, catchUp, err := s.newDeliveryReader(feed)
 	if err != nil {
 		c.Close()
 		return err
 	}
+	c.SetInputRate(feed.Bitrate())
 	now := p.pushes.now()
-	session := &pullSession{server: s, conn: c, reader: reader, mode: "push", lastProgress: now, release: release,
+	session := &pullSession{server: s, conn: c, reader: reader, catchUp: catchUp, mode: "push", lastProgress: now, release: release,
 		delivery: &delivery.Delivery{BroadcasterID: p.dest.BroadcasterID, FeedID: p.dest.FeedID, Protocol: PushProtocol,
 			RemoteAddr: c.RemoteAddr().String(), Since: now}}
 	if !r.track(session) {
 		reader.Close(errDestinationRemoved)
+		catchUp.done()
 		c.Close()
 		return errStopped
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	Auth *ratelimit.Limiter
 	// Connections bounds the connections at once; nil: no limit.
 	Connections *limits.ConnectionLimiter
+	// CatchUps bounds the deliveries that start with a backlog at once
+	// (see catchUpGate); 0: DefaultCatchUps.
+	CatchUps int
 }
 
 // Catalog gives the current catalog snapshot.
@@ -59,6 +62,8 @@ type Server struct {
 	ln listener
 	wg sync.WaitGroup
 
+	catchUps *catchUpGate
+
 	mu         sync.Mutex
 	publishers map[string]*publishSession
 	pulls      map[*pullSession]struct{}
@@ -68,7 +73,7 @@ type Server struct {
 // on air through sources (primary and backup), receivers read h.
 func New(cfg Config, c Catalog, h *hub.Hub, sources *ingest.Switcher, d *delivery.Registry, m *Metrics, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, catalog: c, hub: h, sources: sources, deliveries: d, metrics: m, log: log, now: time.Now,
-		publishers: make(map[string]*publishSession), pulls: make(map[*pullSession]struct{})}
+		publishers: make(map[string]*publishSession), pulls: make(map[*pullSession]struct{}), catchUps: newCatchUpGate(cfg.CatchUps)}
 	m.server = s
 	return s
 }
@@ -236,7 +241,7 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 		return reject(RejectOverload, "broadcaster %s pulling feed %s: %v", b.ID, id.Resource, err)
 	}
 	feed := s.hub.Feed(id.Resource)
-	reader, err := feed.NewReader()
+	reader, catchUp, err := s.newDeliveryReader(feed)
 	if err != nil {
 		release()
 		return reject(RejectNotFound, "feed %q: %v", id.Resource, err)
@@ -244,11 +249,12 @@ func (s *Server) acceptPull(ctx context.Context, req request, id StreamID, remot
 	c, err := req.Accept()
 	if err != nil {
 		reader.Close(err)
+		catchUp.done()
 		release()
 		return fmt.Errorf("accept: %w", err)
 	}
 	c.SetInputRate(feed.Bitrate())
-	p := &pullSession{server: s, conn: c, reader: reader, mode: "request", lastProgress: s.now(), release: release,
+	p := &pullSession{server: s, conn: c, reader: reader, catchUp: catchUp, mode: "request", lastProgress: s.now(), release: release,
 		delivery: &delivery.Delivery{BroadcasterID: b.ID, FeedID: id.Resource, Protocol: "srt", RemoteAddr: remote, Since: s.now()}}
 	s.track(p)
 	s.wg.Go(func() { p.run(ctx) })

@@ -3,6 +3,7 @@ package srtserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -21,7 +22,11 @@ const maxPayload = 1500
 // transport packets, the payload every SRT receiver takes.
 const maxMessage = 7 * ts.PacketSize
 
-var errPeerClosed = errors.New("peer closed the connection")
+var (
+	errPeerClosed = errors.New("peer closed the connection")
+	// errSendQueueFull: what was written could not be sent within the lag bound.
+	errSendQueueFull = fmt.Errorf("%w: the SRT send queue held data past the lag bound", hub.ErrLagging)
+)
 
 // publishSession carries an encoder's stream into the feed as its primary or backup source.
 type publishSession struct {
@@ -120,6 +125,8 @@ type pullSession struct {
 	mode     string
 	// release gives back the connection's slot under the connection limits.
 	release func()
+	// catchUp is the delivery's catch-up slot while it sends its backlog, or nil.
+	catchUp *catchUp
 
 	// Receiver progress, as seen by Server.watchReceivers only.
 	lastSent, lastACK uint64
@@ -153,6 +160,7 @@ func (p *pullSession) run(ctx context.Context) error {
 		}
 	})
 	reason := p.send(ctx)
+	p.catchUp.done()
 	if ctx.Err() != nil && !errors.Is(reason, hub.ErrShutdown) {
 		reason = hub.ErrShutdown
 	}
@@ -189,6 +197,10 @@ func (p *pullSession) send(ctx context.Context) error {
 			p.reader.Wrote(len(c))
 			p.delivery.AddBytes(len(c))
 		}
+		if p.catchUp != nil && p.conn.Unsent() < catchUpDone {
+			p.catchUp.done()
+			p.catchUp = nil
+		}
 	}
 }
 
@@ -200,7 +212,7 @@ func (p *pullSession) write(chunk []byte) error {
 		n := min(len(chunk), maxMessage)
 		if _, err := p.conn.Write(chunk[:n]); err != nil {
 			if errors.Is(err, srt.ErrSendQueueFull) {
-				return hub.ErrLagging
+				return errSendQueueFull
 			}
 			return err
 		}

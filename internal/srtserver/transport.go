@@ -51,6 +51,8 @@ type conn interface {
 	// SetInputRate says how fast the application will write, in bits per
 	// second, so that a backlog written at once is paced from the start.
 	SetInputRate(bps uint64)
+	// Unsent returns how many written packets have not been sent once yet.
+	Unsent() int
 }
 
 // connStats are the SRT counters Podium reports and acts on.

@@ -16,6 +16,7 @@ type Publisher struct {
 	Proc     *Child
 	Session  uint32 // tells its chunks from those of other publishers
 	Interval time.Duration
+	Bitrate  int // bit/s
 	Start    time.Time
 	src      *Source
 	// maxLate is the worst delay, in nanoseconds, of a chunk behind its due
@@ -50,7 +51,7 @@ func StartPublisher(procs *Supervisor, src *Source, url string, bitrate int) (*P
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Publisher{
-		Proc: proc, src: src, Session: sessions.Add(1), Start: time.Now(), stopPacing: cancel, paced: make(chan struct{}),
+		Proc: proc, src: src, Session: sessions.Add(1), Start: time.Now(), stopPacing: cancel, paced: make(chan struct{}), Bitrate: bitrate,
 		Interval: time.Duration(float64(time.Second) * ChunkSize * 8 / float64(bitrate)),
 	}
 	go func() {
