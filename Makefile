@@ -44,7 +44,7 @@ soak:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/srt -run '^$$' -fuzz FuzzParsePacket -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/srt -run '^$$' -fuzz FuzzListener -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/srt -run '^$$' -fuzz FuzzListener -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/srtserver -run '^$$' -fuzz FuzzParseStreamID -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ts -run '^$$' -fuzz FuzzScan -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/tsloop -run '^$$' -fuzz FuzzNew -fuzztime $(FUZZTIME)
