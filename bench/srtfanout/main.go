@@ -134,6 +134,10 @@ type bench struct {
 	feed   string
 	// passphrases of the broadcasters created so far, one per receiver.
 	passphrases []string
+	// profiles names the measurements, by label, during whose window
+	// Podium's CPU profile is taken (into cacheDir).
+	profiles map[string]string
+	cacheDir string
 }
 
 // say prints a progress line, with the time since the start.
@@ -142,7 +146,13 @@ func (b *bench) say(format string, args ...any) {
 }
 
 func run(ctx context.Context, opts options) error {
-	b := &bench{opts: opts, procs: harness.NewSupervisor(), start: time.Now(), feed: "bench-fanout"}
+	b := &bench{opts: opts, procs: harness.NewSupervisor(), start: time.Now(), feed: "bench-fanout",
+		profiles: map[string]string{"fan-out N=20": "fanout-20", "storm N=20": "storm-20",
+			fmt.Sprintf("1:1 run 1/%d, Podium", opts.repeats): "single"}}
+	if len(opts.rates) > 0 {
+		top := opts.rates[len(opts.rates)-1] / 1_000_000
+		b.profiles[fmt.Sprintf("%d Mbit/s, Podium", top)] = fmt.Sprintf("rate-%d", top)
+	}
 	defer b.procs.StopAll()
 	root, err := harness.ModuleRoot()
 	if err != nil {
@@ -154,6 +164,7 @@ func run(ctx context.Context, opts options) error {
 		}
 	}
 	machine := harness.DescribeMachine(root)
+	b.cacheDir = filepath.Join(root, "bench", ".cache")
 	dir, err := os.MkdirTemp("", "podium-srtfanout-")
 	if err != nil {
 		return err

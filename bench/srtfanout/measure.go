@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -62,6 +63,8 @@ type result struct {
 	// Closes counts, by reason, the deliveries Podium closed during the step
 	// (before the bench stopped its receivers).
 	Closes map[string]int
+	// Profile is the top of Podium's CPU profile over the window, when one was taken.
+	Profile string
 }
 
 // passes reports whether every receiver got the window with less than maxLoss lost.
@@ -222,6 +225,20 @@ func (b *bench) sampleWindow(ctx context.Context, label string, srv server, pub 
 	before, err := b.snapshot(ctx, srv, peers)
 	if err != nil {
 		return err
+	}
+	if name, ok := b.profiles[label]; ok && srv.podium != nil {
+		path := filepath.Join(b.cacheDir, "cpu-"+name+".pprof")
+		profiled := make(chan error, 1)
+		go func() { profiled <- srv.podium.CPUProfile(ctx, b.opts.window-time.Second, path) }()
+		defer func() {
+			if err := <-profiled; err != nil {
+				b.say("%s: CPU profile: %v", label, err)
+				return
+			}
+			if top, err := harness.TopFunctions(ctx, path, 14); err == nil {
+				res.Profile = top
+			}
+		}()
 	}
 	pub.TakeMaxLate()
 	var rss []uint64

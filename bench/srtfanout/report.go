@@ -93,6 +93,7 @@ listed so that saturation shows. The machine is shared and noisy: compare ratios
 	if len(rep.hub) > 0 {
 		rep.hubTable(p)
 	}
+	rep.profiles(p)
 	p("%s", endMarker)
 	return w.String()
 }
@@ -330,4 +331,43 @@ func (rep *report) rateTable(p func(string, ...any)) {
 		p("\nThe publisher's pacing fell up to %v behind schedule at %d Mbit/s: the bench itself was short of CPU.\n",
 			last.PacerLate.Round(time.Millisecond), last.Bitrate/1_000_000)
 	}
+}
+
+// profiles lists the top of the CPU profiles taken during the run.
+func (rep *report) profiles(p func(string, ...any)) {
+	var all []result
+	all = append(all, rep.single...)
+	all = append(all, rep.steps...)
+	all = append(all, rep.storms...)
+	for _, rp := range rep.rates {
+		all = append(all, rp.podium)
+	}
+	first := true
+	for _, r := range all {
+		if r.Profile == "" {
+			continue
+		}
+		if first {
+			p("\n### Where Podium's time goes\n\n")
+			p("Podium's CPU profile over the window (`/debug/pprof/profile`, the profiles are kept in\n")
+			p("bench/.cache), the functions with the most time of their own:\n")
+			first = false
+		}
+		what := fmt.Sprintf("%d receivers", r.Readers)
+		if r.StartSpread > 0 {
+			what += " joining at once"
+		}
+		p("\n%d Mbit/s, %s:\n\n```\n%s```\n", r.Bitrate/1_000_000, what, trimProfile(r.Profile))
+	}
+}
+
+// trimProfile keeps pprof's table, without the file and build header.
+func trimProfile(top string) string {
+	lines := strings.Split(top, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "flat%") {
+			return strings.Join(lines[i:], "\n")
+		}
+	}
+	return top
 }

@@ -196,23 +196,42 @@ func (p *Podium) PullURL(feed, broadcaster, passphrase string) string {
 // HeapProfile writes Podium's heap profile, taken after a garbage
 // collection, to path (read it with go tool pprof).
 func (p *Podium) HeapProfile(ctx context.Context, path string) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", p.Pprof+"/debug/pprof/heap?gc=1", nil)
+	return p.profile(ctx, "/debug/pprof/heap?gc=1", path)
+}
+
+// CPUProfile records Podium's CPU profile for d and writes it to path.
+func (p *Podium) CPUProfile(ctx context.Context, d time.Duration, path string) error {
+	return p.profile(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(d.Seconds()))), path)
+}
+
+// TopFunctions summarises a CPU profile: the functions with the most time
+// of their own, as `go tool pprof -top` lists them.
+func TopFunctions(ctx context.Context, profile string, n int) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount", strconv.Itoa(n), profile).Output()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof: %w", err)
+	}
+	return string(out), nil
+}
+
+func (p *Podium) profile(ctx context.Context, path, file string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", p.Pprof+path, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("heap profile: %w", err)
+		return fmt.Errorf("profile %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("heap profile: %s", resp.Status)
+		return fmt.Errorf("profile %s: %s", path, resp.Status)
 	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("heap profile: %w", err)
+		return fmt.Errorf("profile %s: %w", path, err)
 	}
-	return os.WriteFile(path, data, 0o644)
+	return os.WriteFile(file, data, 0o644)
 }
 
 // Samples are the samples of a Prometheus text exposition, keyed by name and labels as written.
