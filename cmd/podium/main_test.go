@@ -41,6 +41,7 @@ type server struct {
 	stdout *lockedBuffer
 	logs   chan string
 	http   string
+	srt    string // the SRT listener's address
 }
 
 func start(t *testing.T, env []string, args ...string) *server {
@@ -61,7 +62,7 @@ func start(t *testing.T, env []string, args ...string) *server {
 		}
 		close(s.logs)
 	}()
-	running := regexp.MustCompile(`msg="podium running" http=(\S+)`)
+	running := regexp.MustCompile(`msg="podium running" http=(\S+) srt=(\S+)`)
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
@@ -70,7 +71,7 @@ func start(t *testing.T, env []string, args ...string) *server {
 				t.Fatalf("podium exited before running")
 			}
 			if m := running.FindStringSubmatch(line); m != nil {
-				s.http = "http://" + m[1]
+				s.http, s.srt = "http://"+m[1], m[2]
 				return s
 			}
 		case <-deadline:
@@ -199,6 +200,12 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+func (l *lockedBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
 }
 
 func get(t *testing.T, url, token string) int {

@@ -40,7 +40,15 @@ func TestReconnectStormDeliversEveryByteToEveryReceiver(t *testing.T) {
 	// Once Podium has the whole stream (but the last frame, which it holds
 	// until the next one starts) the publisher leaves; what Podium delivered
 	// to each receiver is then final.
+	var progress string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(progress)
+		}
+	})
 	eventually(t, 60*time.Second, "Podium did not receive the whole stream", func() bool {
+		progress = fmt.Sprintf("sent %d bytes of %d, Podium has %v; publisher exited: %v", sent.Len(), len(fixture),
+			p.metric(`podium_feed_bytes_in_total{feed="ath-storm"}`), pub.exited())
 		return sent.Len() == len(fixture) && p.metric(`podium_feed_bytes_in_total{feed="ath-storm"}`) >= float64(len(fixture)-len(fixture)/fixtureSeconds)
 	})
 	pub.stop()

@@ -504,7 +504,14 @@ func (c *Conn) receiveData(h header, buf *packetBuf, n int, now int64, out []out
 			return false, out
 		}
 	}
+	first := !c.rcv.started
 	kept, lost := c.rcv.store(h, buf, n, now, &c.stats)
+	if first {
+		// The worker, asleep until its keepalive, must now acknowledge
+		// every synInterval: a sender's buffer fills in under a second at
+		// contribution rates (libsrt's holds 8192 packets).
+		c.signal()
+	}
 	if len(lost) > 0 {
 		out = append(out, outControl{ctrl: ctrlNAK, info: appendNAK(nil, lost)})
 		c.stats.PktSentNAK++

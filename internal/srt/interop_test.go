@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -362,4 +363,37 @@ func TestWrongPassphraseIsRejected(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
+}
+
+// TestLibsrtPublishesAtContributionRate: libsrt's sender holds 8192
+// packets until they are acknowledged, under a second at 100 Mbit/s. The
+// listener must acknowledge from the first packet on (it once waited for
+// its keepalive, a second, and libsrt dropped what did not fit), so every
+// message of a 100 Mbit/s stream arrives, in order.
+func TestLibsrtPublishesAtContributionRate(t *testing.T) {
+	const rate = 100_000_000
+	l := listen(t)
+	port := l.Addr().(*net.UDPAddr).Port
+	tr := startTransmit(t, "file://con", srtURL("127.0.0.1", port, "caller", "streamid=#!::r=feed,m=publish", "passphrase="+testPassphrase))
+	c, _ := acceptOne(t, l, testPassphrase)
+	// 2.5 s of numbered messages, then as many again, so that a loss at
+	// the end of the first ones is seen, and repaired, as any other.
+	sent := make([][]byte, rate/8/1316*5)
+	for i := range sent {
+		sent[i] = make([]byte, 1316)
+		binary.BigEndian.PutUint32(sent[i], uint32(i))
+	}
+	want := sent[:len(sent)/2]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go paced(ctx, sent, rate, func(m []byte) error { _, err := tr.stdin.Write(m); return err })
+	got := readAll(t, c, len(want), 60*time.Second)
+	for i, m := range got {
+		if n := binary.BigEndian.Uint32(m); n != uint32(i) {
+			t.Fatalf("message %d is %d: %d messages lost (stats %+v)", i, n, int(n)-i, c.Stats())
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d messages of %d (stats %+v)", len(got), len(want), c.Stats())
+	}
 }

@@ -18,8 +18,16 @@ const (
 	paceFactor = 3
 	minPace    = 10e6 / 8 // bytes per second
 	paceBurst  = 5 * time.Millisecond
-	// rateWindow is how long the input rate is measured over.
-	rateWindow = time.Second
+	// rateWindow is how long the input rate is measured over, after a first
+	// window of firstRateWindow that starts burstSpan after the first write.
+	rateWindow      = time.Second
+	firstRateWindow = 250 * time.Millisecond
+	burstSpan       = 20 * time.Millisecond
+	// backlogDrain: whatever the input rate is thought to be, a backlog of
+	// unsent packets goes out within about this long. It covers the time
+	// before the rate is known (a delivery that opens before its feed's
+	// publisher, at 100 Mbit/s, would otherwise be paced at minPace).
+	backlogDrain = 500 * time.Millisecond
 )
 
 // Send queue bounds: entries (each a reference, not a copy) and how long
@@ -56,6 +64,7 @@ type sender struct {
 	// tail is the oldest still kept, next the next to send for the first
 	// time, head the next to be written.
 	tail, next, head uint64
+	unsentBytes      int // of the messages from next to head
 	isn              uint32
 	msgno            uint32
 	flowWindow       uint32 // the most packets in flight the receiver takes
@@ -63,13 +72,14 @@ type sender struct {
 	rexmit           []posRange
 
 	// Pacing: tokens are bytes that may go out now, refilled at rate bytes per second.
-	rate       float64
-	tokens     float64
-	refilledAt int64
-	inputHint  uint64 // bits per second, from the application
-	winStart   int64
-	winBytes   uint64
-	measured   float64 // bytes per second over the last full window
+	rate              float64
+	tokens            float64
+	refilledAt        int64
+	inputHint         uint64 // bits per second, from the application
+	winOpen, winFirst bool
+	winStart          int64
+	winBytes          uint64
+	measured          float64 // bytes per second over the last full window
 
 	// Encryption: the keys (nil when unencrypted) and the index of the one
 	// packets go out with, and the key refresh: packets sent with the
@@ -120,6 +130,7 @@ func (s *sender) queue(p []byte, now int64) error {
 	e := s.entry(s.head)
 	*e = sendEntry{data: p, queued: now}
 	s.head++
+	s.unsentBytes += len(p)
 	s.measure(now, len(p))
 	return nil
 }
@@ -132,28 +143,32 @@ func (s *sender) grow() {
 	s.ring = ring
 }
 
-// measure keeps the input rate, over whole windows; the first window, which
-// holds a new reader's catch-up backlog, does not count.
+// measure keeps the input rate. The first write's burst (a new reader's
+// backlog, handed over at once) is left out; the first window is short, so
+// that pacing follows a fast feed within a fraction of a second, and later
+// ones are rateWindow long.
 func (s *sender) measure(now int64, n int) {
-	if s.winStart == 0 {
-		s.winStart = now
+	if !s.winOpen {
+		s.winOpen, s.winFirst, s.winStart = true, true, now+int64(burstSpan)
 	}
-	if now-s.winStart >= int64(rateWindow) {
-		if s.winStart > 0 && s.measuredWindows() {
-			s.measured = float64(s.winBytes) / time.Duration(now-s.winStart).Seconds()
-		}
-		s.winStart, s.winBytes = now, 0
+	if now < s.winStart {
+		return
+	}
+	window := rateWindow
+	if s.winFirst {
+		window = firstRateWindow
+	}
+	if elapsed := now - s.winStart; elapsed >= int64(window) {
+		s.measured = float64(s.winBytes) / time.Duration(elapsed).Seconds()
+		s.winStart, s.winBytes, s.winFirst = now, 0, false
 	}
 	s.winBytes += uint64(n)
 }
 
-// measuredWindows is false only during the first window.
-func (s *sender) measuredWindows() bool { return s.tail > 0 || s.next > 0 }
-
 // pace sets the rate new packets go out at from the input rate.
 func (s *sender) pace() {
 	input := max(float64(s.inputHint)/8, s.measured)
-	s.rate = max(paceFactor*input, minPace)
+	s.rate = max(paceFactor*input, minPace, float64(s.unsentBytes)/backlogDrain.Seconds())
 }
 
 // collect moves what may be sent now into wb (retransmissions first, then
@@ -194,6 +209,7 @@ func (s *sender) collect(now int64, rtt, peerLatency time.Duration, wb *writeBat
 		e.ts, e.first, e.last = timestamp(now), now, now
 		s.add(wb, s.next, e, false)
 		s.next++
+		s.unsentBytes -= len(e.data)
 		s.keyed++
 		st.PktSent++
 		st.ByteSent += uint64(len(e.data))
