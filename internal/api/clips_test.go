@@ -332,6 +332,9 @@ func TestClipRightsMatrix(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest(method, lib.srv.URL+"/api/v1/clips/"+id+suffix, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

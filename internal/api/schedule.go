@@ -37,18 +37,22 @@ type importJSON struct {
 // whole import with 422, naming the line and the field.
 func (s *server) importSchedule(w http.ResponseWriter, r *http.Request) {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mediaType != "" && mediaType != "application/json" && mediaType != "text/csv" {
+	if mediaType != "application/json" && mediaType != "text/csv" {
 		writeError(w, apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", "",
 			"send the schedule as application/json (an array of sessions) or text/csv, not %q", mediaType))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxScheduleBody+1))
-	if err != nil {
-		writeError(w, badRequest("", "reading the body: %v", err))
+	if r.ContentLength > maxScheduleBody {
+		writeError(w, errTooLarge(maxScheduleBody))
 		return
 	}
-	if len(body) > maxScheduleBody {
-		writeError(w, apiError(http.StatusRequestEntityTooLarge, "too_large", "", "a schedule import is at most %d bytes", maxScheduleBody))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxScheduleBody))
+	if e := bodyError(err); e != nil {
+		writeError(w, e)
+		return
+	}
+	if err != nil {
+		writeError(w, badRequest("", "reading the body: %v", err))
 		return
 	}
 	var sessions []catalog.Session
