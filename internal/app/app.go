@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	guardCfg := httpguard.Config{MaxConnections: cfg.HTTPMaxConnections, MaxConnectionsPerAddress: cfg.HTTPMaxConnectionsPerAddr,
 		ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout, TLS: certs != nil}
 	a.httpGuard = httpguard.New(guardCfg, httpMetrics, log)
+	httpguard.WarnFileLimit(cfg.HTTPMaxConnections, log)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		st.Close()

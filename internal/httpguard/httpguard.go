@@ -379,3 +379,22 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 func (b *body) Close() error { return b.body.Close() }
+
+// fileReserve is the file descriptors kept for everything but HTTP
+// connections: SRT and RTMP, the archive, the databases.
+const fileReserve = 256
+
+// WarnFileLimit logs a warning when the process's file limit leaves less
+// than fileReserve descriptors beside maxConnections HTTP connections, so
+// that the operator raises one or lowers the other before the connections
+// take the descriptors recording needs.
+func WarnFileLimit(maxConnections int, log *slog.Logger) {
+	var limit syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		return
+	}
+	if maxConnections > 0 && uint64(maxConnections)+fileReserve > limit.Cur {
+		log.Warn("file limit is low for http_max_connections", "file_limit", limit.Cur, "http_max_connections", maxConnections,
+			"reason", fmt.Sprintf("keep http_max_connections at least %d below the file limit (ulimit -n, LimitNOFILE=)", fileReserve))
+	}
+}
