@@ -56,6 +56,7 @@ fuzz:
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzAPIJSON -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzSessionCookie -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/api -run '^$$' -fuzz FuzzSearchQuery -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/api -run '^$$' -fuzz FuzzCrossSite -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/archive -run '^$$' -fuzz FuzzRecorderChunk -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzConfigYAML -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseBitrate -fuzztime $(FUZZTIME)

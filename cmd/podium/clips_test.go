@@ -104,6 +104,7 @@ func newCLIServer(t *testing.T) *cliServer {
 	} {
 		req, _ := http.NewRequest("POST", s.URL+c.path, strings.NewReader(c.body))
 		req.Header.Set("Authorization", "Bearer "+cliAdminToken)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != 201 {
 			t.Fatalf("seed %s: %v %v", c.path, resp, err)

@@ -74,11 +74,17 @@ func endpoints(cfg config.Config, a *app.App) demo.Endpoints {
 	_, httpPort, _ := net.SplitHostPort(a.HTTPAddr())
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
 	_, rtmpPort, _ := net.SplitHostPort(a.RTMPAddr())
-	return demo.Endpoints{
+	e := demo.Endpoints{
 		API:      strings.SplitAfter(a.HTTPURL(), "://")[0] + net.JoinHostPort(cfg.Host(cfg.HTTPAddr), httpPort),
 		SRTHost:  cfg.Host(cfg.SRTAddr),
 		SRTPort:  srtPort,
 		RTMPHost: cfg.Host(cfg.RTMPAddr),
 		RTMPPort: rtmpPort,
 	}
+	e.Metrics = e.API + "/metrics"
+	if addr := a.MetricsAddr(); addr != "" {
+		_, metricsPort, _ := net.SplitHostPort(addr)
+		e.Metrics = "http://" + net.JoinHostPort(cfg.Host(cfg.MetricsAddr), metricsPort) + "/metrics"
+	}
+	return e
 }

@@ -113,7 +113,7 @@ func TestBadInputIsRejectedWithTheField(t *testing.T) {
 		{"broadcaster may not delete", "DELETE", "/api/v1/feeds/f1", key, "", 403, "forbidden", ""},
 		{"malformed JSON", "POST", "/api/v1/feeds", adminToken, `{"id":"x",`, 400, "bad_request", ""},
 		{"not an object", "POST", "/api/v1/feeds", adminToken, `["x"]`, 400, "bad_request", ""},
-		{"empty body", "POST", "/api/v1/feeds", adminToken, ``, 400, "bad_request", ""},
+		{"empty body without Content-Type", "POST", "/api/v1/feeds", adminToken, ``, 415, "unsupported_media_type", ""},
 		{"trailing data", "POST", "/api/v1/feeds", adminToken, `{"id":"x","name":"X"} {}`, 400, "bad_request", ""},
 		{"unknown field", "POST", "/api/v1/feeds", adminToken, `{"id":"x","name":"X","colour":"red"}`, 400, "bad_request", "colour"},
 		{"wrong type", "POST", "/api/v1/feeds", adminToken, `{"id":7,"name":"X"}`, 400, "bad_request", "id"},

@@ -171,7 +171,11 @@ func TestScheduleImportRefusesBadImportsWhole(t *testing.T) {
 		if a.status != 200 {
 			t.Fatalf("sessions%s: %d %v", query, a.status, a.body)
 		}
-		return a.list
+		var list []map[string]any
+		for _, s := range a.body["sessions"].([]any) {
+			list = append(list, s.(map[string]any))
+		}
+		return list
 	}
 	before := sessions("", adminToken)
 	if len(before) != 3 || before[0]["end"] != "2028-07-14T11:30:00Z" {
@@ -224,6 +228,41 @@ func TestScheduleImportRefusesBadImportsWhole(t *testing.T) {
 	}
 	if a := call(t, lib.srv, "GET", "/api/v1/sessions?from=yesterday", adminToken, ""); a.status != 400 {
 		t.Fatalf("bad from: %d", a.status)
+	}
+	// Pages: limit and offset, with the total and the next page's offset.
+	var paged []string
+	for offset := 0.0; ; {
+		a := call(t, lib.srv, "GET", fmt.Sprintf("/api/v1/sessions?limit=2&offset=%v", offset), adminToken, "")
+		if a.status != 200 || a.body["total"] != 3.0 || a.body["limit"] != 2.0 || a.body["offset"] != offset {
+			t.Fatalf("page at %v: %d %v", offset, a.status, a.body)
+		}
+		for _, s := range a.body["sessions"].([]any) {
+			paged = append(paged, s.(map[string]any)["id"].(string))
+		}
+		next, ok := a.body["next"].(float64)
+		if !ok {
+			if a.body["next"] != nil {
+				t.Fatalf("next: %v", a.body["next"])
+			}
+			break
+		}
+		offset = next
+	}
+	var all []string
+	for _, s := range before {
+		all = append(all, s["id"].(string))
+	}
+	if !slices.Equal(paged, all) {
+		t.Fatalf("pages of 2: %v, want %v", paged, all)
+	}
+	if a := call(t, lib.srv, "GET", "/api/v1/sessions?offset=10", adminToken, ""); a.status != 200 || len(a.body["sessions"].([]any)) != 0 || a.body["next"] != nil {
+		t.Fatalf("past the end: %d %v", a.status, a.body)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "limit=ten", "offset=-1"} {
+		a := call(t, lib.srv, "GET", "/api/v1/sessions?"+q, adminToken, "")
+		if code, field := a.errorField(); a.status != 400 || code != "bad_request" || field != strings.Split(q, "=")[0] {
+			t.Errorf("%s: %d %s field %q, want 400 naming the field", q, a.status, code, field)
+		}
 	}
 }
 
@@ -332,6 +371,9 @@ func TestClipRightsMatrix(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest(method, lib.srv.URL+"/api/v1/clips/"+id+suffix, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
+	"github.com/podium-broadcast/podium/internal/httpguard"
 	"github.com/podium-broadcast/podium/internal/store"
 )
 
@@ -81,13 +83,18 @@ func writeError(w http.ResponseWriter, e *Error) {
 // maxBody bounds request bodies; catalog objects are small.
 const maxBody = 1 << 20
 
-// decode reads a JSON object into v strictly: unknown fields, wrong types,
-// trailing data and oversized bodies are errors naming what is wrong.
+// decode reads a JSON object into v strictly: a body that is not declared
+// application/json (415), an oversized one (413), one that arrives too slowly
+// (408), unknown fields, wrong types and trailing data are errors naming
+// what is wrong.
 func decode(r *http.Request, v any) *Error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", "", "send a JSON body with Content-Type: application/json, not %q", ct)
+	if e := requireJSON(r); e != nil {
+		return e
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	if r.ContentLength > maxBody {
+		return errTooLarge(maxBody)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -102,9 +109,42 @@ func decode(r *http.Request, v any) *Error {
 	return nil
 }
 
+// requireJSON refuses a body not declared application/json: a browser sends
+// a form or a Blob cross-site without a preflight only with other types.
+func requireJSON(r *http.Request) *Error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", "", "the request has no Content-Type: send a JSON body with Content-Type: application/json")
+	}
+	if mediaType, _, err := mime.ParseMediaType(ct); err != nil || mediaType != "application/json" {
+		return apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", "", "send a JSON body with Content-Type: application/json, not %q", ct)
+	}
+	return nil
+}
+
+func errTooLarge(limit int64) *Error {
+	return apiError(http.StatusRequestEntityTooLarge, "too_large", "", "the request body is larger than %d bytes", limit)
+}
+
+// bodyError answers a failure to read a request body: too slow (408), too
+// large (413), or nil for other errors.
+func bodyError(err error) *Error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, httpguard.ErrBodyTimeout):
+		return apiError(http.StatusRequestTimeout, "timeout", "", "%v: send the body at %d bytes/s or more", err, httpguard.MinBodyRate)
+	case errors.As(err, &tooLarge):
+		return errTooLarge(tooLarge.Limit)
+	}
+	return nil
+}
+
 func jsonError(err error) *Error {
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
+	if e := bodyError(err); e != nil {
+		return e
+	}
 	switch {
 	case errors.Is(err, io.EOF):
 		return badRequest("", "malformed JSON: empty body, expected an object")
@@ -120,7 +160,7 @@ func jsonError(err error) *Error {
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return badRequest(field, "unknown field %q", field)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("", "malformed JSON: body ends early (or exceeds %d bytes)", maxBody)
+		return badRequest("", "malformed JSON: body ends early")
 	}
 	return badRequest("", "malformed JSON: %v", err)
 }

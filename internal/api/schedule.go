@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
@@ -37,18 +38,22 @@ type importJSON struct {
 // whole import with 422, naming the line and the field.
 func (s *server) importSchedule(w http.ResponseWriter, r *http.Request) {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mediaType != "" && mediaType != "application/json" && mediaType != "text/csv" {
+	if mediaType != "application/json" && mediaType != "text/csv" {
 		writeError(w, apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", "",
 			"send the schedule as application/json (an array of sessions) or text/csv, not %q", mediaType))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxScheduleBody+1))
-	if err != nil {
-		writeError(w, badRequest("", "reading the body: %v", err))
+	if r.ContentLength > maxScheduleBody {
+		writeError(w, errTooLarge(maxScheduleBody))
 		return
 	}
-	if len(body) > maxScheduleBody {
-		writeError(w, apiError(http.StatusRequestEntityTooLarge, "too_large", "", "a schedule import is at most %d bytes", maxScheduleBody))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxScheduleBody))
+	if e := bodyError(err); e != nil {
+		writeError(w, e)
+		return
+	}
+	if err != nil {
+		writeError(w, badRequest("", "reading the body: %v", err))
 		return
 	}
 	var sessions []catalog.Session
@@ -94,9 +99,24 @@ func importError(err error) *Error {
 	return e
 }
 
-// listSessions lists the schedule's sessions overlapping [from, to], by
-// sport and venue. Broadcasters see every session (the schedule is public)
-// but, of the feeds carrying it, only those they are entitled to now.
+// defaultSessionPage and maxSessionPage bound GET /sessions pages.
+const (
+	defaultSessionPage = 100
+	maxSessionPage     = 1000
+)
+
+type sessionPageJSON struct {
+	Sessions []scheduleSessionJSON `json:"sessions"`
+	Total    int                   `json:"total"`
+	Limit    int                   `json:"limit"`
+	Offset   int                   `json:"offset"`
+	// Next is the offset of the next page; null on the last.
+	Next *int `json:"next"`
+}
+
+// listSessions lists a page of the schedule's sessions overlapping [from,
+// to], by sport and venue. Broadcasters see every session (the schedule is
+// public) but, of the feeds carrying it, only those they are entitled to now.
 func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
 	q := store.SessionQuery{Sport: r.URL.Query().Get("sport"), Venue: r.URL.Query().Get("venue")}
 	var apiErr *Error
@@ -104,22 +124,41 @@ func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
+	limit, offset := defaultSessionPage, 0
+	for _, f := range []struct {
+		name     string
+		min, max int
+		dst      *int
+	}{{"limit", 1, maxSessionPage, &limit}, {"offset", 0, 1 << 30, &offset}} {
+		if text := r.URL.Query().Get(f.name); text != "" {
+			n, err := strconv.Atoi(text)
+			if err != nil || n < f.min || n > f.max {
+				writeError(w, badRequest(f.name, "%s must be an integer from %d to %d", f.name, f.min, f.max))
+				return
+			}
+			*f.dst = n
+		}
+	}
 	sessions, err := s.Store.Sessions(r.Context(), q)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	out := sessionPageJSON{Sessions: []scheduleSessionJSON{}, Total: len(sessions), Limit: limit, Offset: offset}
+	page := sessions[min(offset, len(sessions)):min(offset+limit, len(sessions))]
 	snap := s.Store.Snapshot()
-	out := make([]scheduleSessionJSON, 0, len(sessions))
-	for _, ses := range sessions {
+	for _, ses := range page {
 		feeds := []string{}
 		for _, id := range ses.FeedIDs {
 			if s.visibleFeed(r, snap, id) {
 				feeds = append(feeds, id)
 			}
 		}
-		out = append(out, scheduleSessionJSON{ID: ses.ID, Sport: ses.Sport, Event: ses.Event, Phase: ses.Phase, Venue: ses.Venue,
+		out.Sessions = append(out.Sessions, scheduleSessionJSON{ID: ses.ID, Sport: ses.Sport, Event: ses.Event, Phase: ses.Phase, Venue: ses.Venue,
 			Start: formatTime(ses.Start), End: formatTime(ses.End), FeedIDs: feeds})
+	}
+	if next := offset + len(page); next < len(sessions) && len(page) > 0 {
+		out.Next = &next
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -191,6 +191,14 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			// Session ids are 256-bit random values, out of reach of guessing;
 			// a stale cookie (say, after a restart) is not an attack.
 			p, ok = s.sessionPrincipal(r)
+			if ok {
+				audited(r, p)
+				if refuseCrossSite(w, r) {
+					s.Log.Warn("cross-site request refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr,
+						"origin", clip(r.Header.Get("Origin")), "sec_fetch_site", clip(r.Header.Get("Sec-Fetch-Site")))
+					return
+				}
+			}
 		}
 		if !ok {
 			writeError(w, errUnauthorized)

@@ -148,6 +148,10 @@ type signInRequest struct {
 
 // signIn exchanges the admin token or an API key for a session cookie.
 func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
+	// A page of another origin must not sign a browser in, to an account of its choosing, either.
+	if refuseCrossSite(w, r) {
+		return
+	}
 	if retry, allowed := s.Auth.Check(r.RemoteAddr); !allowed {
 		writeLockedOut(w, retry)
 		return

@@ -30,6 +30,7 @@ import (
 	"github.com/podium-broadcast/podium/internal/config"
 	"github.com/podium-broadcast/podium/internal/delivery"
 	"github.com/podium-broadcast/podium/internal/hls"
+	"github.com/podium-broadcast/podium/internal/httpguard"
 	"github.com/podium-broadcast/podium/internal/hub"
 	"github.com/podium-broadcast/podium/internal/ingest"
 	"github.com/podium-broadcast/podium/internal/limits"
@@ -68,8 +69,13 @@ type App struct {
 
 	authMetrics *ratelimit.Metrics
 
-	httpLn  net.Listener
-	httpSrv *http.Server
+	httpLn    net.Listener
+	httpSrv   *http.Server
+	httpGuard *httpguard.Guard
+	// metricsLn and metricsSrv serve /metrics apart when metrics_addr is set; nil otherwise.
+	metricsLn    net.Listener
+	metricsSrv   *http.Server
+	metricsGuard *httpguard.Guard
 	// certs serves the HTTPS certificate; nil for plain HTTP.
 	certs *tlscert.Reloader
 }
@@ -127,15 +133,32 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
+	httpMetrics := httpguard.NewMetrics(reg)
+	guardCfg := httpguard.Config{MaxConnections: cfg.HTTPMaxConnections, MaxConnectionsPerAddress: cfg.HTTPMaxConnectionsPerAddr,
+		ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout, TLS: certs != nil}
+	a.httpGuard = httpguard.New(guardCfg, httpMetrics, log)
+	httpguard.WarnFileLimit(cfg.HTTPMaxConnections, log)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
+	a.httpLn = a.httpGuard.Listen(ln)
+	if cfg.MetricsAddr != "" {
+		guardCfg.TLS = false
+		a.metricsGuard = httpguard.New(guardCfg, httpMetrics, log)
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			a.httpLn.Close()
+			st.Close()
+			return nil, fmt.Errorf("listen metrics %s: %w", cfg.MetricsAddr, err)
+		}
+		a.metricsLn = a.metricsGuard.Listen(ln)
+	}
 	a.RTMP = rtmpserver.New(rtmpserver.Config{Addr: cfg.RTMPAddr, Auth: a.AuthLimiter("rtmp"), Connections: a.Connections},
 		st, a.attachRTMP, rtmpserver.NewMetrics(reg), log)
 	if err := a.RTMP.Listen(); err != nil {
-		a.httpLn.Close()
+		a.closeHTTPListeners()
 		st.Close()
 		return nil, err
 	}
@@ -147,7 +170,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		MaxBytes: int64(cfg.ArchiveMaxBytes), MinFree: int64(cfg.ArchiveMinFree), Disabled: !cfg.Record},
 		a.Hub, st, archive.NewMetrics(reg), log)
 	if err != nil {
-		a.httpLn.Close()
+		a.closeHTTPListeners()
 		st.Close()
 		return nil, err
 	}
@@ -157,11 +180,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		func(u clips.Update) { a.ClipUpdates.UpdateClip(api.ClipUpdate(u)) }, log)
 	key, err := hls.LoadKey(cfg.DataDir, os.Getenv("PODIUM_HLS_SIGNING_KEY"))
 	if err != nil {
+		a.closeHTTPListeners()
 		st.Close()
 		return nil, err
 	}
 	signer, err := hls.NewSigner(key)
 	if err != nil {
+		a.closeHTTPListeners()
 		st.Close()
 		return nil, err
 	}
@@ -174,17 +199,25 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.HLS = hls.New(hlsCfg, signer, st, a.Hub, a.Deliveries, hls.NewMetrics(reg), log)
 
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
+	metrics := api.MetricsHandler(cfg.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	apiHandler := api.Handler(api.Deps{Store: st, Hub: a.Hub, Deliveries: a.Deliveries, Ingest: a.SRT,
-		AdminToken: token, Log: log, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		AdminToken: token, Log: log, Metrics: metrics,
 		SRTAddr: net.JoinHostPort(cfg.Host(cfg.SRTAddr), srtPort), SRTLatency: cfg.SRTLatency, Playback: a.HLS, Sources: a.Sources, Auth: httpAuth,
 		Callers: a.Callers, Pushes: a.Pushes, Archive: a.Archive, Clips: clipEngine{a.Clips}, ClipUpdates: a.ClipUpdates})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
-	mux.Handle("/metrics", apiHandler)
+	if a.metricsLn == nil {
+		mux.Handle("/metrics", apiHandler)
+	} else {
+		mux.Handle("/metrics", http.NotFoundHandler())
+		metricsMux := http.NewServeMux()
+		metricsMux.Handle("/metrics", metrics)
+		a.metricsSrv = a.metricsGuard.Server(metricsMux)
+	}
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle(hls.Prefix, a.HLS)
 	mux.Handle("/", web.Handler())
-	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	a.httpSrv = a.httpGuard.Server(mux)
 	if certs != nil {
 		a.certs, a.httpSrv.TLSConfig = certs, certs.TLSConfig()
 	}
@@ -210,6 +243,21 @@ func (a *App) AuthLimiter(protocol string) *ratelimit.Limiter {
 		a.authMetrics, a.Log)
 }
 
+func (a *App) closeHTTPListeners() {
+	a.httpLn.Close()
+	if a.metricsLn != nil {
+		a.metricsLn.Close()
+	}
+}
+
+// MetricsAddr returns the address /metrics is served on apart, or "" when it is on HTTPAddr.
+func (a *App) MetricsAddr() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return a.metricsLn.Addr().String()
+}
+
 // HTTPAddr returns the address the API listens on.
 func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
 
@@ -225,7 +273,7 @@ func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	wg.Go(func() { a.Hub.Run(ctx) })
 	wg.Go(func() { a.Deliveries.Run(ctx) })
 	wg.Go(func() { a.HLS.Run(ctx) })
@@ -265,6 +313,14 @@ func (a *App) Run(ctx context.Context) error {
 			cancel()
 		}
 	})
+	if a.metricsSrv != nil {
+		wg.Go(func() {
+			if err := a.metricsSrv.Serve(a.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("metrics http: %w", err)
+				cancel()
+			}
+		})
+	}
 	if a.certs != nil {
 		// Registered before "podium running" is logged, so that a SIGHUP from then on is never fatal.
 		hangup := make(chan os.Signal, 1)
@@ -272,12 +328,17 @@ func (a *App) Run(ctx context.Context) error {
 		defer signal.Stop(hangup)
 		wg.Go(func() { a.reloadCertsOnHangup(ctx, hangup) })
 	}
-	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "rtmp", a.RTMPAddr(), "data_dir", a.Config.DataDir, "tls", a.certs != nil)
+	a.Log.Info("podium running", "http", a.HTTPAddr(), "srt", a.SRTAddr(), "rtmp", a.RTMPAddr(), "metrics", a.MetricsAddr(), "data_dir", a.Config.DataDir, "tls", a.certs != nil)
 	<-ctx.Done()
 	a.Log.Info("podium stopping")
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	a.httpSrv.Shutdown(shutdownCtx)
+	if a.metricsSrv != nil {
+		a.metricsSrv.Shutdown(shutdownCtx)
+		a.metricsGuard.Wait()
+	}
+	a.httpGuard.Wait()
 	a.Hub.Close()
 	wg.Wait()
 	err := a.Store.Close()

@@ -50,6 +50,7 @@ func TestHTTPSWithCertificateReload(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", base+"/api/v1/feeds", strings.NewReader(`{"id":"ath-100m-final","name":"100m"}`))
 	req.Header.Set("Authorization", "Bearer "+p.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("create a feed over HTTPS: %v %v", resp, err)

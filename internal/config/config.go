@@ -25,6 +25,13 @@ import (
 type Config struct {
 	DataDir                      string        `yaml:"data_dir" flag:"data-dir" env:"PODIUM_DATA_DIR" help:"directory of the catalog database and the admin token"`
 	HTTPAddr                     string        `yaml:"http_addr" flag:"http-addr" env:"PODIUM_HTTP_ADDR" help:"TCP address of the REST API, metrics and health check"`
+	HTTPMaxConnections           int           `yaml:"http_max_connections" flag:"http-max-connections" env:"PODIUM_HTTP_MAX_CONNECTIONS" help:"most HTTP connections open at once (API, portal, HLS); more are refused with 503 (0: no limit)"`
+	HTTPMaxConnectionsPerAddr    int           `yaml:"http_max_connections_per_address" flag:"http-max-connections-per-address" env:"PODIUM_HTTP_MAX_CONNECTIONS_PER_ADDRESS" help:"most HTTP connections open at once from one client address (IPv6 by /64); more are refused with 503 (0: no limit)"`
+	HTTPReadTimeout              time.Duration `yaml:"http_read_timeout" flag:"http-read-timeout" env:"PODIUM_HTTP_READ_TIMEOUT" help:"time to send a request's header, and its body's first stretch; after it a body must keep up 1 KiB/s or is cut with 408"`
+	HTTPWriteTimeout             time.Duration `yaml:"http_write_timeout" flag:"http-write-timeout" env:"PODIUM_HTTP_WRITE_TIMEOUT" help:"time a client has to take each write of an answer before its connection is closed"`
+	HTTPIdleTimeout              time.Duration `yaml:"http_idle_timeout" flag:"http-idle-timeout" env:"PODIUM_HTTP_IDLE_TIMEOUT" help:"how long a keep-alive HTTP connection may wait for its next request"`
+	MetricsAddr                  string        `yaml:"metrics_addr" flag:"metrics-addr" env:"PODIUM_METRICS_ADDR" help:"TCP address to serve /metrics on instead of http_addr (default: on http_addr)"`
+	MetricsToken                 string        `yaml:"metrics_token" flag:"metrics-token" env:"PODIUM_METRICS_TOKEN" help:"bearer token /metrics requires (Authorization: Bearer TOKEN; default: none)"`
 	SRTAddr                      string        `yaml:"srt_addr" flag:"srt-addr" env:"PODIUM_SRT_ADDR" help:"UDP address of the SRT listener (publish and pull)"`
 	RTMPAddr                     string        `yaml:"rtmp_addr" flag:"rtmp-addr" env:"PODIUM_RTMP_ADDR" help:"TCP address of the RTMP listener, for encoders that publish over RTMP (OBS, vMix): server rtmp://HOST:PORT/live, stream key FEED?key=PUBLISH_PASSPHRASE"`
 	PublicHost                   string        `yaml:"public_host" flag:"public-host" env:"PODIUM_PUBLIC_HOST" help:"host name broadcasters reach Podium at, used in printed commands (default: the listen host, or 127.0.0.1)"`
@@ -58,8 +65,15 @@ type Config struct {
 
 // Default is the configuration when nothing is set.
 var Default = Config{
-	DataDir:         "./podium-data",
-	HTTPAddr:        ":8080",
+	DataDir:  "./podium-data",
+	HTTPAddr: ":8080",
+
+	HTTPMaxConnections:        4096,
+	HTTPMaxConnectionsPerAddr: 256,
+	HTTPReadTimeout:           10 * time.Second,
+	HTTPWriteTimeout:          30 * time.Second,
+	HTTPIdleTimeout:           2 * time.Minute,
+
 	SRTAddr:         ":6000",
 	RTMPAddr:        ":1935",
 	SRTLatency:      120 * time.Millisecond,
@@ -247,7 +261,46 @@ func (c Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q must be text or json", c.LogFormat)
 	}
+	if err := c.validateHTTP(); err != nil {
+		return err
+	}
 	return c.validateSecurity()
+}
+
+func (c Config) validateHTTP() error {
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"http_max_connections", c.HTTPMaxConnections}, {"http_max_connections_per_address", c.HTTPMaxConnectionsPerAddr}} {
+		if n.v < 0 {
+			return fmt.Errorf("%s %d must not be negative (0 means no limit)", n.name, n.v)
+		}
+	}
+	if c.HTTPMaxConnections > 0 && c.HTTPMaxConnectionsPerAddr > c.HTTPMaxConnections {
+		return fmt.Errorf("http_max_connections_per_address %d must not be above http_max_connections %d", c.HTTPMaxConnectionsPerAddr, c.HTTPMaxConnections)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"http_read_timeout", c.HTTPReadTimeout}, {"http_write_timeout", c.HTTPWriteTimeout}, {"http_idle_timeout", c.HTTPIdleTimeout}} {
+		if d.v < 100*time.Millisecond || d.v > 24*time.Hour {
+			return fmt.Errorf("%s %v must be between 100ms and 24h", d.name, d.v)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics_addr %q is not host:port: %w", c.MetricsAddr, err)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("metrics_addr %q has no valid port", c.MetricsAddr)
+		}
+		if c.MetricsAddr == c.HTTPAddr {
+			return fmt.Errorf("metrics_addr %q is http_addr: leave metrics_addr empty to serve /metrics there", c.MetricsAddr)
+		}
+	}
+	if c.MetricsToken != "" && (len(c.MetricsToken) < 16 || strings.ContainsAny(c.MetricsToken, " \t\r\n")) {
+		return errors.New("metrics_token must be at least 16 characters, without spaces")
+	}
+	return nil
 }
 
 func (c Config) validateSecurity() error {

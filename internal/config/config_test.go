@@ -66,6 +66,14 @@ func TestBadSettingsAreRefused(t *testing.T) {
 		{"negative limit", nil, map[string]string{"PODIUM_MAX_CONNECTIONS_PER_BROADCASTER": "-1"}, "max_connections_per_broadcaster"},
 		{"bad bitrate", nil, map[string]string{"PODIUM_MAX_PUBLISH_BITRATE": "fast"}, "PODIUM_MAX_PUBLISH_BITRATE"},
 		{"auth window too short", []string{"--auth-window", "10ms"}, nil, "auth_window"},
+		{"negative http connections", nil, map[string]string{"PODIUM_HTTP_MAX_CONNECTIONS": "-1"}, "http_max_connections"},
+		{"per-address cap above total", []string{"--http-max-connections", "10", "--http-max-connections-per-address", "11"}, nil, "http_max_connections_per_address 11 must not be above"},
+		{"read timeout zero", []string{"--http-read-timeout", "0s"}, nil, "http_read_timeout"},
+		{"idle timeout too long", nil, map[string]string{"PODIUM_HTTP_IDLE_TIMEOUT": "48h"}, "http_idle_timeout"},
+		{"write timeout not a duration", nil, map[string]string{"PODIUM_HTTP_WRITE_TIMEOUT": "30"}, "PODIUM_HTTP_WRITE_TIMEOUT"},
+		{"metrics address", []string{"--metrics-addr", "9100"}, nil, "metrics_addr"},
+		{"metrics on the API's address", []string{"--metrics-addr", ":8080"}, nil, "metrics_addr \":8080\" is http_addr"},
+		{"short metrics token", nil, map[string]string{"PODIUM_METRICS_TOKEN": "abc"}, "metrics_token"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

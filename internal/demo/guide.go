@@ -13,6 +13,8 @@ type Endpoints struct {
 	SRTPort  string
 	RTMPHost string
 	RTMPPort string
+	// Metrics is the URL of /metrics: on API, or on metrics_addr.
+	Metrics string
 }
 
 // PullURL is the SRT URL a broadcaster pulls a feed with.
@@ -43,7 +45,7 @@ func GettingStarted(w io.Writer, e Endpoints, adminToken string, creds Credentia
 	rule := strings.Repeat("─", 78)
 	fmt.Fprintf(&b, "\n%s\nPodium demo — a Games with %d looping feeds and %d broadcasters\n%s\n\n", rule, len(creds.Feeds), len(creds.Broadcasters), rule)
 	fmt.Fprintf(&b, "  Portal    %s/   (sign in with the admin token or a broadcaster's API key)\n", e.API)
-	fmt.Fprintf(&b, "  API       %s/api/v1   (OpenAPI: %s/api/v1/openapi.yaml, metrics: %s/metrics)\n", e.API, e.API, e.API)
+	fmt.Fprintf(&b, "  API       %s/api/v1   (OpenAPI: %s/api/v1/openapi.yaml, metrics: %s)\n", e.API, e.API, e.Metrics)
 	fmt.Fprintf(&b, "  SRT       srt://%s:%s   (publish and pull)\n", e.SRTHost, e.SRTPort)
 	fmt.Fprintf(&b, "  RTMP      %s   (publish, stream key FEED?key=PUBLISH_PASSPHRASE)\n", e.RTMPServer())
 	fmt.Fprintf(&b, "  Admin     %s\n\n", adminToken)
