@@ -63,8 +63,10 @@ type App struct {
 	AdminToken  string
 	// AdminTokenCreated is true when the admin token was generated at this start.
 	AdminTokenCreated bool
-	// Connections bounds the connections at once, for every protocol server.
+	// Connections bounds the connections at once, for every protocol server
+	// but HLS, whose viewers Viewers bounds apart.
 	Connections *limits.ConnectionLimiter
+	Viewers     *limits.ConnectionLimiter
 
 	authMetrics *ratelimit.Metrics
 
@@ -99,6 +101,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.authMetrics = ratelimit.NewMetrics(reg)
 	limitMetrics := limits.NewMetrics(reg)
 	a.Connections = limits.NewConnectionLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerBroadcaster, limitMetrics)
+	a.Viewers = limits.NewViewerLimiter(cfg.MaxHLSViewers, cfg.MaxHLSViewersPerBroadcaster, limitMetrics)
 	a.Hub = hub.New(hub.Config{Grace: cfg.PublisherGrace, MaxLag: cfg.ReaderMaxLag, RingChunks: hub.DefaultConfig.RingChunks,
 		MaxBitrate: uint64(cfg.MaxPublishBitrate), BitrateExceeded: func(feedID string, err error) {
 			limitMetrics.Rejected(limits.PublishBitrate)
@@ -170,7 +173,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	hlsCfg.PartMinDuration, hlsCfg.SegmentMinDuration = cfg.HLSPart, cfg.HLSSegment
 	// The API and HLS share one HTTP listener, and so one limiter.
 	httpAuth := a.AuthLimiter("http")
-	hlsCfg.Auth, hlsCfg.Connections, hlsCfg.Archive = httpAuth, a.Connections, a.Archive
+	hlsCfg.Auth, hlsCfg.Viewers, hlsCfg.Archive = httpAuth, a.Viewers, a.Archive
 	a.HLS = hls.New(hlsCfg, signer, st, a.Hub, a.Deliveries, hls.NewMetrics(reg), log)
 
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())

@@ -155,13 +155,15 @@ func TestHLSForgedTokensLockOut(t *testing.T) {
 	}
 }
 
-// TestConnectionLimits: a broadcaster over max_connections_per_broadcaster,
-// over SRT or HLS, and anyone over max_connections are refused (SRT 1402,
-// overload; HLS 429) and counted.
+// TestConnectionLimits: a broadcaster over max_connections_per_broadcaster
+// (SRT) or max_hls_viewers_per_broadcaster (HLS), and anyone over
+// max_connections, are refused (SRT 1402, overload; HLS 429) and counted.
 func TestConnectionLimits(t *testing.T) {
 	// A generous lag bound: a receiver cut for lagging on a loaded machine would free its slot.
 	p := startPodium(t, options{maxLag: 5 * time.Second,
-		configure: func(c *config.Config) { c.MaxConnections, c.MaxConnectionsPerBroadcaster = 3, 1 }})
+		configure: func(c *config.Config) {
+			c.MaxConnections, c.MaxConnectionsPerBroadcaster, c.MaxHLSViewersPerBroadcaster = 3, 1, 1
+		}})
 	f := p.createFeed("ath-100m-final")
 	nbc, ebu, nhk := p.createBroadcaster("nbc"), p.createBroadcaster("ebu"), p.createBroadcaster("nhk")
 	for _, b := range []string{"nbc", "ebu", "nhk"} {
@@ -188,22 +190,24 @@ func TestConnectionLimits(t *testing.T) {
 	if got := p.probe(pullID("nbc"), nbc.SRTPassphrase); got != "rejected 1402" {
 		t.Fatalf("nbc's second SRT pull: %q, want rejected 1402", got)
 	}
+	// HLS viewers are counted apart: nbc's first plays, its second is over max_hls_viewers_per_broadcaster.
 	url := p.playback(f.ID, nbc.APIKey)
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	if status := get(t, clientFrom("127.0.1.1"), url); status != 200 {
+		t.Fatalf("nbc's first HLS viewer with its SRT slot taken: %d, want 200", status)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 429 {
-		t.Fatalf("nbc's HLS viewer beyond its limit: %d, want 429", resp.StatusCode)
+	if status := get(t, clientFrom("127.0.1.2"), url); status != 429 {
+		t.Fatalf("nbc's HLS viewer beyond its limit: %d, want 429", status)
 	}
 	p.pull(f.ID, ebu) // connection 3
 	eventually(t, 10*time.Second, "ebu's pull not delivered", delivered("ebu"))
 	if got := p.probe(pullID("nhk"), nhk.SRTPassphrase); got != "rejected 1402" {
 		t.Fatalf("a pull beyond max_connections: %q, want rejected 1402", got)
 	}
-	if n := p.metric(`podium_limit_rejections_total{limit="connections_per_broadcaster"}`); n != 2 {
-		t.Errorf("per-broadcaster rejections %v, want 2", n)
+	if n := p.metric(`podium_limit_rejections_total{limit="connections_per_broadcaster"}`); n != 1 {
+		t.Errorf("per-broadcaster rejections %v, want 1", n)
+	}
+	if n := p.metric(`podium_limit_rejections_total{limit="hls_viewers_per_broadcaster"}`); n != 1 {
+		t.Errorf("per-broadcaster HLS viewer rejections %v, want 1", n)
 	}
 	if n := p.metric(`podium_limit_rejections_total{limit="connections"}`); n != 1 {
 		t.Errorf("total rejections %v, want 1", n)

@@ -50,8 +50,8 @@ type Config struct {
 	StartTimeout time.Duration
 	// Auth locks out addresses after too many forged or malformed tokens; nil: no limit.
 	Auth *ratelimit.Limiter
-	// Connections bounds the viewers (with the other connections); nil: no limit.
-	Connections *limits.ConnectionLimiter
+	// Viewers bounds the viewers, apart from the SRT connections; nil: no limit.
+	Viewers *limits.ConnectionLimiter
 	// Archive serves time-shift playback; nil: live only.
 	Archive Archive
 }
@@ -358,12 +358,12 @@ func isDone(ch <-chan struct{}) bool {
 	}
 }
 
-// refuseOverLimit answers a new viewer over a connection limit: 429 when
-// its broadcaster has too many connections, 503 when the server has.
+// refuseOverLimit answers a new viewer over a viewer limit: 429 when its
+// broadcaster has too many viewers, 503 when the server has.
 func (s *Server) refuseOverLimit(w http.ResponseWriter, kind string, c Claims, r *http.Request, err error) {
 	status := http.StatusServiceUnavailable
 	var exceeded *limits.ExceededError
-	if errors.As(err, &exceeded) && exceeded.Limit == limits.ConnectionsPerBroadcaster {
+	if errors.As(err, &exceeded) && exceeded.PerBroadcaster() {
 		status = http.StatusTooManyRequests
 	}
 	s.log.Warn("hls viewer refused", "feed", c.FeedID, "broadcaster", c.BroadcasterID, "remote", remoteIP(r), "reason", err)
