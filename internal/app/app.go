@@ -26,6 +26,7 @@ import (
 
 	"github.com/podium-broadcast/podium/internal/api"
 	"github.com/podium-broadcast/podium/internal/archive"
+	"github.com/podium-broadcast/podium/internal/clientaddr"
 	"github.com/podium-broadcast/podium/internal/clips"
 	"github.com/podium-broadcast/podium/internal/config"
 	"github.com/podium-broadcast/podium/internal/delivery"
@@ -78,9 +79,12 @@ type App struct {
 
 // New opens the data directory and binds the listeners; Run serves.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	trusted, err := cfg.TrustedProxies.Prefixes()
+	if err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
 	var certs *tlscert.Reloader
 	if cfg.TLSCert != "" {
-		var err error
 		if certs, err = tlscert.New(cfg.TLSCert, cfg.TLSKey, log); err != nil {
 			return nil, err
 		}
@@ -187,7 +191,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle(hls.Prefix, a.HLS)
 	mux.Handle("/", web.Handler())
-	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// Every limiter, log line and audit record behind it sees the client's address.
+	a.httpSrv = &http.Server{Handler: clientaddr.New(trusted).Handler(mux), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if certs != nil {
 		a.certs, a.httpSrv.TLSConfig = certs, certs.TLSConfig()
 	}

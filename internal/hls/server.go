@@ -48,7 +48,8 @@ type Config struct {
 	IdleTimeout time.Duration
 	// StartTimeout bounds how long a request waits for a starting muxer's first segment.
 	StartTimeout time.Duration
-	// Auth locks out addresses after too many forged or malformed tokens; nil: no limit.
+	// Auth counts forged or malformed tokens per client address and, once it
+	// is locked out, refuses its further bad tokens with 429; nil: no limit.
 	Auth *ratelimit.Limiter
 	// Viewers bounds the viewers, apart from the SRT connections; nil: no limit.
 	Viewers *limits.ConnectionLimiter
@@ -208,14 +209,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, kind, http.StatusMethodNotAllowed, "HLS answers GET and HEAD only")
 		return
 	}
-	if retry, allowed := s.cfg.Auth.Check(r.RemoteAddr); !allowed {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
-		s.refuse(w, kind, http.StatusTooManyRequests, "too many forged or malformed tokens from this address: it is locked out, try again later")
-		return
-	}
 	claims, err := s.signer.Verify(token, s.now())
 	if errors.Is(err, ErrTokenMalformed) || errors.Is(err, ErrTokenSignature) {
-		// A guess or a forgery; an expired or another feed's token was signed by Podium.
+		// A guess or a forgery; an expired or another feed's token was signed
+		// by Podium. Only these are refused for a locked-out client: a valid
+		// token never is, so that behind a proxy one client's forgeries cannot
+		// lock out everyone else's players.
+		if retry, allowed := s.cfg.Auth.Check(r.RemoteAddr); !allowed {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+			s.refuse(w, kind, http.StatusTooManyRequests, "too many forged or malformed tokens from this address: it is locked out, try again later")
+			return
+		}
 		s.cfg.Auth.Fail(r.RemoteAddr)
 	}
 	if err == nil && claims.FeedID != feedID {
