@@ -110,7 +110,12 @@ func New(cfg Config, signer *Signer, c Catalog, h *hub.Hub, d *delivery.Registry
 // URL implements api.Playback: the path of feedID's multivariant playlist for broadcasterID.
 func (s *Server) URL(feedID, broadcasterID string) (string, time.Time) {
 	expires := s.now().Add(s.cfg.TokenTTL).Add(expiryStep - 1).Truncate(expiryStep)
-	token := s.signer.Sign(Claims{FeedID: feedID, BroadcasterID: broadcasterID, Expires: expires})
+	var generation uint64
+	if broadcasterID != "" {
+		b, _ := s.catalog.Snapshot().Broadcaster(broadcasterID)
+		generation = b.Generation
+	}
+	token := s.signer.Sign(Claims{FeedID: feedID, BroadcasterID: broadcasterID, Generation: generation, Expires: expires})
 	return Prefix + feedID + "/" + token + "/index.m3u8", expires
 }
 
@@ -236,6 +241,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if claims.BroadcasterID != "" {
+		if b, ok := snap.Broadcaster(claims.BroadcasterID); ok && b.Generation != claims.Generation {
+			s.log.Info("hls request refused", "feed", feedID, "broadcaster", claims.BroadcasterID, "remote", r.RemoteAddr, "file", file, "reason", ErrTokenAccount)
+			s.refuse(w, kind, http.StatusForbidden, ErrTokenAccount.Error())
+			return
+		}
 		if reason := snap.Refusal(claims.BroadcasterID, feedID, s.now()); reason != "" {
 			s.log.Info("hls request refused", "feed", feedID, "broadcaster", claims.BroadcasterID, "remote", r.RemoteAddr, "file", file, "reason", reason)
 			s.refuse(w, kind, http.StatusForbidden, reason)
