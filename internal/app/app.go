@@ -173,7 +173,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	hlsCfg := hls.DefaultConfig
-	hlsCfg.BaseURL, hlsCfg.TokenTTL = cfg.HLSBaseURL, cfg.HLSTokenTTL
+	hlsCfg.BaseURL, hlsCfg.TokenTTL = a.playbackBaseURL(certs != nil), cfg.HLSTokenTTL
 	hlsCfg.PartMinDuration, hlsCfg.SegmentMinDuration = cfg.HLSPart, cfg.HLSSegment
 	// The API and HLS share one HTTP listener, and so one limiter.
 	httpAuth := a.AuthLimiter("http")
@@ -205,6 +205,24 @@ func (a *App) HTTPURL() string {
 		return "https://" + a.HTTPAddr()
 	}
 	return "http://" + a.HTTPAddr()
+}
+
+// playbackBaseURL is the scheme and host of the playback URLs the API
+// hands out: hls_base_url (a CDN), else public_base_url, else the HTTP
+// listener as public_host names it, with its bound port. Never a request's
+// Host header, which anyone can write.
+func (a *App) playbackBaseURL(tls bool) string {
+	for _, base := range []string{a.Config.HLSBaseURL, a.Config.PublicBaseURL} {
+		if base != "" {
+			return strings.TrimSuffix(base, "/")
+		}
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	_, port, _ := net.SplitHostPort(a.httpLn.Addr().String())
+	return scheme + "://" + net.JoinHostPort(a.Config.Host(a.Config.HTTPAddr), port)
 }
 
 // AuthLimiter returns a new failed-authentication limiter for protocol

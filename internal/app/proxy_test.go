@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -116,4 +117,48 @@ func TestForgedTokensBehindAProxyLockOutNoValidCredential(t *testing.T) {
 			}
 		})
 	}
+}
+
+// playbackWithHost asks the API for the feed's hls_url with a Host header of
+// the caller's choosing.
+func playbackWithHost(t *testing.T, p *podium, feed, token, host string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", p.base+"/api/v1/feeds/"+feed+"/playback", nil)
+	req.Host = host
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		HLSURL string `json:"hls_url"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("playback: %d %v", resp.StatusCode, err)
+	}
+	return out.HLSURL
+}
+
+// TestHLSURLNeverTakesTheHostHeader: hls_url starts with public_base_url
+// when it is set, else with the HTTP listener's address; a Host (or
+// X-Forwarded-Proto) header of the caller's choosing changes nothing.
+func TestHLSURLNeverTakesTheHostHeader(t *testing.T) {
+	t.Run("listen address", func(t *testing.T) {
+		p := startPodium(t, options{})
+		f := p.createFeed("ath-100m-final")
+		got := playbackWithHost(t, p, f.ID, p.AdminToken, "evil.example")
+		if !strings.HasPrefix(got, p.base+"/hls/"+f.ID+"/") {
+			t.Fatalf("hls_url %q, want it under %s", got, p.base)
+		}
+	})
+	t.Run("public_base_url", func(t *testing.T) {
+		p := startPodium(t, options{configure: func(c *config.Config) { c.PublicBaseURL = "https://podium.example.com/" }})
+		f := p.createFeed("ath-100m-final")
+		got := playbackWithHost(t, p, f.ID, p.AdminToken, "evil.example")
+		if !strings.HasPrefix(got, "https://podium.example.com/hls/"+f.ID+"/") {
+			t.Fatalf("hls_url %q, want it under https://podium.example.com", got)
+		}
+	})
 }

@@ -38,8 +38,8 @@ const Prefix = "/hls/"
 type Config struct {
 	// TokenTTL is how long a playback URL stays valid at least.
 	TokenTTL time.Duration
-	// BaseURL is put before /hls/ in playback URLs (a CDN's address); empty
-	// means the host the API request came to.
+	// BaseURL is put before /hls/ in playback URLs: a CDN's address, or the
+	// server's public one; empty hands out paths alone.
 	BaseURL            string
 	SegmentMinDuration time.Duration
 	PartMinDuration    time.Duration
