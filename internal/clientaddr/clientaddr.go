@@ -47,17 +47,19 @@ func (res *Resolver) Handler(next http.Handler) http.Handler {
 // Client returns the address r's client has when r comes from a trusted
 // proxy that says whom it forwards for: walking the forwarding chain from
 // the right, the first hop outside the trusted networks (or the leftmost
-// hop, when every hop is trusted). Forwarded (RFC 7239) is read when
-// present, else X-Forwarded-For. ok is false when the peer is not trusted
-// or says nothing usable: then the peer is the client.
+// hop, when every hop is trusted). X-Forwarded-For is read when present,
+// else Forwarded (RFC 7239): nearly every proxy and CDN appends to
+// X-Forwarded-For, and many pass a client's own Forwarded through
+// untouched, which must not be believed. ok is false when the peer is not
+// trusted or says nothing usable: then the peer is the client.
 func (res *Resolver) Client(r *http.Request) (client netip.Addr, ok bool) {
 	peer, valid := parseHost(r.RemoteAddr)
 	if !valid || !res.isTrusted(peer) {
 		return netip.Addr{}, false
 	}
-	hops := forwardedFor(r.Header.Values("Forwarded"))
-	if len(r.Header.Values("Forwarded")) == 0 {
-		hops = xForwardedFor(r.Header.Values("X-Forwarded-For"))
+	hops := xForwardedFor(r.Header.Values("X-Forwarded-For"))
+	if len(hops) == 0 {
+		hops = forwardedFor(r.Header.Values("Forwarded"))
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		hop, valid := parseHost(hops[i])
