@@ -69,3 +69,34 @@ func TestHandlerRewritesRemoteAddr(t *testing.T) {
 		t.Fatalf("with no trusted proxy the handler saw %q", seen)
 	}
 }
+
+// FuzzClient: whatever the headers say, Client never panics, believes
+// nothing from an untrusted peer, and from a trusted one answers an address
+// that no trusted network holds unless every hop it read was trusted.
+func FuzzClient(f *testing.F) {
+	f.Add("10.0.0.2:4000", "1.2.3.4, 203.0.113.5", "")
+	f.Add("10.0.0.2:4000", "", `for="[2001:db8::1]:80";proto=https, for=_x`)
+	f.Add("198.51.100.1:1", "10.1.1.1", "for=10.2.2.2")
+	f.Add("[::ffff:10.0.0.2]:4000", "junk,,10.3.3.3", "")
+	res := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	f.Fuzz(func(t *testing.T, peer, xff, forwarded string) {
+		r := &http.Request{RemoteAddr: peer, Header: http.Header{}}
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		if forwarded != "" {
+			r.Header.Set("Forwarded", forwarded)
+		}
+		client, ok := res.Client(r)
+		p, valid := parseHost(peer)
+		if !valid || !res.isTrusted(p) {
+			if ok {
+				t.Fatalf("believed %v from untrusted peer %q", client, peer)
+			}
+			return
+		}
+		if ok && !client.IsValid() {
+			t.Fatalf("ok with an invalid address from %q / %q", xff, forwarded)
+		}
+	})
+}
