@@ -62,6 +62,7 @@ fuzz:
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseBitrate -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseByteSize -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ratelimit -run '^$$' -fuzz FuzzKey -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/clientaddr -run '^$$' -fuzz FuzzClient -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/rtmpserver -run '^$$' -fuzz FuzzServerConn -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 lint:

@@ -21,8 +21,9 @@ type Playback interface {
 	// ArchiveURL returns the path of the time-shift playlist of feedID from
 	// from to to, or following the live edge (start-over) when to is zero.
 	ArchiveURL(feedID, broadcasterID string, from, to time.Time) (path string, expires time.Time)
-	// BaseURL is the scheme and host to put before the path, such as a CDN's;
-	// empty means the host the request came to.
+	// BaseURL is the scheme and host to put before the path, such as a CDN's
+	// or the server's public address; empty hands out the path alone. The
+	// request's Host header is never used: anyone can write it.
 	BaseURL() string
 }
 
@@ -50,11 +51,8 @@ func (s *server) playback(w http.ResponseWriter, r *http.Request) {
 		}
 		path, expires = s.Playback.ArchiveURL(id, who(r).broadcasterID, from, to)
 	}
-	base := s.Playback.BaseURL()
-	if base == "" {
-		base = requestScheme(r) + "://" + r.Host
-	}
-	writeJSON(w, http.StatusOK, playbackJSON{HLSURL: strings.TrimSuffix(base, "/") + path, ExpiresAt: formatTime(expires)})
+	base := strings.TrimSuffix(s.Playback.BaseURL(), "/")
+	writeJSON(w, http.StatusOK, playbackJSON{HLSURL: base + path, ExpiresAt: formatTime(expires)})
 }
 
 // timeShiftRange reads the from and to of a time-shift request: from is
@@ -73,13 +71,6 @@ func (s *server) timeShiftRange(r *http.Request) (from, to time.Time, err *Error
 		return from, to, badRequest("from", "from is in the future")
 	}
 	return from, to, nil
-}
-
-func requestScheme(r *http.Request) string {
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		return "https"
-	}
-	return "http"
 }
 
 type srtCommandsJSON struct {

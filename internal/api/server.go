@@ -59,7 +59,8 @@ type Deps struct {
 	Pushes  CallStatuses
 	// Archive reports on recordings; nil when recording is off.
 	Archive Archive
-	// Auth locks out addresses after too many wrong tokens; nil: no limit.
+	// Auth counts wrong tokens per client address and, once it is locked
+	// out, refuses its further wrong tokens with 429; nil: no limit.
 	Auth *ratelimit.Limiter
 	// Clips is the clip engine; nil when clips are not cut on this server.
 	Clips Clips
@@ -178,15 +179,13 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		var p principal
 		var ok bool
 		if header := r.Header.Get("Authorization"); header != "" {
-			if retry, allowed := s.Auth.Check(r.RemoteAddr); !allowed {
-				writeLockedOut(w, retry)
-				return
-			}
 			token, bearer := strings.CutPrefix(header, "Bearer ")
 			if bearer {
 				p, ok = s.tokenPrincipal(strings.TrimSpace(token))
 			}
-			s.countAuthentication(r, ok)
+			if s.lockedOut(w, r, ok) {
+				return
+			}
 		} else {
 			// Session ids are 256-bit random values, out of reach of guessing;
 			// a stale cookie (say, after a restart) is not an attack.

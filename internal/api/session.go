@@ -152,10 +152,6 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 	if refuseCrossSite(w, r) {
 		return
 	}
-	if retry, allowed := s.Auth.Check(r.RemoteAddr); !allowed {
-		writeLockedOut(w, retry)
-		return
-	}
 	var req signInRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
@@ -167,7 +163,9 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, ok := s.tokenPrincipal(req.Token)
-	s.countAuthentication(r, ok)
+	if s.lockedOut(w, r, ok) {
+		return
+	}
 	if rec := auditOf(r); rec != nil {
 		rec.signIn = true
 	}
@@ -200,13 +198,23 @@ func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// countAuthentication tells the limiter whether the request's credential was right.
-func (s *server) countAuthentication(r *http.Request, ok bool) {
+// lockedOut tells the limiter whether the request's credential was right
+// and, for a wrong one from a client locked out, answers 429 and reports
+// true. A right credential is never refused for its address: behind a
+// proxy every client may share one, and a wrong guess at a 128-bit or
+// longer secret cannot become a right one, so refusing it would only let
+// one client lock out the others.
+func (s *server) lockedOut(w http.ResponseWriter, r *http.Request, ok bool) bool {
 	if ok {
 		s.Auth.Succeed(r.RemoteAddr)
-	} else {
-		s.Auth.Fail(r.RemoteAddr)
+		return false
 	}
+	if retry, allowed := s.Auth.Check(r.RemoteAddr); !allowed {
+		writeLockedOut(w, retry)
+		return true
+	}
+	s.Auth.Fail(r.RemoteAddr)
+	return false
 }
 
 // writeLockedOut refuses a request from an address locked out after too

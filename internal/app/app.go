@@ -26,6 +26,7 @@ import (
 
 	"github.com/podium-broadcast/podium/internal/api"
 	"github.com/podium-broadcast/podium/internal/archive"
+	"github.com/podium-broadcast/podium/internal/clientaddr"
 	"github.com/podium-broadcast/podium/internal/clips"
 	"github.com/podium-broadcast/podium/internal/config"
 	"github.com/podium-broadcast/podium/internal/delivery"
@@ -64,8 +65,10 @@ type App struct {
 	AdminToken  string
 	// AdminTokenCreated is true when the admin token was generated at this start.
 	AdminTokenCreated bool
-	// Connections bounds the connections at once, for every protocol server.
+	// Connections bounds the connections at once, for every protocol server
+	// but HLS, whose viewers Viewers bounds apart.
 	Connections *limits.ConnectionLimiter
+	Viewers     *limits.ConnectionLimiter
 
 	authMetrics *ratelimit.Metrics
 
@@ -82,9 +85,12 @@ type App struct {
 
 // New opens the data directory and binds the listeners; Run serves.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	trusted, err := cfg.TrustedProxies.Prefixes()
+	if err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
 	var certs *tlscert.Reloader
 	if cfg.TLSCert != "" {
-		var err error
 		if certs, err = tlscert.New(cfg.TLSCert, cfg.TLSKey, log); err != nil {
 			return nil, err
 		}
@@ -105,6 +111,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.authMetrics = ratelimit.NewMetrics(reg)
 	limitMetrics := limits.NewMetrics(reg)
 	a.Connections = limits.NewConnectionLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerBroadcaster, limitMetrics)
+	a.Viewers = limits.NewViewerLimiter(cfg.MaxHLSViewers, cfg.MaxHLSViewersPerBroadcaster, limitMetrics)
 	a.Hub = hub.New(hub.Config{Grace: cfg.PublisherGrace, MaxLag: cfg.ReaderMaxLag, RingChunks: hub.DefaultConfig.RingChunks,
 		MaxBitrate: uint64(cfg.MaxPublishBitrate), BitrateExceeded: func(feedID string, err error) {
 			limitMetrics.Rejected(limits.PublishBitrate)
@@ -191,11 +198,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	hlsCfg := hls.DefaultConfig
-	hlsCfg.BaseURL, hlsCfg.TokenTTL = cfg.HLSBaseURL, cfg.HLSTokenTTL
+	hlsCfg.BaseURL, hlsCfg.TokenTTL = a.playbackBaseURL(certs != nil), cfg.HLSTokenTTL
 	hlsCfg.PartMinDuration, hlsCfg.SegmentMinDuration = cfg.HLSPart, cfg.HLSSegment
 	// The API and HLS share one HTTP listener, and so one limiter.
 	httpAuth := a.AuthLimiter("http")
-	hlsCfg.Auth, hlsCfg.Connections, hlsCfg.Archive = httpAuth, a.Connections, a.Archive
+	hlsCfg.Auth, hlsCfg.Viewers, hlsCfg.Archive = httpAuth, a.Viewers, a.Archive
 	a.HLS = hls.New(hlsCfg, signer, st, a.Hub, a.Deliveries, hls.NewMetrics(reg), log)
 
 	_, srtPort, _ := net.SplitHostPort(a.SRTAddr())
@@ -217,7 +224,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle(hls.Prefix, a.HLS)
 	mux.Handle("/", web.Handler())
-	a.httpSrv = a.httpGuard.Server(mux)
+	// Every limiter, log line and audit record behind the guard sees the
+	// client's address; the guard's own per-address caps count TCP peers.
+	a.httpSrv = a.httpGuard.Server(clientaddr.New(trusted).Handler(mux))
 	if certs != nil {
 		a.certs, a.httpSrv.TLSConfig = certs, certs.TLSConfig()
 	}
@@ -230,6 +239,24 @@ func (a *App) HTTPURL() string {
 		return "https://" + a.HTTPAddr()
 	}
 	return "http://" + a.HTTPAddr()
+}
+
+// playbackBaseURL is the scheme and host of the playback URLs the API
+// hands out: hls_base_url (a CDN), else public_base_url, else the HTTP
+// listener as public_host names it, with its bound port. Never a request's
+// Host header, which anyone can write.
+func (a *App) playbackBaseURL(tls bool) string {
+	for _, base := range []string{a.Config.HLSBaseURL, a.Config.PublicBaseURL} {
+		if base != "" {
+			return strings.TrimSuffix(base, "/")
+		}
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	_, port, _ := net.SplitHostPort(a.httpLn.Addr().String())
+	return scheme + "://" + net.JoinHostPort(a.Config.Host(a.Config.HTTPAddr), port)
 }
 
 // AuthLimiter returns a new failed-authentication limiter for protocol

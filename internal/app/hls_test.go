@@ -398,3 +398,34 @@ func TestHLSCarriesOnWhenANewPublisherTakesOver(t *testing.T) {
 	}
 	t.Logf("ffmpeg decoded %d frames of 14 s across the publisher switch", last)
 }
+
+// TestHLSURLDiesWithItsBroadcasterAccount: a playback URL of a broadcaster
+// that is deleted and created again under the same id (and granted the same
+// feed again) is refused (403); the new account's URL plays.
+func TestHLSURLDiesWithItsBroadcasterAccount(t *testing.T) {
+	p := startPodium(t, options{})
+	f := p.createFeed("ath-100m-final")
+	old := p.createBroadcaster("nbc")
+	p.grant("nbc", f.ID)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.publish(ctx, f, fixture, true)
+	eventually(t, 5*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 1 })
+	oldURL := p.playback(f.ID, old.APIKey)
+	if status, body, _ := fetch(t, oldURL); status != 200 {
+		t.Fatalf("the first account's URL: %d %s", status, body)
+	}
+	p.mustAPI("DELETE", "/api/v1/broadcasters/nbc", nil, 204, nil)
+	reborn := p.createBroadcaster("nbc")
+	p.grant("nbc", f.ID)
+	if status, body, _ := fetch(t, oldURL); status != 403 || !strings.Contains(body, "no longer exists") {
+		t.Fatalf("the deleted account's URL after nbc is created again: %d %q, want 403", status, body)
+	}
+	newURL := p.playback(f.ID, reborn.APIKey)
+	if newURL == oldURL {
+		t.Fatal("the new account was handed the old account's URL")
+	}
+	if status, body, _ := fetch(t, newURL); status != 200 {
+		t.Fatalf("the new account's URL: %d %s", status, body)
+	}
+}

@@ -53,7 +53,7 @@ func TestEntitlementMatrix(t *testing.T) {
 		{"second publisher", "#!::r=" + f.ID + ",m=publish", f.PublishPassphrase, "rejected 1407"},
 		{"publisher with a wrong passphrase", "#!::r=" + other.ID + ",m=publish", f.PublishPassphrase, "rejected 1401"},
 		{"publisher with a broadcaster's passphrase", "#!::r=" + other.ID + ",m=publish", notEntitled.SRTPassphrase, "rejected 1401"},
-		{"publish to an unknown feed", "#!::r=no-such-feed,m=publish", f.PublishPassphrase, "rejected 1404"},
+		{"publish to an unknown feed: as a wrong passphrase", "#!::r=no-such-feed,m=publish", f.PublishPassphrase, "rejected 1401"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

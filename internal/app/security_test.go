@@ -93,8 +93,9 @@ func TestSRTLockout(t *testing.T) {
 }
 
 // TestHTTPLockout: wrong API tokens get 401 until the address is locked out;
-// then the API answers 429 with Retry-After and the JSON error, even to the
-// right token, and so does HLS, until the window passes.
+// then the API answers its wrong tokens 429 with Retry-After and the JSON
+// error, and so does HLS to forged tokens, until the window passes; the
+// right token is let through all along.
 func TestHTTPLockout(t *testing.T) {
 	const window = 4 * time.Second
 	p := startPodium(t, lockoutAfter3(window))
@@ -105,7 +106,7 @@ func TestHTTPLockout(t *testing.T) {
 	}
 	lockedAt := time.Now()
 	req, _ := http.NewRequest("GET", p.base+"/api/v1/feeds", nil)
-	req.Header.Set("Authorization", "Bearer "+p.AdminToken)
+	req.Header.Set("Authorization", "Bearer guess-3")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +118,10 @@ func TestHTTPLockout(t *testing.T) {
 	}
 	json.Unmarshal(body, &e)
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || e.Error.Code != "too_many_requests" {
-		t.Fatalf("right token while locked out: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		t.Fatalf("wrong token while locked out: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if status := p.api("GET", "/api/v1/feeds", p.AdminToken, nil, nil); status != 200 {
+		t.Fatalf("right token while locked out: %d, want 200", status)
 	}
 	// curl, a real client, sees the same; and HLS shares the HTTP limiter.
 	out, _ := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", p.base+"/hls/f/forged.token/index.m3u8").Output()
@@ -126,17 +130,18 @@ func TestHTTPLockout(t *testing.T) {
 	}
 	time.Sleep(time.Until(lockedAt.Add(window)))
 	eventually(t, 2*time.Second, "API still locked after the window", func() bool {
-		return p.api("GET", "/api/v1/feeds", p.AdminToken, nil, nil) == 200
+		return p.api("GET", "/api/v1/feeds", "guess-4", nil, nil) == 401
 	})
-	if n := p.metric(`podium_auth_failures_total{protocol="http"}`); n != 3 {
-		t.Errorf("HTTP failures counted %v, want 3", n)
+	if n := p.metric(`podium_auth_failures_total{protocol="http"}`); n != 4 {
+		t.Errorf("HTTP failures counted %v, want 4", n)
 	}
 	if n := p.metric(`podium_auth_lockouts_total{protocol="http"}`); n != 1 {
 		t.Errorf("HTTP lockouts counted %v, want 1", n)
 	}
 }
 
-// TestHLSForgedTokensLockOut: forged playback tokens count as failures.
+// TestHLSForgedTokensLockOut: forged playback tokens count as failures: the
+// address's wrong API tokens are refused next, its right ones are not.
 func TestHLSForgedTokensLockOut(t *testing.T) {
 	p := startPodium(t, lockoutAfter3(time.Minute))
 	for i := range 3 {
@@ -150,18 +155,23 @@ func TestHLSForgedTokensLockOut(t *testing.T) {
 			t.Fatalf("forged token %d: %d, want 403", i, resp.StatusCode)
 		}
 	}
-	if status := p.api("GET", "/api/v1/feeds", p.AdminToken, nil, nil); status != 429 {
-		t.Fatalf("API after forged HLS tokens: %d, want 429", status)
+	if status := p.api("GET", "/api/v1/feeds", "guess", nil, nil); status != 429 {
+		t.Fatalf("wrong API token after forged HLS tokens: %d, want 429", status)
+	}
+	if status := p.api("GET", "/api/v1/feeds", p.AdminToken, nil, nil); status != 200 {
+		t.Fatalf("right API token after forged HLS tokens: %d, want 200", status)
 	}
 }
 
-// TestConnectionLimits: a broadcaster over max_connections_per_broadcaster,
-// over SRT or HLS, and anyone over max_connections are refused (SRT 1402,
-// overload; HLS 429) and counted.
+// TestConnectionLimits: a broadcaster over max_connections_per_broadcaster
+// (SRT) or max_hls_viewers_per_broadcaster (HLS), and anyone over
+// max_connections, are refused (SRT 1402, overload; HLS 429) and counted.
 func TestConnectionLimits(t *testing.T) {
 	// A generous lag bound: a receiver cut for lagging on a loaded machine would free its slot.
 	p := startPodium(t, options{maxLag: 5 * time.Second,
-		configure: func(c *config.Config) { c.MaxConnections, c.MaxConnectionsPerBroadcaster = 3, 1 }})
+		configure: func(c *config.Config) {
+			c.MaxConnections, c.MaxConnectionsPerBroadcaster, c.MaxHLSViewersPerBroadcaster = 3, 1, 1
+		}})
 	f := p.createFeed("ath-100m-final")
 	nbc, ebu, nhk := p.createBroadcaster("nbc"), p.createBroadcaster("ebu"), p.createBroadcaster("nhk")
 	for _, b := range []string{"nbc", "ebu", "nhk"} {
@@ -188,22 +198,24 @@ func TestConnectionLimits(t *testing.T) {
 	if got := p.probe(pullID("nbc"), nbc.SRTPassphrase); got != "rejected 1402" {
 		t.Fatalf("nbc's second SRT pull: %q, want rejected 1402", got)
 	}
+	// HLS viewers are counted apart: nbc's first plays, its second is over max_hls_viewers_per_broadcaster.
 	url := p.playback(f.ID, nbc.APIKey)
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	if status := get(t, clientFrom("127.0.1.1"), url); status != 200 {
+		t.Fatalf("nbc's first HLS viewer with its SRT slot taken: %d, want 200", status)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 429 {
-		t.Fatalf("nbc's HLS viewer beyond its limit: %d, want 429", resp.StatusCode)
+	if status := get(t, clientFrom("127.0.1.2"), url); status != 429 {
+		t.Fatalf("nbc's HLS viewer beyond its limit: %d, want 429", status)
 	}
 	p.pull(f.ID, ebu) // connection 3
 	eventually(t, 10*time.Second, "ebu's pull not delivered", delivered("ebu"))
 	if got := p.probe(pullID("nhk"), nhk.SRTPassphrase); got != "rejected 1402" {
 		t.Fatalf("a pull beyond max_connections: %q, want rejected 1402", got)
 	}
-	if n := p.metric(`podium_limit_rejections_total{limit="connections_per_broadcaster"}`); n != 2 {
-		t.Errorf("per-broadcaster rejections %v, want 2", n)
+	if n := p.metric(`podium_limit_rejections_total{limit="connections_per_broadcaster"}`); n != 1 {
+		t.Errorf("per-broadcaster rejections %v, want 1", n)
+	}
+	if n := p.metric(`podium_limit_rejections_total{limit="hls_viewers_per_broadcaster"}`); n != 1 {
+		t.Errorf("per-broadcaster HLS viewer rejections %v, want 1", n)
 	}
 	if n := p.metric(`podium_limit_rejections_total{limit="connections"}`); n != 1 {
 		t.Errorf("total rejections %v, want 1", n)

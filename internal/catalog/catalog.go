@@ -68,6 +68,11 @@ type Broadcaster struct {
 	// APIKeyHash is the SHA-256 of the API key; the key itself is shown once, at creation.
 	APIKeyHash string
 	CreatedAt  time.Time
+	// Generation tells this account from an earlier one of the same id: a
+	// random value drawn when the broadcaster is created (never 0), sealed
+	// into the URLs signed for it, so that deleting a broadcaster and
+	// creating its id again revives none of them.
+	Generation uint64
 }
 
 // EntitlementStatus is the state of an entitlement.

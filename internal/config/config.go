@@ -41,7 +41,8 @@ type Config struct {
 	SwitchStall                  time.Duration `yaml:"switch_stall" flag:"switch-stall" env:"PODIUM_SWITCH_STALL" help:"how long the on-air source of a feed may send nothing before its backup (or primary) takes over"`
 	SwitchHold                   time.Duration `yaml:"switch_hold" flag:"switch-hold" env:"PODIUM_SWITCH_HOLD" help:"how long a returning primary must stay healthy before it goes back on air"`
 	SwitchRevertive              bool          `yaml:"switch_revertive" flag:"switch-revertive" env:"PODIUM_SWITCH_REVERTIVE" help:"whether a healthy primary goes back on air after the hold time (false: the backup stays on air)"`
-	HLSBaseURL                   string        `yaml:"hls_base_url" flag:"hls-base-url" env:"PODIUM_HLS_BASE_URL" help:"scheme and host put before /hls/ in playback URLs, such as a CDN's (default: the host the API was asked on)"`
+	PublicBaseURL                string        `yaml:"public_base_url" flag:"public-base-url" env:"PODIUM_PUBLIC_BASE_URL" help:"scheme and host clients reach the HTTP side at, such as https://podium.example.com behind a proxy; playback URLs start with it (default: http(s)://public_host:port of http_addr, never the request's Host header)"`
+	HLSBaseURL                   string        `yaml:"hls_base_url" flag:"hls-base-url" env:"PODIUM_HLS_BASE_URL" help:"scheme and host put before /hls/ in playback URLs, such as a CDN's (default: public_base_url)"`
 	HLSTokenTTL                  time.Duration `yaml:"hls_token_ttl" flag:"hls-token-ttl" env:"PODIUM_HLS_TOKEN_TTL" help:"how long a signed HLS playback URL stays valid (at least; expiries are rounded up to 15 minutes)"`
 	HLSPart                      time.Duration `yaml:"hls_part" flag:"hls-part" env:"PODIUM_HLS_PART" help:"LL-HLS part duration (minimum; parts end on frames)"`
 	HLSSegment                   time.Duration `yaml:"hls_segment" flag:"hls-segment" env:"PODIUM_HLS_SEGMENT" help:"HLS segment duration (minimum; segments end on keyframes)"`
@@ -51,8 +52,11 @@ type Config struct {
 	TLSKey                       string        `yaml:"tls_key" flag:"tls-key" env:"PODIUM_TLS_KEY" help:"PEM private key of tls_cert"`
 	AuthMaxFailures              int           `yaml:"auth_max_failures" flag:"auth-max-failures" env:"PODIUM_AUTH_MAX_FAILURES" help:"failed authentications from one address within auth_window that lock it out for auth_window, per protocol (0: no limit)"`
 	AuthWindow                   time.Duration `yaml:"auth_window" flag:"auth-window" env:"PODIUM_AUTH_WINDOW" help:"span over which failed authentications are counted, and how long a lockout lasts"`
-	MaxConnections               int           `yaml:"max_connections" flag:"max-connections" env:"PODIUM_MAX_CONNECTIONS" help:"most SRT connections and HLS viewers at once, all together (0: no limit)"`
-	MaxConnectionsPerBroadcaster int           `yaml:"max_connections_per_broadcaster" flag:"max-connections-per-broadcaster" env:"PODIUM_MAX_CONNECTIONS_PER_BROADCASTER" help:"most SRT pulls and HLS viewers of one broadcaster at once (0: no limit)"`
+	MaxConnections               int           `yaml:"max_connections" flag:"max-connections" env:"PODIUM_MAX_CONNECTIONS" help:"most SRT and RTMP connections at once, all together; HLS viewers are counted apart (0: no limit)"`
+	MaxConnectionsPerBroadcaster int           `yaml:"max_connections_per_broadcaster" flag:"max-connections-per-broadcaster" env:"PODIUM_MAX_CONNECTIONS_PER_BROADCASTER" help:"most SRT pulls and pushes of one broadcaster at once (0: no limit)"`
+	MaxHLSViewers                int           `yaml:"max_hls_viewers" flag:"max-hls-viewers" env:"PODIUM_MAX_HLS_VIEWERS" help:"most HLS viewers at once, all together, counted apart from the SRT connections (0: no limit)"`
+	MaxHLSViewersPerBroadcaster  int           `yaml:"max_hls_viewers_per_broadcaster" flag:"max-hls-viewers-per-broadcaster" env:"PODIUM_MAX_HLS_VIEWERS_PER_BROADCASTER" help:"most HLS viewers of one broadcaster at once, counted apart from its SRT pulls and pushes (0: no limit)"`
+	TrustedProxies               CIDRs         `yaml:"trusted_proxies" flag:"trusted-proxies" env:"PODIUM_TRUSTED_PROXIES" help:"networks of the reverse proxies and CDN nodes in front of the HTTP side (comma-separated CIDRs); only from them is the client address taken from X-Forwarded-For or Forwarded (default: none)"`
 	Record                       bool          `yaml:"record" flag:"record" env:"PODIUM_RECORD" help:"record every feed whose own setting says so (false: record nothing)"`
 	ArchiveDir                   string        `yaml:"archive_dir" flag:"archive-dir" env:"PODIUM_ARCHIVE_DIR" help:"directory of the archive's segments and index (default: DATA_DIR/archive)"`
 	ArchiveSegment               time.Duration `yaml:"archive_segment" flag:"archive-segment" env:"PODIUM_ARCHIVE_SEGMENT" help:"least length of an archive segment (segments end on keyframes)"`
@@ -92,6 +96,8 @@ var Default = Config{
 	AuthWindow:                   time.Minute,
 	MaxConnections:               1000,
 	MaxConnectionsPerBroadcaster: 20,
+	MaxHLSViewers:                5000,
+	MaxHLSViewersPerBroadcaster:  500,
 	MaxPublishBitrate:            100 * Mbps,
 
 	Record:         true,
@@ -136,6 +142,8 @@ func Flags(fs *pflag.FlagSet) {
 			fs.String(s.Flag, d.String(), help)
 		case ByteSize:
 			fs.String(s.Flag, d.String(), help)
+		case CIDRs:
+			fs.String(s.Flag, string(d), help)
 		}
 	}
 }
@@ -214,6 +222,12 @@ func set(field reflect.Value, raw string) error {
 			return err
 		}
 		field.SetInt(int64(b))
+	case CIDRs:
+		c, err := ParseCIDRs(raw)
+		if err != nil {
+			return err
+		}
+		field.SetString(string(c))
 	default:
 		field.SetString(raw)
 	}
@@ -247,10 +261,13 @@ func (c Config) Validate() error {
 	if c.HLSPart > c.HLSSegment {
 		return fmt.Errorf("hls_part %v must not be longer than hls_segment %v", c.HLSPart, c.HLSSegment)
 	}
-	if c.HLSBaseURL != "" {
-		u, err := url.Parse(c.HLSBaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("hls_base_url %q must be http(s)://host[:port], without a path", c.HLSBaseURL)
+	for _, b := range []struct{ name, url string }{{"public_base_url", c.PublicBaseURL}, {"hls_base_url", c.HLSBaseURL}} {
+		if b.url == "" {
+			continue
+		}
+		u, err := url.Parse(b.url)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("%s %q must be http(s)://host[:port], without a path", b.name, b.url)
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {
@@ -311,7 +328,8 @@ func (c Config) validateSecurity() error {
 		name string
 		v    int64
 	}{{"auth_max_failures", int64(c.AuthMaxFailures)}, {"max_connections", int64(c.MaxConnections)},
-		{"max_connections_per_broadcaster", int64(c.MaxConnectionsPerBroadcaster)}, {"max_publish_bitrate", int64(c.MaxPublishBitrate)},
+		{"max_connections_per_broadcaster", int64(c.MaxConnectionsPerBroadcaster)},
+		{"max_hls_viewers", int64(c.MaxHLSViewers)}, {"max_hls_viewers_per_broadcaster", int64(c.MaxHLSViewersPerBroadcaster)}, {"max_publish_bitrate", int64(c.MaxPublishBitrate)},
 		{"archive_max_bytes", int64(c.ArchiveMaxBytes)}, {"archive_min_free", int64(c.ArchiveMinFree)}} {
 		if n.v < 0 {
 			return fmt.Errorf("%s %d must not be negative (0 means no limit)", n.name, n.v)
@@ -319,6 +337,9 @@ func (c Config) validateSecurity() error {
 	}
 	if c.ClipWorkers < 1 || c.ClipWorkers > 64 {
 		return fmt.Errorf("clip_workers %d must be between 1 and 64", c.ClipWorkers)
+	}
+	if _, err := c.TrustedProxies.Prefixes(); err != nil {
+		return fmt.Errorf("trusted_proxies: %w", err)
 	}
 	if c.AuthWindow < time.Second {
 		return fmt.Errorf("auth_window %v must be at least 1s", c.AuthWindow)

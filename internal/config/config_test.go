@@ -74,6 +74,9 @@ func TestBadSettingsAreRefused(t *testing.T) {
 		{"metrics address", []string{"--metrics-addr", "9100"}, nil, "metrics_addr"},
 		{"metrics on the API's address", []string{"--metrics-addr", ":8080"}, nil, "metrics_addr \":8080\" is http_addr"},
 		{"short metrics token", nil, map[string]string{"PODIUM_METRICS_TOKEN": "abc"}, "metrics_token"},
+		{"bad trusted proxy", nil, map[string]string{"PODIUM_TRUSTED_PROXIES": "10.0.0.0/8,nginx"}, `"nginx" is not a network`},
+		{"public base url with a path", []string{"--public-base-url", "https://podium.example.com/api"}, nil, "public_base_url"},
+		{"negative viewer limit", []string{"--max-hls-viewers-per-broadcaster", "-1"}, nil, "max_hls_viewers_per_broadcaster"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,6 +134,29 @@ func TestSecuritySettings(t *testing.T) {
 	want.AuthMaxFailures, want.AuthWindow = 3, 2*time.Second
 	if cfg != want {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
+	}
+}
+
+// TestTrustedProxies: a YAML list or a comma-separated string, networks or
+// bare addresses, all come out as one normalised list.
+func TestTrustedProxies(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "podium.yml")
+	os.WriteFile(file, []byte("trusted_proxies: [10.1.2.3/8, \"192.0.2.7\", \"2001:db8::/32\"]\n"), 0o600)
+	cfg, err := Load(flags(t, "--config", file), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TrustedProxies != "10.0.0.0/8,192.0.2.7/32,2001:db8::/32" {
+		t.Fatalf("from YAML: %q", cfg.TrustedProxies)
+	}
+	cfg, err = Load(flags(t), env(map[string]string{"PODIUM_TRUSTED_PROXIES": "127.0.0.1, ::1"}))
+	if err != nil || cfg.TrustedProxies != "127.0.0.1/32,::1/128" {
+		t.Fatalf("from the environment: %q %v", cfg.TrustedProxies, err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	os.WriteFile(bad, []byte("trusted_proxies:\n  - 10.0.0.0/33\n"), 0o600)
+	if _, err := Load(flags(t, "--config", bad), env(nil)); err == nil || !strings.Contains(err.Error(), "10.0.0.0/33") {
+		t.Fatalf("bad network in YAML: %v", err)
 	}
 }
 

@@ -38,8 +38,8 @@ const Prefix = "/hls/"
 type Config struct {
 	// TokenTTL is how long a playback URL stays valid at least.
 	TokenTTL time.Duration
-	// BaseURL is put before /hls/ in playback URLs (a CDN's address); empty
-	// means the host the API request came to.
+	// BaseURL is put before /hls/ in playback URLs: a CDN's address, or the
+	// server's public one; empty hands out paths alone.
 	BaseURL            string
 	SegmentMinDuration time.Duration
 	PartMinDuration    time.Duration
@@ -48,10 +48,11 @@ type Config struct {
 	IdleTimeout time.Duration
 	// StartTimeout bounds how long a request waits for a starting muxer's first segment.
 	StartTimeout time.Duration
-	// Auth locks out addresses after too many forged or malformed tokens; nil: no limit.
+	// Auth counts forged or malformed tokens per client address and, once it
+	// is locked out, refuses its further bad tokens with 429; nil: no limit.
 	Auth *ratelimit.Limiter
-	// Connections bounds the viewers (with the other connections); nil: no limit.
-	Connections *limits.ConnectionLimiter
+	// Viewers bounds the viewers, apart from the SRT connections; nil: no limit.
+	Viewers *limits.ConnectionLimiter
 	// Archive serves time-shift playback; nil: live only.
 	Archive Archive
 }
@@ -109,7 +110,12 @@ func New(cfg Config, signer *Signer, c Catalog, h *hub.Hub, d *delivery.Registry
 // URL implements api.Playback: the path of feedID's multivariant playlist for broadcasterID.
 func (s *Server) URL(feedID, broadcasterID string) (string, time.Time) {
 	expires := s.now().Add(s.cfg.TokenTTL).Add(expiryStep - 1).Truncate(expiryStep)
-	token := s.signer.Sign(Claims{FeedID: feedID, BroadcasterID: broadcasterID, Expires: expires})
+	var generation uint64
+	if broadcasterID != "" {
+		b, _ := s.catalog.Snapshot().Broadcaster(broadcasterID)
+		generation = b.Generation
+	}
+	token := s.signer.Sign(Claims{FeedID: feedID, BroadcasterID: broadcasterID, Generation: generation, Expires: expires})
 	return Prefix + feedID + "/" + token + "/index.m3u8", expires
 }
 
@@ -208,14 +214,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, kind, http.StatusMethodNotAllowed, "HLS answers GET and HEAD only")
 		return
 	}
-	if retry, allowed := s.cfg.Auth.Check(r.RemoteAddr); !allowed {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
-		s.refuse(w, kind, http.StatusTooManyRequests, "too many forged or malformed tokens from this address: it is locked out, try again later")
-		return
-	}
 	claims, err := s.signer.Verify(token, s.now())
 	if errors.Is(err, ErrTokenMalformed) || errors.Is(err, ErrTokenSignature) {
-		// A guess or a forgery; an expired or another feed's token was signed by Podium.
+		// A guess or a forgery; an expired or another feed's token was signed
+		// by Podium. Only these are refused for a locked-out client: a valid
+		// token never is, so that behind a proxy one client's forgeries cannot
+		// lock out everyone else's players.
+		if retry, allowed := s.cfg.Auth.Check(r.RemoteAddr); !allowed {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+			s.refuse(w, kind, http.StatusTooManyRequests, "too many forged or malformed tokens from this address: it is locked out, try again later")
+			return
+		}
 		s.cfg.Auth.Fail(r.RemoteAddr)
 	}
 	if err == nil && claims.FeedID != feedID {
@@ -232,6 +241,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if claims.BroadcasterID != "" {
+		if b, ok := snap.Broadcaster(claims.BroadcasterID); ok && b.Generation != claims.Generation {
+			s.log.Info("hls request refused", "feed", feedID, "broadcaster", claims.BroadcasterID, "remote", r.RemoteAddr, "file", file, "reason", ErrTokenAccount)
+			s.refuse(w, kind, http.StatusForbidden, ErrTokenAccount.Error())
+			return
+		}
 		if reason := snap.Refusal(claims.BroadcasterID, feedID, s.now()); reason != "" {
 			s.log.Info("hls request refused", "feed", feedID, "broadcaster", claims.BroadcasterID, "remote", r.RemoteAddr, "file", file, "reason", reason)
 			s.refuse(w, kind, http.StatusForbidden, reason)
@@ -358,12 +372,12 @@ func isDone(ch <-chan struct{}) bool {
 	}
 }
 
-// refuseOverLimit answers a new viewer over a connection limit: 429 when
-// its broadcaster has too many connections, 503 when the server has.
+// refuseOverLimit answers a new viewer over a viewer limit: 429 when its
+// broadcaster has too many viewers, 503 when the server has.
 func (s *Server) refuseOverLimit(w http.ResponseWriter, kind string, c Claims, r *http.Request, err error) {
 	status := http.StatusServiceUnavailable
 	var exceeded *limits.ExceededError
-	if errors.As(err, &exceeded) && exceeded.Limit == limits.ConnectionsPerBroadcaster {
+	if errors.As(err, &exceeded) && exceeded.PerBroadcaster() {
 		status = http.StatusTooManyRequests
 	}
 	s.log.Warn("hls viewer refused", "feed", c.FeedID, "broadcaster", c.BroadcasterID, "remote", remoteIP(r), "reason", err)

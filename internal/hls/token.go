@@ -20,21 +20,27 @@ var (
 	ErrTokenSignature = errors.New("playback token signature does not match")
 	ErrTokenExpired   = errors.New("playback token expired")
 	ErrTokenFeed      = errors.New("playback token is for another feed")
+	ErrTokenAccount   = errors.New("playback token is for a broadcaster account that no longer exists")
 )
 
 // Claims are what a playback token grants: one feed, to one broadcaster
-// (empty for the operator), until an instant.
+// account (empty for the operator), until an instant.
 type Claims struct {
 	FeedID        string
 	BroadcasterID string
-	Expires       time.Time
+	// Generation is the broadcaster's creation generation (0 for the
+	// operator): the token is void for a broadcaster created again under
+	// the same id.
+	Generation uint64
+	Expires    time.Time
 }
 
 // macSize is the length of the truncated HMAC-SHA256 in a token: 128 bits.
 const macSize = 16
 
 // Signer seals and checks playback tokens with a secret key. A token is
-// base64url(feed "~" broadcaster "~" expiry) "." base64url(HMAC): the server
+// base64url(feed "~" broadcaster "~" generation "~" expiry) "."
+// base64url(HMAC), the generation in hexadecimal: the server
 // checks it on every request from the key alone, with no look-up, so any
 // number of origin nodes sharing the key can check each other's URLs.
 type Signer struct {
@@ -51,7 +57,7 @@ func NewSigner(key []byte) (*Signer, error) {
 
 // Sign returns the token for c.
 func (s *Signer) Sign(c Claims) string {
-	payload := c.FeedID + "~" + c.BroadcasterID + "~" + strconv.FormatInt(c.Expires.Unix(), 10)
+	payload := c.FeedID + "~" + c.BroadcasterID + "~" + strconv.FormatUint(c.Generation, 16) + "~" + strconv.FormatInt(c.Expires.Unix(), 10)
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString([]byte(payload)) + "." + enc.EncodeToString(s.mac(payload))
 }
@@ -78,14 +84,15 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 		return Claims{}, ErrTokenSignature
 	}
 	parts := strings.Split(string(payload), "~")
-	if len(parts) != 3 || parts[0] == "" {
+	if len(parts) != 4 || parts[0] == "" {
 		return Claims{}, ErrTokenMalformed
 	}
-	expires, err := strconv.ParseInt(parts[2], 10, 64)
-	if err != nil {
+	generation, err1 := strconv.ParseUint(parts[2], 16, 64)
+	expires, err2 := strconv.ParseInt(parts[3], 10, 64)
+	if err1 != nil || err2 != nil {
 		return Claims{}, ErrTokenMalformed
 	}
-	c := Claims{FeedID: parts[0], BroadcasterID: parts[1], Expires: time.Unix(expires, 0)}
+	c := Claims{FeedID: parts[0], BroadcasterID: parts[1], Generation: generation, Expires: time.Unix(expires, 0)}
 	if !now.Before(c.Expires) {
 		return c, ErrTokenExpired
 	}

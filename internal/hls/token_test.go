@@ -1,7 +1,9 @@
 package hls
 
 import (
+	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,16 +21,22 @@ func testSigner(t *testing.T) *Signer {
 func TestTokenRoundTripAndRefusals(t *testing.T) {
 	s := testSigner(t)
 	now := time.Date(2028, 7, 14, 20, 0, 0, 0, time.UTC)
-	c := Claims{FeedID: "ath-100m-final", BroadcasterID: "rtv", Expires: now.Add(time.Hour)}
+	c := Claims{FeedID: "ath-100m-final", BroadcasterID: "rtv", Generation: 0xfeedc0de12345678, Expires: now.Add(time.Hour)}
 	token := s.Sign(c)
 	got, err := s.Verify(token, now)
-	if err != nil || got.FeedID != c.FeedID || got.BroadcasterID != c.BroadcasterID || !got.Expires.Equal(c.Expires) {
+	if err != nil || got.FeedID != c.FeedID || got.BroadcasterID != c.BroadcasterID || got.Generation != c.Generation || !got.Expires.Equal(c.Expires) {
 		t.Fatalf("verify: %+v %v", got, err)
 	}
 	other, _ := NewSigner([]byte(strings.Repeat("x", 32)))
 	payload, mac, _ := strings.Cut(token, ".")
 	forged := Claims{FeedID: "ath-100m-final", BroadcasterID: "nbc", Expires: c.Expires}
 	forgedPayload, _, _ := strings.Cut(s.Sign(forged), ".")
+	reborn := c
+	reborn.Generation++
+	rebornPayload, _, _ := strings.Cut(s.Sign(reborn), ".")
+	// The format before generations: feed~broadcaster~expiry, validly signed.
+	old := base64.RawURLEncoding.EncodeToString([]byte("ath-100m-final~rtv~" + strconv.FormatInt(c.Expires.Unix(), 10)))
+	oldMAC := base64.RawURLEncoding.EncodeToString(s.mac("ath-100m-final~rtv~" + strconv.FormatInt(c.Expires.Unix(), 10)))
 	tests := []struct {
 		name  string
 		token string
@@ -38,6 +46,8 @@ func TestTokenRoundTripAndRefusals(t *testing.T) {
 		{"expired", token, now.Add(time.Hour), ErrTokenExpired},
 		{"other key", other.Sign(c), now, ErrTokenSignature},
 		{"payload swapped", forgedPayload + "." + mac, now, ErrTokenSignature},
+		{"generation changed", rebornPayload + "." + mac, now, ErrTokenSignature},
+		{"signed without a generation", old + "." + oldMAC, now, ErrTokenMalformed},
 		{"no mac", payload, now, ErrTokenMalformed},
 		{"garbage", "%%%.%%%", now, ErrTokenMalformed},
 		{"empty", "", now, ErrTokenMalformed},

@@ -20,7 +20,7 @@ type viewer struct {
 	ended    atomic.Bool
 	mu       sync.Mutex
 	why      string
-	// release gives back the viewer's slot under the connection limits.
+	// release gives back the viewer's slot under the viewer limits.
 	release func()
 }
 
@@ -53,7 +53,7 @@ func (v *viewer) Close(reason error) {
 }
 
 // viewer returns the viewer of this request, registering it on its first
-// request if the connection limits allow.
+// request if the viewer limits allow.
 func (s *Server) viewer(c Claims, token string, r *http.Request) (*viewer, error) {
 	key := viewerKey{token: token, ip: remoteIP(r)}
 	now := s.now()
@@ -67,7 +67,7 @@ func (s *Server) viewer(c Claims, token string, r *http.Request) (*viewer, error
 		previous.release()
 	}
 	if !ok {
-		release, err := s.cfg.Connections.Acquire(c.BroadcasterID)
+		release, err := s.cfg.Viewers.Acquire(c.BroadcasterID)
 		if err != nil {
 			s.mu.Unlock()
 			if previous != nil {

@@ -1,5 +1,7 @@
 // Package limits bounds what callers may take of a server: connections at
-// once, in total and per broadcaster. The protocol servers ask for a slot
+// once, in total and per broadcaster, and HLS viewers apart from them, so
+// that viewers holding a playback URL can never take the slots of a
+// broadcaster's SRT pulls and pushes. The protocol servers ask for a slot
 // before they accept a connection and refuse in their own words when there
 // is none (an SRT reject code, an HTTP status); every refusal, and every
 // publisher cut for its bitrate (enforced by the hub), is counted in
@@ -17,20 +19,33 @@ import (
 const (
 	Connections               = "connections"
 	ConnectionsPerBroadcaster = "connections_per_broadcaster"
+	HLSViewers                = "hls_viewers"
+	HLSViewersPerBroadcaster  = "hls_viewers_per_broadcaster"
 	PublishBitrate            = "publish_bitrate"
 )
 
 // ExceededError is a refusal for being over a limit.
 type ExceededError struct {
-	Limit string // Connections or ConnectionsPerBroadcaster
+	// Limit is Connections, ConnectionsPerBroadcaster, HLSViewers or HLSViewersPerBroadcaster.
+	Limit string
 	Max   int
 	// BroadcasterID is the broadcaster over its own limit.
 	BroadcasterID string
 }
 
+// PerBroadcaster reports whether the refusal is for a broadcaster's own limit.
+func (e *ExceededError) PerBroadcaster() bool {
+	return e.Limit == ConnectionsPerBroadcaster || e.Limit == HLSViewersPerBroadcaster
+}
+
 func (e *ExceededError) Error() string {
-	if e.Limit == ConnectionsPerBroadcaster {
+	switch e.Limit {
+	case ConnectionsPerBroadcaster:
 		return fmt.Sprintf("broadcaster %s already has %d connections, its limit (max_connections_per_broadcaster)", e.BroadcasterID, e.Max)
+	case HLSViewersPerBroadcaster:
+		return fmt.Sprintf("broadcaster %s already has %d HLS viewers, its limit (max_hls_viewers_per_broadcaster)", e.BroadcasterID, e.Max)
+	case HLSViewers:
+		return fmt.Sprintf("server already has %d HLS viewers, its limit (max_hls_viewers)", e.Max)
 	}
 	return fmt.Sprintf("server already has %d connections, its limit (max_connections)", e.Max)
 }
@@ -43,7 +58,7 @@ type Metrics struct {
 // NewMetrics registers the limit metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "podium_limit_rejections_total",
-		Help: "Connections refused, and publishers cut, for being over a limit: connections, connections_per_broadcaster, publish_bitrate."},
+		Help: "Connections refused, and publishers cut, for being over a limit: connections, connections_per_broadcaster, hls_viewers, hls_viewers_per_broadcaster, publish_bitrate."},
 		[]string{"limit"})}
 	reg.MustRegister(m.rejections)
 	return m
@@ -60,7 +75,9 @@ func (m *Metrics) Rejected(limit string) {
 // a broadcaster's against PerBroadcaster. A nil *ConnectionLimiter limits nothing.
 type ConnectionLimiter struct {
 	max, perBroadcaster int
-	metrics             *Metrics
+	// totalLimit and broadcasterLimit name the two limits in refusals and metrics.
+	totalLimit, broadcasterLimit string
+	metrics                      *Metrics
 
 	mu            sync.Mutex
 	total         int
@@ -70,7 +87,16 @@ type ConnectionLimiter struct {
 // NewConnectionLimiter returns a limiter of max connections in all and
 // perBroadcaster per broadcaster (0: no limit). metrics may be nil.
 func NewConnectionLimiter(max, perBroadcaster int, metrics *Metrics) *ConnectionLimiter {
-	return &ConnectionLimiter{max: max, perBroadcaster: perBroadcaster, metrics: metrics, byBroadcaster: make(map[string]int)}
+	return &ConnectionLimiter{max: max, perBroadcaster: perBroadcaster, totalLimit: Connections, broadcasterLimit: ConnectionsPerBroadcaster,
+		metrics: metrics, byBroadcaster: make(map[string]int)}
+}
+
+// NewViewerLimiter returns a limiter of max HLS viewers in all and
+// perBroadcaster per broadcaster (0: no limit), kept apart from the
+// connection limiter. metrics may be nil.
+func NewViewerLimiter(max, perBroadcaster int, metrics *Metrics) *ConnectionLimiter {
+	return &ConnectionLimiter{max: max, perBroadcaster: perBroadcaster, totalLimit: HLSViewers, broadcasterLimit: HLSViewersPerBroadcaster,
+		metrics: metrics, byBroadcaster: make(map[string]int)}
 }
 
 // Acquire takes a slot for one connection of broadcasterID ("" for a
@@ -83,12 +109,12 @@ func (c *ConnectionLimiter) Acquire(broadcasterID string) (release func(), err e
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.max > 0 && c.total >= c.max {
-		c.metrics.Rejected(Connections)
-		return nil, &ExceededError{Limit: Connections, Max: c.max}
+		c.metrics.Rejected(c.totalLimit)
+		return nil, &ExceededError{Limit: c.totalLimit, Max: c.max}
 	}
 	if broadcasterID != "" && c.perBroadcaster > 0 && c.byBroadcaster[broadcasterID] >= c.perBroadcaster {
-		c.metrics.Rejected(ConnectionsPerBroadcaster)
-		return nil, &ExceededError{Limit: ConnectionsPerBroadcaster, Max: c.perBroadcaster, BroadcasterID: broadcasterID}
+		c.metrics.Rejected(c.broadcasterLimit)
+		return nil, &ExceededError{Limit: c.broadcasterLimit, Max: c.perBroadcaster, BroadcasterID: broadcasterID}
 	}
 	c.total++
 	if broadcasterID != "" {

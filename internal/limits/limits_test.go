@@ -106,3 +106,32 @@ func TestConcurrentAcquireNeverExceeds(t *testing.T) {
 		t.Fatalf("%d still in use", total)
 	}
 }
+
+// TestViewerLimiterIsApart: HLS viewers fill their own limits, named in
+// refusals and metrics as such, and take nothing from the connection limits.
+func TestViewerLimiterIsApart(t *testing.T) {
+	m := NewMetrics(prometheus.NewRegistry())
+	conns, viewers := NewConnectionLimiter(10, 1, m), NewViewerLimiter(3, 2, m)
+	for range 2 {
+		if _, err := viewers.Acquire("nbc"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var exceeded *ExceededError
+	if _, err := viewers.Acquire("nbc"); !errors.As(err, &exceeded) || exceeded.Limit != HLSViewersPerBroadcaster || !exceeded.PerBroadcaster() {
+		t.Fatalf("third viewer of nbc: %v", err)
+	}
+	if _, err := conns.Acquire("nbc"); err != nil {
+		t.Fatalf("nbc's SRT pull with its viewers at their limit: %v", err)
+	}
+	viewers.Acquire("ebu")
+	if _, err := viewers.Acquire("nhk"); !errors.As(err, &exceeded) || exceeded.Limit != HLSViewers || exceeded.PerBroadcaster() {
+		t.Fatalf("viewer over the total: %v", err)
+	}
+	if got := rejections(m, HLSViewersPerBroadcaster); got != 1 {
+		t.Fatalf("hls_viewers_per_broadcaster rejections = %v", got)
+	}
+	if got := rejections(m, ConnectionsPerBroadcaster); got != 0 {
+		t.Fatalf("connections_per_broadcaster rejections = %v", got)
+	}
+}

@@ -10,6 +10,10 @@
 //	if credential is wrong { limiter.Fail(remote); refuse; return }
 //	limiter.Succeed(remote)
 //
+// HTTP checks the credential first and asks Allow only for a wrong one, so
+// that a valid (long random) credential is never refused for sharing an
+// address, behind a proxy, with someone guessing.
+//
 // The package holds no credentials and knows nothing of the protocols. Its
 // memory is bounded: at most MaxAddresses addresses are tracked, the one
 // whose last failure is oldest being forgotten first.

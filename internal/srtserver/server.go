@@ -173,10 +173,6 @@ func checkPassphrase(req request, passphrase, whose string) error {
 }
 
 func (s *Server) acceptPublish(ctx context.Context, req request, id StreamID, remote string) error {
-	feed, ok := s.catalog.Snapshot().Feed(id.Resource)
-	if !ok {
-		return reject(RejectNotFound, "feed %q does not exist", truncate(id.Resource))
-	}
 	role := id.Session
 	switch role {
 	case "":
@@ -184,6 +180,13 @@ func (s *Server) acceptPublish(ctx context.Context, req request, id StreamID, re
 	case ingest.Primary, ingest.Backup:
 	default:
 		return reject(RejectBadRequest, "streamid s=%q: a publisher's s= is primary or backup", truncate(role))
+	}
+	feed, ok := s.catalog.Snapshot().Feed(id.Resource)
+	if !ok {
+		// Refused and counted as a wrong passphrase is, so that the answer
+		// tells nobody which feed ids exist and guessing them locks out.
+		s.cfg.Auth.Fail(remote)
+		return reject(RejectUnauthorized, "unknown feed %q", truncate(id.Resource))
 	}
 	passphrase := feed.PublishPassphrase
 	if role == ingest.Backup {

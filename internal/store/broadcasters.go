@@ -5,20 +5,25 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
 )
 
-// CreateBroadcaster adds a broadcaster; an id already in use is catalog.ErrConflict.
+// CreateBroadcaster adds a broadcaster, drawing its generation unless b
+// has one; an id already in use is catalog.ErrConflict.
 func (s *Store) CreateBroadcaster(ctx context.Context, b catalog.Broadcaster) error {
 	territories, err := json.Marshal(b.Territories)
 	if err != nil {
 		return err
 	}
+	for b.Generation == 0 {
+		b.Generation = rand.Uint64()
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO broadcasters (id, name, territories, srt_passphrase, api_key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			b.ID, b.Name, string(territories), b.SRTPassphrase, b.APIKeyHash, formatTime(b.CreatedAt))
+			`INSERT INTO broadcasters (id, name, territories, srt_passphrase, api_key_hash, created_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, b.Name, string(territories), b.SRTPassphrase, b.APIKeyHash, formatTime(b.CreatedAt), int64(b.Generation))
 		if isUniqueViolation(err) {
 			return fmt.Errorf("broadcaster %q already exists: %w", b.ID, catalog.ErrConflict)
 		}
@@ -38,7 +43,7 @@ func (s *Store) DeleteBroadcaster(ctx context.Context, id string) error {
 }
 
 func (s *Store) loadBroadcasters(ctx context.Context) ([]catalog.Broadcaster, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, territories, srt_passphrase, api_key_hash, created_at FROM broadcasters ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, territories, srt_passphrase, api_key_hash, created_at, generation FROM broadcasters ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("load broadcasters: %w", err)
 	}
@@ -47,12 +52,14 @@ func (s *Store) loadBroadcasters(ctx context.Context) ([]catalog.Broadcaster, er
 	for rows.Next() {
 		var b catalog.Broadcaster
 		var territories, created string
-		if err := rows.Scan(&b.ID, &b.Name, &territories, &b.SRTPassphrase, &b.APIKeyHash, &created); err != nil {
+		var generation int64
+		if err := rows.Scan(&b.ID, &b.Name, &territories, &b.SRTPassphrase, &b.APIKeyHash, &created, &generation); err != nil {
 			return nil, fmt.Errorf("load broadcasters: %w", err)
 		}
 		if err := json.Unmarshal([]byte(territories), &b.Territories); err != nil {
 			return nil, fmt.Errorf("load broadcaster %s territories: %w", b.ID, err)
 		}
+		b.Generation = uint64(generation)
 		if b.CreatedAt, err = parseTime(created); err != nil {
 			return nil, fmt.Errorf("load broadcaster %s: %w", b.ID, err)
 		}

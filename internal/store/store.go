@@ -139,6 +139,12 @@ var migrations = []string{
 	DROP INDEX clips_sport;
 	DROP INDEX clips_event;
 	DROP INDEX clip_athletes_name;`,
+	// 9: each broadcaster's creation generation, sealed into its signed URLs,
+	// so that an id deleted and created again is another account. The
+	// existing broadcasters draw one (their URLs signed before are void).
+	`ALTER TABLE broadcasters ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+	UPDATE broadcasters SET generation = random() WHERE generation = 0;
+	UPDATE broadcasters SET generation = 1 WHERE generation = 0;`,
 }
 
 // Open opens (creating if needed) the catalog database in dataDir.

@@ -109,3 +109,69 @@ func TestAuditLogPagesNewestFirstAndSurvivesReopen(t *testing.T) {
 		t.Fatalf("next page: %+v", page)
 	}
 }
+
+// TestBroadcasterGenerationIsNewForARecreatedID: each creation draws a
+// generation that survives a reopen; deleting the id and creating it
+// again draws another, so the new account is not the old one.
+func TestBroadcasterGenerationIsNewForARecreatedID(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := catalog.Broadcaster{ID: "nbc", Name: "NBC", Territories: []string{"US"}, SRTPassphrase: "ssssssssss", APIKeyHash: "h1", CreatedAt: time.Now()}
+	if err := st.CreateBroadcaster(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := st.Snapshot().Broadcaster("nbc")
+	if first.Generation == 0 {
+		t.Fatal("no generation drawn")
+	}
+	st.Close()
+	if st, err = Open(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if again, _ := st.Snapshot().Broadcaster("nbc"); again.Generation != first.Generation {
+		t.Fatalf("generation after reopen %x, want %x", again.Generation, first.Generation)
+	}
+	if err := st.DeleteBroadcaster(ctx, "nbc"); err != nil {
+		t.Fatal(err)
+	}
+	b.APIKeyHash = "h2"
+	if err := st.CreateBroadcaster(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if reborn, _ := st.Snapshot().Broadcaster("nbc"); reborn.Generation == 0 || reborn.Generation == first.Generation {
+		t.Fatalf("recreated nbc has generation %x, the deleted one had %x", reborn.Generation, first.Generation)
+	}
+}
+
+// TestGenerationMigrationDrawsOneForExistingBroadcasters: a catalog made
+// before the generation migration (the last) gets a non-zero generation for each broadcaster.
+func TestGenerationMigrationDrawsOneForExistingBroadcasters(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`ALTER TABLE broadcasters DROP COLUMN generation`,
+		`INSERT INTO broadcasters (id, name, territories, srt_passphrase, api_key_hash, created_at) VALUES ('ebu', 'EBU', '["CH"]', 'ssssssssss', 'h', '2028-07-01T00:00:00Z')`,
+		fmt.Sprintf("PRAGMA user_version = %d", len(migrations)-1),
+	} {
+		if _, err := st.db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	st.Close()
+	if st, err = Open(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if b, ok := st.Snapshot().Broadcaster("ebu"); !ok || b.Generation == 0 {
+		t.Fatalf("ebu after the generation migration: %+v", b)
+	}
+}
