@@ -62,6 +62,7 @@ fuzz:
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseByteSize -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ratelimit -run '^$$' -fuzz FuzzKey -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/rtmpserver -run '^$$' -fuzz FuzzServerConn -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./internal/rtmpserver -run '^$$' -fuzz FuzzChunkGuard -fuzztime $(FUZZTIME)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
