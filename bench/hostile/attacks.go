@@ -37,7 +37,7 @@ type load struct {
 	queryWords    int      // words of the longest q accepted
 	queryProbes   []string // the probes that found it
 	queryTimes    []time.Duration
-	queryStatuses map[int]int
+	queryStatuses map[string]int
 
 	peakRSS uint64
 }
@@ -45,7 +45,7 @@ type load struct {
 // underAttack runs every load case for o.duration and measures the
 // legitimate side meanwhile, from 3 s into the attack.
 func (e *env) underAttack(ctx context.Context, o options) (measurement, *load, error) {
-	l := &load{sseStatuses: map[int]int{}, handshakeReject: map[string]int{}, slowAnswers: map[string]int{}, queryStatuses: map[int]int{}}
+	l := &load{sseStatuses: map[int]int{}, handshakeReject: map[string]int{}, slowAnswers: map[string]int{}, queryStatuses: map[string]int{}}
 	q, err := e.longestQuery(ctx, l)
 	if err != nil {
 		return measurement{}, nil, err
@@ -72,10 +72,9 @@ func (e *env) underAttack(ctx context.Context, o options) (measurement, *load, e
 	})
 	var m measurement
 	if err = harness.Sleep(attack, 3*time.Second); err == nil {
-		m, err = e.measure(attack, o.revokes)
-	}
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = nil // the attack ended first: report what was measured
+		m, err = e.measure(ctx, o.revokes, attack.Done())
+	} else if ctx.Err() == nil {
+		err = nil
 	}
 	wg.Wait()
 	return m, l, err
@@ -126,14 +125,15 @@ func (e *env) attackGET(ctx context.Context, path string) (int, time.Duration, e
 func (e *env) searchLoop(ctx context.Context, q string, l *load, mu *sync.Mutex) {
 	for ctx.Err() == nil {
 		status, took, err := e.attackGET(ctx, "/clips?q="+url.QueryEscape(q))
-		if ctx.Err() != nil {
-			return
+		outcome := strconv.Itoa(status)
+		switch {
+		case ctx.Err() != nil:
+			outcome = "still running at the end"
+		case err != nil:
+			outcome = "no answer"
 		}
 		mu.Lock()
-		if err != nil {
-			status = 0
-		}
-		l.queryStatuses[status]++
+		l.queryStatuses[outcome]++
 		l.queryTimes = append(l.queryTimes, took)
 		mu.Unlock()
 	}

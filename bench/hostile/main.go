@@ -19,7 +19,7 @@
 // The same revoke and GET are measured first without the attack. Results go
 // into BENCHMARKS.md ("## Hostile load"). Run from the repository root:
 //
-//	go run ./bench/hostile [-sse 2000] [-handshakes 200] [-slow 100] [-queries 3] [-duration 40s]
+//	go run ./bench/hostile [-sse 2000] [-handshakes 200] [-slow 100] [-queries 3] [-duration 1m]
 package main
 
 import (
@@ -62,7 +62,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.handshakeWindow, "handshake-window", 2*time.Second, "time over which the handshakes are sent")
 	fs.IntVar(&o.slow, "slow", 100, "slow request bodies, one byte a second (at most 1000)")
 	fs.IntVar(&o.queries, "queries", 3, "long clip searches in parallel (at most 16)")
-	fs.DurationVar(&o.duration, "duration", 40*time.Second, "how long the attack is held once started (at most 5m)")
+	fs.DurationVar(&o.duration, "duration", time.Minute, "how long the attack is held once started (at most 5m)")
 	fs.IntVar(&o.revokes, "revokes", 5, "revokes measured without the attack and again under it")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results into (a relative path is from the repository root)")
 	if err := fs.Parse(args); err != nil {
@@ -143,7 +143,7 @@ func run(ctx context.Context, o options) error {
 	rep := &report{opts: o, date: began, machine: harness.DescribeMachine(root)}
 
 	fmt.Println("measuring without the attack")
-	if rep.quiet, err = env.measure(ctx, o.revokes); err != nil {
+	if rep.quiet, err = env.measure(ctx, o.revokes, nil); err != nil {
 		return err
 	}
 	fmt.Println("attacking")

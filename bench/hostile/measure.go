@@ -36,7 +36,7 @@ const (
 func setUp(ctx context.Context, procs *harness.Supervisor, p *harness.Podium, src *harness.Source) (*env, error) {
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(clientAddr)}, Timeout: 10 * time.Second}
 	e := &env{procs: procs, p: p, feed: feedID, broadcaster: broadcasterID,
-		client: &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 4}}}
+		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 4}}}
 	pass, err := p.CreateFeed(ctx, feedID, "Hostile load MLF")
 	if err != nil {
 		return nil, err
@@ -102,6 +102,8 @@ type revoke struct {
 	patch   time.Duration // the PATCH's answer
 	cut     time.Duration // from sending the PATCH to the receiver's exit
 	err     string
+	late    bool // it ended after the attack had
+
 }
 
 // measurement is what the legitimate side saw over one phase.
@@ -112,8 +114,10 @@ type measurement struct {
 }
 
 // measure suspends the entitlement under a live receiver n times, and
-// meanwhile GETs /api/v1/feeds every 250 ms.
-func (e *env) measure(ctx context.Context, n int) (measurement, error) {
+// meanwhile GETs /api/v1/feeds every 250 ms. It starts no revoke, and
+// stops the GETs, once until is closed (nil: never); a revoke under way
+// then is waited for and marked.
+func (e *env) measure(ctx context.Context, n int, until <-chan struct{}) (measurement, error) {
 	var m measurement
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -131,6 +135,8 @@ func (e *env) measure(ctx context.Context, n int) (measurement, error) {
 			select {
 			case <-done:
 				return
+			case <-until:
+				return
 			case <-ctx.Done():
 				return
 			case <-time.After(250 * time.Millisecond):
@@ -138,7 +144,11 @@ func (e *env) measure(ctx context.Context, n int) (measurement, error) {
 		}
 	})
 	for i := range n {
+		if closed(until) {
+			break
+		}
 		r := e.revokeOnce(ctx, i)
+		r.late = closed(until)
 		fmt.Printf("revoke %d: connect %v, PATCH %v, cut %v %s\n", i, r.connect.Round(time.Millisecond),
 			r.patch.Round(time.Millisecond), r.cut.Round(time.Millisecond), r.err)
 		m.revokes = append(m.revokes, r)
@@ -161,7 +171,7 @@ func (e *env) revokeOnce(ctx context.Context, i int) revoke {
 			r.err += fmt.Sprintf(" (re-activating: %d %v)", status, err)
 		}
 	}()
-	url := e.p.PullURL(e.feed, e.broadcaster, e.passphrase) + "&adapter=" + clientAddr
+	url := e.p.PullURL(e.feed, e.broadcaster, e.passphrase) + "&mode=caller&adapter=" + clientAddr
 	begun := time.Now()
 	rc, err := harness.StartReceiver(e.procs, fmt.Sprintf("receiver-%d", i), url, func(harness.Stamp, time.Time) {})
 	if err != nil {
@@ -199,6 +209,16 @@ func (e *env) revokeOnce(ctx context.Context, i int) revoke {
 	case <-time.After(60 * time.Second):
 		r.err = "the delivery was not cut within 60 s"
 	case <-ctx.Done():
+		r.err = ctx.Err().Error()
 	}
 	return r
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

@@ -72,7 +72,8 @@ then the entitlement is made active again. Meanwhile GET /api/v1/feeds every 250
 revokes and GETs are measured before the attack. The machine is shared and noisy.
 `, o.duration, o.sse, o.handshakes, o.handshakeWindow, o.slow, o.queries, o.revokes)
 
-	p("\n### Revokes\n\n| phase | revoke | receiver connected | PATCH answered | delivery cut |\n|---|---|---|---|---|\n")
+	p("\n### Revokes\n\nTimes from starting the receiver to 100 KB received, from sending the PATCH to its answer, and from sending it to the receiver's exit.\n")
+	p("\n| phase | revoke | receiver connected | PATCH answered | delivery cut |\n|---|---|---|---|---|\n")
 	for _, phase := range []struct {
 		name string
 		m    measurement
@@ -82,6 +83,9 @@ revokes and GETs are measured before the attack. The machine is shared and noisy
 			if r.err != "" {
 				cut = "not measured: " + strings.TrimSpace(r.err)
 			}
+			if r.late {
+				cut += " (ended after the attack)"
+			}
 			p("| %s | %d | %s | %s | %s |\n", phase.name, i+1, ms(r.connect), ms(r.patch), cut)
 		}
 	}
@@ -89,8 +93,8 @@ revokes and GETs are measured before the attack. The machine is shared and noisy
 	p("\n### What the attack got\n\n| load case | sent | Podium's answers |\n|---|---|---|\n")
 	p("| SSE streams | %d | %d open (%d still open at the end), %d refused (%s), %d not answered |\n",
 		o.sse, l.sseOpen, l.sseHeld, l.sseRefused, counts(l.sseStatuses), l.sseFailed)
-	p("| SRT calls, wrong passphrase | %d | %s; answered in a median of %s (slowest %s) |\n",
-		l.handshakes, counts(l.handshakeReject), ms(median(l.handshakeAnswer)), ms(maxOf(l.handshakeAnswer)))
+	p("| SRT calls, wrong passphrase | %d (%d every %s) | %s; answered in a median of %s (slowest %s) |\n",
+		l.handshakes, o.handshakes, o.handshakeWindow, counts(l.handshakeReject), ms(median(l.handshakeAnswer)), ms(maxOf(l.handshakeAnswer)))
 	closed := "none closed by Podium"
 	if len(l.slowClosedAfter) > 0 {
 		closed = fmt.Sprintf("%d closed by Podium after a median of %s (first %s, last %s)", len(l.slowClosedAfter),
@@ -172,6 +176,9 @@ func counts[K comparable](tally map[K]int) string {
 func ms(d time.Duration) string {
 	if d >= 1<<62 {
 		return "not cut"
+	}
+	if d >= 10*time.Second {
+		return seconds(d)
 	}
 	return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000)
 }
