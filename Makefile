@@ -22,8 +22,8 @@ test:
 # (8 feeds with primary and backup, 20 receivers each, primaries killed),
 # and HLS requests per second against nginx and LL-HLS glass-to-glass latency
 # in Chromium against the SRT path, clip search over 100,000 clips, and
-# exporting a 60 s copy clip against ffmpeg -c copy; writes BENCHMARKS.md
-# (about 30 minutes).
+# exporting a 60 s copy clip against ffmpeg -c copy, and the hostile load
+# cases (see hostile); writes BENCHMARKS.md (about 35 minutes).
 # nginx and wrk are for the bench only.
 bench:
 	scripts/install-test-deps.sh
@@ -33,6 +33,7 @@ bench:
 	$(GO) run ./bench/hlsbench
 	$(GO) run ./bench/searchbench
 	$(GO) run ./bench/clipbench
+	$(GO) run ./bench/hostile
 
 # The soak alone, e.g. SOAK_FLAGS="-duration 2m -feeds 2 -readers 3".
 SOAK_FLAGS ?=
