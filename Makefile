@@ -1,5 +1,5 @@
 # Podium's entry points. See README.md.
-.PHONY: demo serve build test bench soak lint fuzz
+.PHONY: demo serve build test bench soak hostile lint fuzz
 
 GO ?= go
 
@@ -22,8 +22,8 @@ test:
 # (8 feeds with primary and backup, 20 receivers each, primaries killed),
 # and HLS requests per second against nginx and LL-HLS glass-to-glass latency
 # in Chromium against the SRT path, clip search over 100,000 clips, and
-# exporting a 60 s copy clip against ffmpeg -c copy; writes BENCHMARKS.md
-# (about 30 minutes).
+# exporting a 60 s copy clip against ffmpeg -c copy, and the hostile load
+# cases (see hostile); writes BENCHMARKS.md (about 35 minutes).
 # nginx and wrk are for the bench only.
 bench:
 	scripts/install-test-deps.sh
@@ -33,12 +33,23 @@ bench:
 	$(GO) run ./bench/hlsbench
 	$(GO) run ./bench/searchbench
 	$(GO) run ./bench/clipbench
+	$(GO) run ./bench/hostile
 
 # The soak alone, e.g. SOAK_FLAGS="-duration 2m -feeds 2 -readers 3".
 SOAK_FLAGS ?=
 soak:
 	scripts/install-test-deps.sh
 	$(GO) run ./bench/soak $(SOAK_FLAGS)
+
+# The outside security test's load cases (2,000 SSE streams, SRT handshake
+# floods, slow bodies, long searches) against a fresh Podium on 127.0.0.1,
+# measuring that a revoke still cuts a live SRT delivery within 1 s; writes
+# BENCHMARKS.md's "Hostile load" (about 4 minutes). E.g.
+# HOSTILE_FLAGS="-sse 500 -duration 30s".
+HOSTILE_FLAGS ?=
+hostile:
+	scripts/install-test-deps.sh
+	$(GO) run ./bench/hostile $(HOSTILE_FLAGS)
 
 # Fuzzes every parser of outside input for FUZZTIME each.
 FUZZTIME ?= 30s
@@ -64,6 +75,7 @@ fuzz:
 	$(GO) test ./internal/ratelimit -run '^$$' -fuzz FuzzKey -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/clientaddr -run '^$$' -fuzz FuzzClient -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/rtmpserver -run '^$$' -fuzz FuzzServerConn -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./internal/rtmpserver -run '^$$' -fuzz FuzzChunkGuard -fuzztime $(FUZZTIME)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -30,6 +30,8 @@ type ClipSpec struct {
 	Mode string
 	// Format is mp4 or ts.
 	Format string
+	// Owner is the broadcaster whose clip it is ("" for the operator's).
+	Owner string
 }
 
 // Clips is the clip engine as the API drives it.
@@ -321,7 +323,7 @@ func defaultClipTitle(c store.Clip, feed catalog.Feed) string {
 func newClipID() string { return "clip-" + strings.ToLower(rand.Text()[:16]) }
 
 func clipSpec(c store.Clip) ClipSpec {
-	return ClipSpec{ClipID: c.ID, FeedID: c.FeedID, Start: c.Start, End: c.End, Mode: c.Mode, Format: c.Format}
+	return ClipSpec{ClipID: c.ID, FeedID: c.FeedID, Start: c.Start, End: c.End, Mode: c.Mode, Format: c.Format, Owner: c.Owner}
 }
 
 // visibleClip reports whether the caller may see the clip: the operator

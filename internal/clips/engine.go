@@ -2,9 +2,10 @@
 // at keyframes without re-encoding (copy, to MPEG-TS or MP4, in Go), a
 // frame-accurate re-encode (exact) or a 9:16 crop for social media
 // (vertical), both with an ffmpeg subprocess, each with a JPEG thumbnail.
-// An Engine queues the jobs, runs a few at a time, holds a clip whose end is
-// not recorded yet until it is, and reports every job's progress through a
-// callback. It does not keep clips' metadata (internal/store does), check
+// An Engine queues the jobs, runs a few at a time (copies on a worker of
+// their own, each broadcaster's jobs in turn with the others'), holds a
+// clip whose end is not recorded yet until it is, and reports every job's
+// progress through a callback. It does not keep clips' metadata (internal/store does), check
 // rights or serve the files (internal/api does).
 package clips
 
@@ -16,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +70,9 @@ type Spec struct {
 	Mode string
 	// Format is FormatMP4 (the default) or FormatTS.
 	Format string
+	// Owner is whose clip it is (a broadcaster id, "" for the operator):
+	// owners' jobs are run in turn.
+	Owner string
 }
 
 // Update reports a job's state. Ready updates carry the file's Path, Size,
@@ -90,8 +93,12 @@ type Config struct {
 	// Dir holds the clip files: CLIPID.mp4 or CLIPID.ts, and CLIPID.jpg.
 	Dir string
 	// Workers is how many clips are cut at once (default 2): exact and
-	// vertical clips keep a core busy each.
+	// vertical clips keep a core busy each. They take copy clips when no
+	// exact or vertical clip is waiting.
 	Workers int
+	// CopyWorkers cut copy clips only (default 1), so that a copy never
+	// waits behind re-encodes.
+	CopyWorkers int
 	// FFmpeg is the ffmpeg binary (default "ffmpeg" on PATH).
 	FFmpeg string
 }
@@ -112,12 +119,14 @@ type Engine struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	jobs    map[string]*job // queued and running, by clip id
-	ready   []*job          // recorded to their end, in order, waiting for a worker
-	runCtx  context.Context // Run's context; nil before Run
+	jobs    map[string]*job  // queued and running, by clip id
+	ready   [lanes]fairQueue // recorded to their end, waiting for a worker
+	runCtx  context.Context  // Run's context; nil before Run
 	stopped bool
-	wake    chan struct{} // a token when ready has grown
-	waiters sync.WaitGroup
+	// A token when a lane has a job for a worker: wakeAny for the workers
+	// that take any job, wakeCopy for the copy workers.
+	wakeAny, wakeCopy chan struct{}
+	waiters           sync.WaitGroup
 }
 
 // job phases.
@@ -147,6 +156,9 @@ func New(cfg Config, arch Source, update func(Update), log *slog.Logger) *Engine
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
 	}
+	if cfg.CopyWorkers <= 0 {
+		cfg.CopyWorkers = 1
+	}
 	if cfg.FFmpeg == "" {
 		cfg.FFmpeg = "ffmpeg"
 	}
@@ -157,10 +169,10 @@ func New(cfg Config, arch Source, update func(Update), log *slog.Logger) *Engine
 		update = func(Update) {}
 	}
 	return &Engine{cfg: cfg, src: arch, update: update, log: log,
-		jobs: map[string]*job{}, wake: make(chan struct{}, 1)}
+		jobs: map[string]*job{}, wakeAny: make(chan struct{}, 1), wakeCopy: make(chan struct{}, 1)}
 }
 
-// Run cuts clips with cfg.Workers workers until ctx ends, then stops every
+// Run cuts clips with cfg.Workers and cfg.CopyWorkers workers until ctx ends, then stops every
 // job (killing ffmpeg) and returns. Jobs stopped this way send no further
 // update: whoever keeps them submits them again after a restart. Run
 // removes half-written files left by a previous process before it starts.
@@ -184,7 +196,10 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var workers sync.WaitGroup
 	for range e.cfg.Workers {
-		workers.Go(func() { e.work(ctx) })
+		workers.Go(func() { e.work(ctx, e.wakeAny, laneEncode, laneCopy) })
+	}
+	for range e.cfg.CopyWorkers {
+		workers.Go(func() { e.work(ctx, e.wakeCopy, laneCopy) })
 	}
 	<-ctx.Done()
 	workers.Wait()
@@ -246,7 +261,7 @@ func (e *Engine) SetEnd(clipID string, end time.Time) error {
 		}
 	case phaseReady:
 		// The new end may not be recorded yet: back to waiting.
-		e.ready = slices.DeleteFunc(e.ready, func(r *job) bool { return r == j })
+		e.ready[laneOf(j.spec)].remove(j)
 		j.phase = phaseNew
 		if !e.stopped {
 			e.startLocked(j)
@@ -266,7 +281,7 @@ func (e *Engine) Cancel(clipID string) error {
 	if j := e.jobs[clipID]; j != nil {
 		j.canceled = true
 		delete(e.jobs, clipID)
-		e.ready = slices.DeleteFunc(e.ready, func(r *job) bool { return r == j })
+		e.ready[laneOf(j.spec)].remove(j)
 		if j.cancel != nil {
 			j.cancel()
 		}
@@ -327,21 +342,32 @@ func (e *Engine) enqueue(j *job) {
 		return
 	}
 	j.phase = phaseReady
-	e.ready = append(e.ready, j)
-	e.signal()
+	e.ready[laneOf(j.spec)].push(j)
+	e.signalLocked()
 }
 
-// signal wakes one idle worker, if any.
-func (e *Engine) signal() {
+// signalLocked wakes an idle worker of each kind that has a job waiting.
+// A worker woken for a job another took finds nothing and sleeps again.
+func (e *Engine) signalLocked() {
+	if e.ready[laneCopy].len() > 0 {
+		wake(e.wakeCopy)
+	}
+	if e.ready[laneCopy].len() > 0 || e.ready[laneEncode].len() > 0 {
+		wake(e.wakeAny)
+	}
+}
+
+func wake(c chan struct{}) {
 	select {
-	case e.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
 
-func (e *Engine) work(ctx context.Context) {
+// work runs jobs from the lanes, the first lane first, woken by wakeup.
+func (e *Engine) work(ctx context.Context, wakeup <-chan struct{}, lanes ...int) {
 	for {
-		j := e.next(ctx)
+		j := e.next(ctx, wakeup, lanes)
 		if j == nil {
 			return
 		}
@@ -349,25 +375,24 @@ func (e *Engine) work(ctx context.Context) {
 	}
 }
 
-// next takes the first ready job, waiting for one until ctx ends.
-func (e *Engine) next(ctx context.Context) *job {
+// next takes the next ready job of the first lane that has one, waiting
+// for one until ctx ends.
+func (e *Engine) next(ctx context.Context, wakeup <-chan struct{}, lanes []int) *job {
 	for {
 		e.mu.Lock()
-		if len(e.ready) > 0 {
-			j := e.ready[0]
-			e.ready = e.ready[1:]
-			j.phase = phaseRunning
-			if len(e.ready) > 0 {
-				e.signal()
+		for _, l := range lanes {
+			if j := e.ready[l].pop(); j != nil {
+				j.phase = phaseRunning
+				e.signalLocked()
+				e.mu.Unlock()
+				return j
 			}
-			e.mu.Unlock()
-			return j
 		}
 		e.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-e.wake:
+		case <-wakeup:
 		}
 	}
 }

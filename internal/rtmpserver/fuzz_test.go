@@ -161,12 +161,16 @@ func tinyMedia(c *gortmplib.Client) error {
 // connection (handshake, chunk stream, commands, media): the session must
 // end when the peer is done, without a panic. The seeds are real sessions
 // of gortmplib's client: a publish that reaches the remuxer, a wrong key, a
-// play, and the start of an encrypted (RTMPE) handshake.
+// play, the start of an encrypted (RTMPE) handshake, and chunk size and
+// message length attacks.
 func FuzzServerConn(f *testing.F) {
 	f.Add(recordSession(f, testFeed.ID+"?key="+testFeed.PublishPassphrase, true, tinyMedia))
 	f.Add(recordSession(f, testFeed.ID+"?key=WRONGKEY", true, nil))
 	f.Add(recordSession(f, testFeed.ID, false, nil))
 	f.Add(append([]byte{6}, make([]byte, 1536)...))
+	plain := append([]byte{3}, make([]byte, handshakeLen-1)...)
+	f.Add(append(append(plain, setChunkSize(10<<20)...), hugeCommand...))
+	f.Add(append(append(plain, setChunkSize(65536)...), hugeCommand...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var errs syncBuffer
 		srv := newBareServer(time.Second, &errs)

@@ -13,7 +13,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "podium_rtmp_rejections_total",
-			Help: "RTMP publish or play requests refused, by reason (bad request, unauthorized, not found, bad mode, conflict, unsupported media)."},
+			Help: "RTMP publish or play requests refused, by reason (bad request, unauthorized, not found, bad mode, conflict, locked, overload, unsupported media; oversized: a chunk size, message or byte count over the bounds before publishing)."},
 			[]string{"reason"}),
 		publishes: prometheus.NewCounter(prometheus.CounterOpts{Name: "podium_rtmp_publishes_total",
 			Help: "RTMP publishers accepted."}),

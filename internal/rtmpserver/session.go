@@ -32,36 +32,7 @@ const trackAnalysis = 2 * time.Second
 // client to read why, before it is closed.
 const lingerAfterRefusal = time.Second
 
-// preAuthLimit bounds what a peer may send before its publish is accepted:
-// the handshake and the commands up to publish take about 4 KiB.
-const preAuthLimit = 64 << 10
-
-var (
-	errPeerClosed = errors.New("publisher closed the connection")
-	errPreAuth    = fmt.Errorf("sent more than %d KiB before publishing", preAuthLimit>>10)
-)
-
-// preAuthConn stops reading once a peer that has not been accepted as a
-// publisher has sent preAuthLimit bytes, so that nobody without a key can
-// make the server buffer much.
-type preAuthConn struct {
-	net.Conn
-	left int // what the peer may still send; negative once it is accepted
-}
-
-func (c *preAuthConn) Read(p []byte) (int, error) {
-	if c.left == 0 {
-		return 0, errPreAuth
-	}
-	if c.left > 0 && len(p) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.Conn.Read(p)
-	if c.left > 0 {
-		c.left -= n
-	}
-	return n, err
-}
+var errPeerClosed = errors.New("publisher closed the connection")
 
 // NetStream status codes sent with a refusal, as RTMP clients know them.
 const (
@@ -129,13 +100,13 @@ func (ss *session) runSafely(ctx context.Context) (reason error) {
 func (ss *session) run(ctx context.Context) error {
 	s := ss.server
 	ss.nc.SetDeadline(time.Now().Add(s.cfg.Timeout))
-	limited := &preAuthConn{Conn: ss.nc, left: preAuthLimit}
+	limited := newPreAuthConn(ss.nc)
 	ss.sc = &gortmplib.ServerConn{RW: limited}
 	if err := ss.sc.Initialize(); err != nil {
-		return ss.ended(ctx, nil, fmt.Errorf("handshake: %w", err))
+		return ss.cut(ctx, fmt.Errorf("handshake: %w", err))
 	}
 	if err := ss.sc.AcceptConn(); err != nil {
-		return ss.ended(ctx, nil, fmt.Errorf("before publish: %w", err))
+		return ss.cut(ctx, fmt.Errorf("before publish: %w", err))
 	}
 	pub, err := ss.authorize()
 	if err != nil {
@@ -147,7 +118,7 @@ func (ss *session) run(ctx context.Context) error {
 	}
 	defer ss.release()
 	defer pub.Detach()
-	limited.left = -1
+	limited.Accept()
 	err = ss.publish(ctx, pub)
 	var rej *rejection
 	if errors.As(err, &rej) {
@@ -296,9 +267,20 @@ func (ss *session) ended(ctx context.Context, pub Publisher, err error) error {
 	return err
 }
 
-// refuse counts and logs a rejection and tells the client why, then gives
-// it a moment to read that before the connection closes.
-func (ss *session) refuse(rej *rejection) {
+// cut ends a connection that failed before its publish: what the
+// pre-authentication guard refused is counted and logged as a rejection,
+// without an answer (the peer's chunk stream is not to be trusted).
+func (ss *session) cut(ctx context.Context, err error) error {
+	var rej *rejection
+	if errors.As(err, &rej) {
+		ss.count(rej)
+		return err
+	}
+	return ss.ended(ctx, nil, err)
+}
+
+// count counts and logs a rejection.
+func (ss *session) count(rej *rejection) {
 	s := ss.server
 	level := slog.LevelWarn
 	if rej.reason == "locked" {
@@ -308,6 +290,12 @@ func (ss *session) refuse(rej *rejection) {
 	s.log.Log(context.Background(), level, "rtmp connection rejected", "remote", ss.remote, "stream", ss.stream,
 		"rejection", rej.reason, "reason", rej.detail)
 	s.metrics.rejections.WithLabelValues(rej.reason).Inc()
+}
+
+// refuse counts and logs a rejection and tells the client why, then gives
+// it a moment to read that before the connection closes.
+func (ss *session) refuse(rej *rejection) {
+	ss.count(rej)
 	ss.nc.SetDeadline(time.Now().Add(lingerAfterRefusal))
 	// Transaction 0, as the RTMP specification has it for onStatus.
 	ss.sc.Write(&message.CommandAMF0{
