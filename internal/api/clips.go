@@ -569,6 +569,10 @@ func (s *server) listClips(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
 	q := store.ClipQuery{Text: params.Get("q"), Sport: params.Get("sport"), Event: params.Get("event"),
 		Athlete: params.Get("athlete"), FeedID: params.Get("feed"), Limit: defaultClipPage}
+	if err := store.CheckQueryText(q.Text); err != nil {
+		writeError(w, badRequest("q", "%v", err))
+		return
+	}
 	var apiErr *Error
 	if q.From, q.To, apiErr = s.queryRange(r); apiErr != nil {
 		writeError(w, apiErr)

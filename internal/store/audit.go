@@ -47,7 +47,7 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 // Audit returns up to limit entries of the audit log, newest first, with
 // ids below before (0: from the newest).
 func (s *Store) Audit(ctx context.Context, limit int, before int64) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.reads.QueryContext(ctx,
 		`SELECT id, at, actor, broadcaster_id, remote_addr, method, path, targets, status FROM audit_log
 		 WHERE ? = 0 OR id < ? ORDER BY id DESC LIMIT ?`, before, before, limit)
 	if err != nil {

@@ -25,7 +25,12 @@ import (
 
 // Store is the catalog's persistence. It is safe for concurrent use.
 type Store struct {
+	// db is the one connection that writes; reads that are not part of a
+	// write go to reads, a pool of read-only connections, so that no read,
+	// however heavy, delays a write (WAL lets readers and the writer run
+	// side by side).
 	db       *sql.DB
+	reads    *sql.DB
 	writeMu  sync.Mutex // serialises write+reload so snapshots follow commit order
 	snapshot atomic.Pointer[catalog.Snapshot]
 
@@ -155,24 +160,55 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
 	}
-	if err := s.reload(ctx); err != nil {
+	// The writer has made the database (and its -wal and -shm) before the
+	// readers open it read-only.
+	reads, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("open catalog %s for reading: %w", path, err)
+	}
+	reads.SetMaxOpenConns(readConns)
+	reads.SetMaxIdleConns(readConns)
+	s.reads = reads
+	if err := s.reload(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	if s.clips, err = loadClipIndex(ctx, db); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
-	// The catalog holds SRT passphrases: keep it from other local users.
-	if err := os.Chmod(path, 0o600); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("protect catalog %s: %w", path, err)
+	// The catalog holds SRT passphrases: keep it, and the WAL that holds
+	// its latest writes, from other local users.
+	if err := protect(path); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// readConns is the size of the pool of read-only connections.
+const readConns = 4
+
+// protect makes a database file and its side files readable by their owner only.
+func protect(path string) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("protect catalog %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database: the readers first, then the writer, which
+// checkpoints the WAL.
+func (s *Store) Close() error {
+	rerr := s.reads.Close()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	return rerr
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	var version int
