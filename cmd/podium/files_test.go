@@ -14,6 +14,13 @@ import (
 	"time"
 )
 
+// dataDir is a data directory for a test's server, not made yet: the
+// server makes it, 0700 (a t.TempDir follows the umask, and Podium
+// refuses a data directory other users may enter).
+func dataDir(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "podium-data")
+}
+
 // modesOpenToOthers lists every file under dir that is not 0600 and every
 // directory that is not 0700, with its mode.
 func modesOpenToOthers(t *testing.T, dir string) []string {
@@ -45,7 +52,7 @@ func modesOpenToOthers(t *testing.T, dir string) []string {
 // archive index and its side files, segments, clips and thumbnails are
 // 0600, directories 0700.
 func TestServerFilesAreForItsUserAlone(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "podium-data")
+	dir := dataDir(t)
 	srv := start(t, nil, "demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0",
 		"--rtmp-addr", "127.0.0.1:0", "--archive-segment", "1s")
 	token, err := os.ReadFile(filepath.Join(dir, "admin-token"))

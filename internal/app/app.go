@@ -242,6 +242,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Callers.Run(ctx) })
 	wg.Go(func() { a.Pushes.Run(ctx) })
 	wg.Go(func() { a.Archive.Run(ctx) })
+	wg.Go(func() { a.Store.RunAuditPruner(ctx, a.Config.AuditRetention, a.Config.AuditMaxRows, time.Now, a.Log) })
 	wg.Go(func() {
 		if err := a.Clips.Run(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Error("clip engine stopped", "err", err)

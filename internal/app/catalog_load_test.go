@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -141,5 +144,71 @@ func TestHeavySearchesDoNotDelayARightsChange(t *testing.T) {
 	searchesMu.Unlock()
 	if cut > time.Second {
 		t.Fatalf("delivery cut %v after the PATCH was sent, want within 1 s", cut)
+	}
+}
+
+// fileSize is the size of a file, 0 if it is not there.
+func fileSize(path string) int64 {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return info.Size()
+}
+
+// TestRefusedRequestsDoNotGrowTheAuditLog sends, as a broadcaster, 40
+// DELETEs of clips whose ids are 500 KB long (each a 404): the catalog
+// database (with its WAL) grows by well under 1 MB, at most 30 of them are audited (the
+// per-caller limit), each in short form, and GET /audit?limit=50 is small.
+func TestRefusedRequestsDoNotGrowTheAuditLog(t *testing.T) {
+	p := startPodium(t, options{})
+	b := p.createBroadcaster("nhk")
+	db := filepath.Join(p.Config.DataDir, "catalog.db")
+	before := fileSize(db) + fileSize(db+"-wal")
+	id := strings.Repeat("x", 500_000)
+	for range 40 {
+		if status := p.api("DELETE", "/api/v1/clips/"+id, b.APIKey, nil, nil); status != http.StatusNotFound {
+			t.Fatalf("DELETE of a clip that does not exist: %d", status)
+		}
+	}
+	grown := fileSize(db) + fileSize(db+"-wal") - before
+	resp, err := http.NewRequest("GET", p.base+"/api/v1/audit?limit=50", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Header.Set("Authorization", "Bearer "+p.AdminToken)
+	answer, err := http.DefaultClient.Do(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(answer.Body)
+	answer.Body.Close()
+	var entries []struct {
+		Path    string            `json:"path"`
+		Status  int               `json:"status"`
+		Targets map[string]string `json:"targets"`
+	}
+	if err := json.Unmarshal(body, &entries); err != nil {
+		t.Fatalf("GET /audit: %v: %.300s", err, body)
+	}
+	refused := 0
+	for _, e := range entries {
+		if e.Status != http.StatusNotFound {
+			continue
+		}
+		refused++
+		if len(e.Path) > 64 || len(e.Targets["clip"]) > 64 {
+			t.Fatalf("a refused request audited in full: path of %d bytes, clip id of %d", len(e.Path), len(e.Targets["clip"]))
+		}
+	}
+	t.Logf("40 refused DELETEs of 500 KB ids: catalog grew %d bytes; %d audited; GET /audit?limit=50 is %d bytes", grown, refused, len(body))
+	if grown > 1<<20/2 { // the WAL takes a page or two per entry until its checkpoint
+		t.Fatalf("the catalog grew %d bytes", grown)
+	}
+	if refused == 0 || refused > 30 {
+		t.Fatalf("%d refused requests audited, want 1 to 30", refused)
+	}
+	if len(body) > 64<<10 {
+		t.Fatalf("GET /audit?limit=50 is %d bytes", len(body))
 	}
 }
