@@ -16,7 +16,7 @@ type Snapshot struct {
 	// snapshots see (see WithEntitlement).
 	entitlementOrder []string
 	// The maps hold pointers so that a write's copy of a map is small.
-	entitlements     map[string]*Entitlement
+	entitlements map[string]*Entitlement
 
 	feeds        map[string]*Feed
 	broadcasters map[string]*Broadcaster
