@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -211,4 +212,31 @@ func TestRefusedRequestsDoNotGrowTheAuditLog(t *testing.T) {
 	if len(body) > 64<<10 {
 		t.Fatalf("GET /audit?limit=50 is %d bytes", len(body))
 	}
+}
+
+// TestIdleFeedsHoldNoRecorders creates 100 feeds that never go live: the
+// server's goroutines do not grow with them (a recorder starts with a
+// feed's first publisher), and a feed that goes live is recorded.
+func TestIdleFeedsHoldNoRecorders(t *testing.T) {
+	p := startPodium(t, options{configure: shortSegments})
+	const idle = 100
+	p.createFeed("warm-up")
+	eventually(t, 10*time.Second, "warm-up feed not armed", func() bool { return p.recording("warm-up", p.AdminToken).State == "idle" })
+	before := runtime.NumGoroutine()
+	for i := range idle {
+		p.createFeed(fmt.Sprintf("idle-%03d", i))
+	}
+	last := fmt.Sprintf("idle-%03d", idle-1)
+	eventually(t, 30*time.Second, "idle feeds not armed", func() bool { return p.recording(last, p.AdminToken).State == "idle" })
+	grown := runtime.NumGoroutine() - before
+	t.Logf("%d idle feeds: %d goroutines more", idle, grown)
+	if grown >= idle/2 {
+		t.Fatalf("%d idle feeds took %d goroutines", idle, grown)
+	}
+
+	f := p.createFeed("ath-100m-final")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.publish(ctx, f, fixture, true)
+	eventually(t, 20*time.Second, "a live feed not recorded", func() bool { return p.recording(f.ID, p.AdminToken).Segments >= 2 })
 }
