@@ -41,7 +41,7 @@ func archiveFiles(t *testing.T, dir, suffix string) []string {
 // indexed segment is on disk whole and decodes, what was complete before
 // the kill is still there, and recording went on after the restart.
 func TestArchiveSurvivesSIGKILL(t *testing.T) {
-	dir := t.TempDir()
+	dir := dataDir(t)
 	archiveDir := filepath.Join(dir, "archive")
 	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0",
 		"--archive-segment", "1s"}

@@ -37,6 +37,9 @@ func main() {
 
 // loadConfig reads the settings of a server command.
 func loadConfig(cmd *cobra.Command) (config.Config, *slog.Logger, error) {
+	// Every file and directory the server makes (catalog and its WAL,
+	// archive, clips, ffmpeg's outputs) is for Podium's user alone.
+	syscall.Umask(0o077)
 	cfg, err := config.Load(cmd.Flags(), os.Getenv)
 	if err != nil {
 		return cfg, nil, err

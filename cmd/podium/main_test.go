@@ -115,7 +115,7 @@ func (s *server) stop(t *testing.T) (int, string) {
 }
 
 func TestServeKeepsItsAdminTokenAndStopsCleanly(t *testing.T) {
-	dir := t.TempDir()
+	dir := dataDir(t)
 	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"}
 	first := start(t, nil, args...)
 	var token string
@@ -265,7 +265,7 @@ func putOnAir(t *testing.T, api, admin, feed, source string, timeout time.Durati
 // TestDemoPrintsCommandsThatWork runs `podium demo` on an empty data
 // directory, then runs the ffmpeg command it printed and checks what arrives.
 func TestDemoPrintsCommandsThatWork(t *testing.T) {
-	dir := t.TempDir()
+	dir := dataDir(t)
 	args := []string{"demo", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"}
 	demoStarted := time.Now()
 	first := start(t, nil, args...)
@@ -384,7 +384,7 @@ func TestServeReloadsItsCertificateOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	tlscerttest.Write(t, certPath, keyPath, "podium-a")
-	s := start(t, nil, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0",
+	s := start(t, nil, "serve", "--data-dir", dataDir(t), "--http-addr", "127.0.0.1:0", "--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0",
 		"--tls-cert", certPath, "--tls-key", keyPath)
 	addr := strings.TrimPrefix(s.http, "http://")
 	if got := tlscerttest.ServedName(t, addr); got != "podium-a" {

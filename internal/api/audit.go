@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -75,10 +78,98 @@ func (s *server) auditWrites(next http.Handler) http.Handler {
 		for kind, id := range rec.targets {
 			e.Targets[kind] = id
 		}
+		if sw.status >= 400 && sw.status < 500 {
+			if !s.auditRefusal(e) {
+				return
+			}
+			e = e.Shortened(refusedAuditField)
+		}
 		if _, err := s.Store.AppendAudit(context.WithoutCancel(r.Context()), e); err != nil {
 			s.Log.Error("audit log write failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	})
+}
+
+// A refused request (4xx) is audited in short form, each field cut to
+// refusedAuditField bytes, and at most refusalsPerWindow of one caller's
+// are audited per refusalWindow: a caller cannot grow the log with
+// requests that change nothing.
+const (
+	refusedAuditField = 64
+	refusalsPerWindow = 30
+	refusalWindow     = time.Minute
+	// maxRefusalCallers bounds the callers followed at once.
+	maxRefusalCallers = 10_000
+)
+
+// auditRefusal reports whether a refused request's entry is to be
+// written, and logs once per window that a caller's refusals are no
+// longer audited.
+func (s *server) auditRefusal(e store.AuditEntry) bool {
+	caller := e.Actor + ":" + e.BroadcasterID
+	if e.Actor == "anonymous" {
+		host, _, err := net.SplitHostPort(e.RemoteAddr)
+		if err != nil {
+			host = e.RemoteAddr
+		}
+		caller += host
+	}
+	ok, first, previous := s.refusals.allow(caller, s.now())
+	if previous > 0 {
+		s.Log.Warn("refused requests left out of the audit log", "caller", caller, "requests", previous, "window", refusalWindow)
+	}
+	if first {
+		s.Log.Warn("audit of refused requests rate-limited", "caller", caller, "limit", refusalsPerWindow, "window", refusalWindow)
+	}
+	return ok
+}
+
+// refusalLimiter counts each caller's audited refusals in fixed windows.
+type refusalLimiter struct {
+	mu      sync.Mutex
+	callers map[string]*refusalCount
+}
+
+type refusalCount struct {
+	start            time.Time
+	audited, dropped int
+}
+
+func newRefusalLimiter() *refusalLimiter {
+	return &refusalLimiter{callers: map[string]*refusalCount{}}
+}
+
+// allow counts a refusal of caller at now: ok if it is to be audited,
+// first if it is the first left out in this window, and previous, at the
+// start of a new window, how many the last one left out.
+func (l *refusalLimiter) allow(caller string, now time.Time) (ok, first bool, previous int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.callers[caller]
+	if c == nil {
+		if len(l.callers) >= maxRefusalCallers {
+			for k, old := range l.callers {
+				if now.Sub(old.start) >= refusalWindow {
+					delete(l.callers, k)
+				}
+			}
+			if len(l.callers) >= maxRefusalCallers {
+				return false, false, 0
+			}
+		}
+		c = &refusalCount{start: now}
+		l.callers[caller] = c
+	}
+	if now.Sub(c.start) >= refusalWindow {
+		previous = c.dropped
+		*c = refusalCount{start: now}
+	}
+	if c.audited < refusalsPerWindow {
+		c.audited++
+		return true, false, previous
+	}
+	c.dropped++
+	return false, c.dropped == 1, previous
 }
 
 // targetsOf names the objects in the request's route ({id} after /feeds is

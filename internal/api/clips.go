@@ -209,6 +209,12 @@ func (s *server) createClip(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, toClipJSON(c))
 }
 
+// A clip starts within what an archive can hold: not before Podium's
+// time, nor further ahead than a clip set up before its event.
+var earliestClipStart = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const latestClipStart = 24 * time.Hour
+
 // parseClip checks a clip request; times are kept to the millisecond.
 func (s *server) parseClip(req clipRequest, now time.Time) (store.Clip, *Error) {
 	c := store.Clip{FeedID: req.FeedID, Title: strings.TrimSpace(req.Title), Description: req.Description, Mode: req.Mode, Format: req.Format}
@@ -223,6 +229,10 @@ func (s *server) parseClip(req clipRequest, now time.Time) (store.Clip, *Error) 
 		return c, badRequest("start", `start must be an RFC 3339 time or "now" (or "now-30s"), not %q`, req.Start)
 	}
 	c.Start = start.Truncate(time.Millisecond)
+	if c.Start.Before(earliestClipStart) || c.Start.After(now.Add(latestClipStart)) {
+		return c, invalid("start", "start must be from %s to %s from now, not %s",
+			earliestClipStart.Format(time.RFC3339), latestClipStart, c.Start.UTC().Format(time.RFC3339Nano))
+	}
 	if req.End != nil {
 		end, apiErr := checkClipEnd(*req.End, c.Start, now)
 		if apiErr != nil {
@@ -571,6 +581,10 @@ func (s *server) listClips(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
 	q := store.ClipQuery{Text: params.Get("q"), Sport: params.Get("sport"), Event: params.Get("event"),
 		Athlete: params.Get("athlete"), FeedID: params.Get("feed"), Limit: defaultClipPage}
+	if err := store.CheckQueryText(q.Text); err != nil {
+		writeError(w, badRequest("q", "%v", err))
+		return
+	}
 	var apiErr *Error
 	if q.From, q.To, apiErr = s.queryRange(r); apiErr != nil {
 		writeError(w, apiErr)

@@ -81,6 +81,8 @@ type server struct {
 	Deps
 	now      func() time.Time
 	sessions *sessions
+	// refusals bounds how many refused requests each caller gets audited.
+	refusals *refusalLimiter
 
 	subsMu  sync.Mutex
 	nextSub uint64
@@ -94,6 +96,7 @@ func Handler(d Deps) http.Handler {
 	}
 	s := &server{Deps: d, now: time.Now, subs: make(map[uint64]func())}
 	s.sessions = newSessions(s.now)
+	s.refusals = newRefusalLimiter()
 	d.Store.OnChange(s.catalogChanged)
 	r := chi.NewRouter()
 	r.Use(s.logRequests)

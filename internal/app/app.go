@@ -98,6 +98,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	if err := checkPrivateDir("data directory", cfg.DataDir, cfg.AllowSharedDataDir, log); err != nil {
+		return nil, err
+	}
+	archiveDir := cfg.ArchiveDir
+	if archiveDir == "" {
+		archiveDir = filepath.Join(cfg.DataDir, "archive")
+	}
+	if err := os.MkdirAll(archiveDir, 0o700); err != nil {
+		return nil, fmt.Errorf("archive directory: %w", err)
+	}
+	if err := checkPrivateDir("archive directory", archiveDir, cfg.AllowSharedDataDir, log); err != nil {
+		return nil, err
+	}
 	token, created, err := adminToken(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -168,10 +181,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		a.closeHTTPListeners()
 		st.Close()
 		return nil, err
-	}
-	archiveDir := cfg.ArchiveDir
-	if archiveDir == "" {
-		archiveDir = filepath.Join(cfg.DataDir, "archive")
 	}
 	a.Archive, err = archive.Open(ctx, archive.Config{Dir: archiveDir, SegmentDuration: cfg.ArchiveSegment, MaxAge: cfg.ArchiveMaxAge,
 		MaxBytes: int64(cfg.ArchiveMaxBytes), MinFree: int64(cfg.ArchiveMinFree), Disabled: !cfg.Record},
@@ -308,6 +317,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Callers.Run(ctx) })
 	wg.Go(func() { a.Pushes.Run(ctx) })
 	wg.Go(func() { a.Archive.Run(ctx) })
+	wg.Go(func() { a.Store.RunAuditPruner(ctx, a.Config.AuditRetention, a.Config.AuditMaxRows, time.Now, a.Log) })
 	wg.Go(func() {
 		if err := a.Clips.Run(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Error("clip engine stopped", "err", err)

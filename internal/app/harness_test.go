@@ -207,6 +207,10 @@ func startPodium(t *testing.T, opts options) *podium {
 	if opts.configure != nil {
 		opts.configure(&cfg)
 	}
+	// t.TempDir's directories follow the umask; Podium refuses a data directory others may enter.
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())

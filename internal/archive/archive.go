@@ -337,6 +337,8 @@ func (a *Archive) Run(ctx context.Context) {
 	defer disk.Stop()
 	retention := time.NewTicker(30 * time.Second)
 	defer retention.Stop()
+	live := time.NewTicker(livePoll)
+	defer live.Stop()
 	a.applyRetention(ctx)
 	for {
 		select {
@@ -346,6 +348,8 @@ func (a *Archive) Run(ctx context.Context) {
 			return
 		case <-a.changed:
 			a.sync(ctx)
+		case <-live.C:
+			a.startLive(ctx)
 		case <-disk.C:
 			a.checkDisk()
 		case <-retention.C:
@@ -354,7 +358,13 @@ func (a *Archive) Run(ctx context.Context) {
 	}
 }
 
-// sync starts a recorder for every feed that is to be recorded and stops the others.
+// livePoll is how often the archive looks for feeds that went live with
+// no recorder yet: a recording starts within it of a feed's first publisher.
+const livePoll = 250 * time.Millisecond
+
+// sync starts a recorder for every live feed that is to be recorded, arms
+// the others (a feed that never goes live holds no goroutine), and stops
+// the recorders of feeds no longer to be recorded.
 func (a *Archive) sync(ctx context.Context) {
 	snap := a.catalog.Snapshot()
 	want := make(map[string]catalog.RecordingPolicy)
@@ -370,10 +380,14 @@ func (a *Archive) sync(ctx context.Context) {
 		running := st.stop != nil
 		st.mu.Unlock()
 		switch {
-		case policy.Enabled && !running:
+		case policy.Enabled && !running && a.live(id):
 			a.start(ctx, id, st)
+		case policy.Enabled && !running:
+			st.setState(StateIdle)
 		case !policy.Enabled && running:
 			a.stopRecorder(id, st)
+		case !policy.Enabled:
+			st.setState(StateOff)
 		}
 	}
 	a.mu.Lock()
@@ -386,6 +400,35 @@ func (a *Archive) sync(ctx context.Context) {
 	a.mu.Unlock()
 	for _, id := range gone {
 		a.stopRecorder(id, a.feed(id))
+	}
+}
+
+// live reports whether the feed has a publisher now.
+func (a *Archive) live(feedID string) bool {
+	f, ok := a.hub.Lookup(feedID)
+	return ok && f.Live()
+}
+
+// startLive starts the recorder of every armed feed that has gone live.
+// Once started, a recorder follows its feed through publishers coming and
+// going until recording is switched off or the feed deleted.
+func (a *Archive) startLive(ctx context.Context) {
+	for _, f := range a.hub.Feeds() {
+		if !f.Live() {
+			continue
+		}
+		a.mu.Lock()
+		st := a.feeds[f.ID()]
+		a.mu.Unlock()
+		if st == nil {
+			continue
+		}
+		st.mu.Lock()
+		armed := st.policy.Enabled && st.stop == nil
+		st.mu.Unlock()
+		if armed {
+			a.start(ctx, f.ID(), st)
+		}
 	}
 }
 

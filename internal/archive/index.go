@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -45,6 +46,14 @@ func openIndex(ctx context.Context, dir string) (*index, error) {
 	if _, err := db.ExecContext(ctx, indexSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create archive index %s: %w", path, err)
+	}
+	// SQLite makes the -wal and -shm with the database's mode: all three
+	// for Podium's user alone, whatever the umask was when they were made.
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
+			db.Close()
+			return nil, fmt.Errorf("protect archive index %s: %w", p, err)
+		}
 	}
 	return &index{db: db, dir: dir}, nil
 }

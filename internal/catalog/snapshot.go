@@ -11,11 +11,15 @@ import (
 type Snapshot struct {
 	feedList        []Feed
 	broadcasterList []Broadcaster
-	entitlementList []Entitlement
-	entitlements    map[string]Entitlement
+	// entitlementOrder holds the entitlements' ids in creation order. Only
+	// the newest snapshot appends to its array, beyond the length older
+	// snapshots see (see WithEntitlement).
+	entitlementOrder []string
+	// The maps hold pointers so that a write's copy of a map is small.
+	entitlements map[string]*Entitlement
 
-	feeds        map[string]Feed
-	broadcasters map[string]Broadcaster
+	feeds        map[string]*Feed
+	broadcasters map[string]*Broadcaster
 	byAPIKeyHash map[string]string
 	// grants maps broadcaster id, then feed id, to that pair's entitlements.
 	grants map[string]map[string][]Entitlement
@@ -29,24 +33,25 @@ type Snapshot struct {
 // NewSnapshot indexes the given catalog contents.
 func NewSnapshot(feeds []Feed, broadcasters []Broadcaster, entitlements []Entitlement) *Snapshot {
 	s := &Snapshot{
-		feedList:        sortedBy(feeds, func(f Feed) string { return f.ID }),
-		broadcasterList: sortedBy(broadcasters, func(b Broadcaster) string { return b.ID }),
-		entitlementList: entitlements,
-		entitlements:    make(map[string]Entitlement, len(entitlements)),
-		feeds:           make(map[string]Feed, len(feeds)),
-		broadcasters:    make(map[string]Broadcaster, len(broadcasters)),
-		byAPIKeyHash:    make(map[string]string, len(broadcasters)),
-		grants:          make(map[string]map[string][]Entitlement),
+		feedList:         sortedBy(feeds, func(f Feed) string { return f.ID }),
+		broadcasterList:  sortedBy(broadcasters, func(b Broadcaster) string { return b.ID }),
+		entitlementOrder: make([]string, 0, len(entitlements)),
+		entitlements:     make(map[string]*Entitlement, len(entitlements)),
+		feeds:            make(map[string]*Feed, len(feeds)),
+		broadcasters:     make(map[string]*Broadcaster, len(broadcasters)),
+		byAPIKeyHash:     make(map[string]string, len(broadcasters)),
+		grants:           make(map[string]map[string][]Entitlement),
 	}
 	for _, f := range feeds {
-		s.feeds[f.ID] = f
+		s.feeds[f.ID] = &f
 	}
 	for _, b := range broadcasters {
-		s.broadcasters[b.ID] = b
+		s.broadcasters[b.ID] = &b
 		s.byAPIKeyHash[b.APIKeyHash] = b.ID
 	}
 	for _, e := range entitlements {
-		s.entitlements[e.ID] = e
+		s.entitlementOrder = append(s.entitlementOrder, e.ID)
+		s.entitlements[e.ID] = &e
 		byFeed := s.grants[e.BroadcasterID]
 		if byFeed == nil {
 			byFeed = make(map[string][]Entitlement)
@@ -60,13 +65,19 @@ func NewSnapshot(feeds []Feed, broadcasters []Broadcaster, entitlements []Entitl
 // Feed returns the feed with the given id.
 func (s *Snapshot) Feed(id string) (Feed, bool) {
 	f, ok := s.feeds[id]
-	return f, ok
+	if !ok {
+		return Feed{}, false
+	}
+	return *f, true
 }
 
 // Broadcaster returns the broadcaster with the given id.
 func (s *Snapshot) Broadcaster(id string) (Broadcaster, bool) {
 	b, ok := s.broadcasters[id]
-	return b, ok
+	if !ok {
+		return Broadcaster{}, false
+	}
+	return *b, true
 }
 
 // BroadcasterByAPIKeyHash returns the broadcaster whose API key hashes to h.
@@ -126,7 +137,7 @@ func (s *Snapshot) EntitledFeeds(broadcasterID string, now time.Time) []Feed {
 	var out []Feed
 	for feedID := range s.grants[broadcasterID] {
 		if s.Entitled(broadcasterID, feedID, now) {
-			out = append(out, s.feeds[feedID])
+			out = append(out, *s.feeds[feedID])
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -148,14 +159,18 @@ func (s *Snapshot) Broadcasters() []Broadcaster { return s.broadcasterList }
 // Entitlement returns the entitlement with the given id.
 func (s *Snapshot) Entitlement(id string) (Entitlement, bool) {
 	e, ok := s.entitlements[id]
-	return e, ok
+	if !ok {
+		return Entitlement{}, false
+	}
+	return *e, true
 }
 
 // Entitlements lists entitlements in creation order, filtered by broadcaster
 // and feed when those are not empty.
 func (s *Snapshot) Entitlements(broadcasterID, feedID string) []Entitlement {
 	var out []Entitlement
-	for _, e := range s.entitlementList {
+	for _, id := range s.entitlementOrder {
+		e := *s.entitlements[id]
 		if (broadcasterID == "" || e.BroadcasterID == broadcasterID) && (feedID == "" || e.FeedID == feedID) {
 			out = append(out, e)
 		}

@@ -177,7 +177,8 @@ func New(cfg Config, arch Source, update func(Update), log *slog.Logger) *Engine
 // update: whoever keeps them submits them again after a restart. Run
 // removes half-written files left by a previous process before it starts.
 func (e *Engine) Run(ctx context.Context) error {
-	if err := os.MkdirAll(e.cfg.Dir, 0o755); err != nil {
+	// Clips are the rights holders' content: for Podium's user alone.
+	if err := os.MkdirAll(e.cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("clips dir: %w", err)
 	}
 	e.removeStale()
@@ -430,6 +431,10 @@ func (e *Engine) commit(j *job, res Update) (Update, error) {
 	delete(e.jobs, j.spec.ClipID)
 	if res.Thumbnail != "" {
 		final := strings.TrimSuffix(res.Thumbnail, partSuffix)
+		// ffmpeg made the thumbnail with the process's umask.
+		if err := os.Chmod(res.Thumbnail, 0o600); err != nil {
+			return res, err
+		}
 		if err := os.Rename(res.Thumbnail, final); err != nil {
 			return res, err
 		}
@@ -503,7 +508,7 @@ func (e *Engine) cut(ctx context.Context, s Spec, progress func(float64)) (Updat
 		return Update{}, fmt.Errorf("archive: %w", err)
 	}
 	path := filepath.Join(e.cfg.Dir, s.ClipID+"."+s.Format+partSuffix)
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
 	if err != nil {
 		return Update{}, err
 	}

@@ -64,6 +64,9 @@ type Config struct {
 	ArchiveMaxBytes              ByteSize      `yaml:"archive_max_bytes" flag:"archive-max-bytes" env:"PODIUM_ARCHIVE_MAX_BYTES" help:"largest archive of one feed unless the feed sets its own, with K, M, G or T (binary; 0: no limit)"`
 	ArchiveMinFree               ByteSize      `yaml:"archive_min_free" flag:"archive-min-free" env:"PODIUM_ARCHIVE_MIN_FREE" help:"free disk space below which recording stops (with an alert in logs and metrics) while live delivery goes on"`
 	ClipWorkers                  int           `yaml:"clip_workers" flag:"clip-workers" env:"PODIUM_CLIP_WORKERS" help:"clips prepared at once (exact and vertical clips each take an ffmpeg encoder's CPU)"`
+	AllowSharedDataDir           bool          `yaml:"allow_shared_data_dir" flag:"allow-shared-data-dir" env:"PODIUM_ALLOW_SHARED_DATA_DIR" help:"start even when the data or archive directory is open to other users (group or others may read, write or enter it), with a warning at every start"`
+	AuditRetention               time.Duration `yaml:"audit_retention" flag:"audit-retention" env:"PODIUM_AUDIT_RETENTION" help:"how long audit log entries are kept (0: for ever)"`
+	AuditMaxRows                 int           `yaml:"audit_max_rows" flag:"audit-max-rows" env:"PODIUM_AUDIT_MAX_ROWS" help:"most audit log entries kept, the oldest pruned first (0: no bound)"`
 	MaxPublishBitrate            Bitrate       `yaml:"max_publish_bitrate" flag:"max-publish-bitrate" env:"PODIUM_MAX_PUBLISH_BITRATE" help:"highest ingest bitrate of a feed, in bit/s with an optional k, M or G; a publisher above it for 2 s is cut (0: no limit)"`
 }
 
@@ -105,6 +108,9 @@ var Default = Config{
 	ArchiveMaxAge:  7 * 24 * time.Hour,
 	ArchiveMinFree: 2 * GiB,
 	ClipWorkers:    2,
+
+	AuditRetention: 90 * 24 * time.Hour,
+	AuditMaxRows:   1_000_000,
 }
 
 // Setting describes one field of Config.
@@ -330,7 +336,8 @@ func (c Config) validateSecurity() error {
 	}{{"auth_max_failures", int64(c.AuthMaxFailures)}, {"max_connections", int64(c.MaxConnections)},
 		{"max_connections_per_broadcaster", int64(c.MaxConnectionsPerBroadcaster)},
 		{"max_hls_viewers", int64(c.MaxHLSViewers)}, {"max_hls_viewers_per_broadcaster", int64(c.MaxHLSViewersPerBroadcaster)}, {"max_publish_bitrate", int64(c.MaxPublishBitrate)},
-		{"archive_max_bytes", int64(c.ArchiveMaxBytes)}, {"archive_min_free", int64(c.ArchiveMinFree)}} {
+		{"archive_max_bytes", int64(c.ArchiveMaxBytes)}, {"archive_min_free", int64(c.ArchiveMinFree)},
+		{"audit_retention", int64(c.AuditRetention)}, {"audit_max_rows", int64(c.AuditMaxRows)}} {
 		if n.v < 0 {
 			return fmt.Errorf("%s %d must not be negative (0 means no limit)", n.name, n.v)
 		}

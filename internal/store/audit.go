@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
+	"unicode/utf8"
 )
 
 // AuditEntry is one administrative action: who did what, from where, with
@@ -26,11 +28,15 @@ type AuditEntry struct {
 	Status int
 }
 
-// AppendAudit adds e to the audit log and returns its id.
+// MaxAuditField is the most of each field of an entry (actor, address,
+// method, path, each target's kind and id) that the audit log keeps, in
+// bytes: a request cannot grow the log by more than a few kilobytes.
+const MaxAuditField = 256
+
+// AppendAudit adds e to the audit log and returns its id. Each field is
+// cut to MaxAuditField bytes.
 func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
-	if e.Targets == nil {
-		e.Targets = map[string]string{}
-	}
+	e = e.Shortened(MaxAuditField)
 	targets, err := json.Marshal(e.Targets)
 	if err != nil {
 		return 0, fmt.Errorf("audit targets: %w", err)
@@ -47,7 +53,7 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 // Audit returns up to limit entries of the audit log, newest first, with
 // ids below before (0: from the newest).
 func (s *Store) Audit(ctx context.Context, limit int, before int64) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.reads.QueryContext(ctx,
 		`SELECT id, at, actor, broadcaster_id, remote_addr, method, path, targets, status FROM audit_log
 		 WHERE ? = 0 OR id < ? ORDER BY id DESC LIMIT ?`, before, before, limit)
 	if err != nil {
@@ -70,4 +76,94 @@ func (s *Store) Audit(ctx context.Context, limit int, before int64) ([]AuditEntr
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// Shortened returns the entry with each field cut to at most n bytes (on a
+// character boundary, "…" marking the cut).
+func (e AuditEntry) Shortened(n int) AuditEntry {
+	e.Actor, e.BroadcasterID, e.RemoteAddr = cut(e.Actor, n), cut(e.BroadcasterID, n), cut(e.RemoteAddr, n)
+	e.Method, e.Path = cut(e.Method, n), cut(e.Path, n)
+	targets := make(map[string]string, len(e.Targets))
+	for kind, id := range e.Targets {
+		targets[cut(kind, n)] = cut(id, n)
+	}
+	e.Targets = targets
+	return e
+}
+
+func cut(s string, n int) string {
+	const mark = "…"
+	if len(s) <= n {
+		return s
+	}
+	end := max(n-len(mark), 0)
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + mark
+}
+
+// auditPruneBatch is how many entries one pruning transaction removes at
+// most, so that pruning never holds the writer for long.
+const auditPruneBatch = 5000
+
+// PruneAudit removes the entries from before olderThan (none if zero) and
+// the oldest beyond maxRows (no bound if 0), and returns how many.
+func (s *Store) PruneAudit(ctx context.Context, olderThan time.Time, maxRows int) (int64, error) {
+	var removed int64
+	if maxRows > 0 {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - ?`, maxRows)
+		if err != nil {
+			return removed, fmt.Errorf("prune audit log: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		removed += n
+	}
+	if olderThan.IsZero() {
+		return removed, nil
+	}
+	// Entries are appended in time order: look at the oldest batch only,
+	// rather than scan the whole log for old ones.
+	for {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM audit_log WHERE id IN
+			(SELECT id FROM (SELECT id, at FROM audit_log ORDER BY id LIMIT ?) WHERE at < ?)`, auditPruneBatch, formatTime(olderThan))
+		if err != nil {
+			return removed, fmt.Errorf("prune audit log: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		removed += n
+		if n < auditPruneBatch {
+			return removed, nil
+		}
+	}
+}
+
+// AuditPrunePeriod is how often RunAuditPruner prunes.
+const AuditPrunePeriod = 5 * time.Minute
+
+// RunAuditPruner prunes the audit log (PruneAudit with the entries older
+// than retention, 0: none, and beyond maxRows) at once and every
+// AuditPrunePeriod until ctx ends.
+func (s *Store) RunAuditPruner(ctx context.Context, retention time.Duration, maxRows int, now func() time.Time, log *slog.Logger) {
+	if retention <= 0 && maxRows <= 0 {
+		return
+	}
+	tick := time.NewTicker(AuditPrunePeriod)
+	defer tick.Stop()
+	for {
+		var olderThan time.Time
+		if retention > 0 {
+			olderThan = now().Add(-retention)
+		}
+		if n, err := s.PruneAudit(ctx, olderThan, maxRows); err != nil && ctx.Err() == nil {
+			log.Error("audit log not pruned", "err", err)
+		} else if n > 0 {
+			log.Info("audit log pruned", "entries", n, "retention", retention, "max_rows", maxRows)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -28,6 +28,9 @@ func (s *Store) CreateBroadcaster(ctx context.Context, b catalog.Broadcaster) er
 			return fmt.Errorf("broadcaster %q already exists: %w", b.ID, catalog.ErrConflict)
 		}
 		return err
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
+		b.CreatedAt = stored(b.CreatedAt)
+		return snap.WithBroadcaster(b)
 	})
 }
 
@@ -39,7 +42,7 @@ func (s *Store) DeleteBroadcaster(ctx context.Context, id string) error {
 			return err
 		}
 		return affectedOne(res, "broadcaster", id)
-	})
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot { return snap.WithoutBroadcaster(id) })
 }
 
 func (s *Store) loadBroadcasters(ctx context.Context) ([]catalog.Broadcaster, error) {

@@ -25,6 +25,13 @@ func (s *Store) PutCallerSource(ctx context.Context, src catalog.CallerSource) e
 			src.FeedID, src.Role, src.Address, src.StreamID, src.Passphrase, src.Latency.Milliseconds(),
 			formatTime(src.CreatedAt), formatTime(src.UpdatedAt))
 		return err
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
+		src.Latency = src.Latency.Truncate(time.Millisecond)
+		src.CreatedAt, src.UpdatedAt = stored(src.CreatedAt), stored(src.UpdatedAt)
+		if old, ok := snap.CallerSource(src.FeedID); ok {
+			src.CreatedAt = old.CreatedAt
+		}
+		return snap.WithCallerSource(src)
 	})
 }
 
@@ -36,7 +43,7 @@ func (s *Store) DeleteCallerSource(ctx context.Context, feedID string) error {
 			return err
 		}
 		return affectedOne(res, "caller source of feed", feedID)
-	})
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot { return snap.WithoutCallerSource(feedID) })
 }
 
 // CreateDestination registers a broadcaster's push destination. The
@@ -66,6 +73,10 @@ func (s *Store) CreateDestination(ctx context.Context, d catalog.Destination) er
 			return fmt.Errorf("broadcaster %q already has feed %q pushed to %s with this streamid: %w", d.BroadcasterID, d.FeedID, d.Address, catalog.ErrConflict)
 		}
 		return err
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
+		d.Latency = d.Latency.Truncate(time.Millisecond)
+		d.CreatedAt = stored(d.CreatedAt)
+		return snap.WithDestination(d)
 	})
 }
 
@@ -77,7 +88,7 @@ func (s *Store) DeleteDestination(ctx context.Context, broadcasterID, id string)
 			return err
 		}
 		return affectedOne(res, "destination", id)
-	})
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot { return snap.WithoutDestination(id) })
 }
 
 func (s *Store) loadCallerSources(ctx context.Context) ([]catalog.CallerSource, error) {

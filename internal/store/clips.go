@@ -161,7 +161,7 @@ func (s *Store) CreateClips(ctx context.Context, clips ...Clip) error {
 
 // Clip returns the clip with the given id (catalog.ErrNotFound if none).
 func (s *Store) Clip(ctx context.Context, id string) (Clip, error) {
-	return scanClip(s.db.QueryRowContext(ctx, `SELECT `+clipColumns+` FROM clips c WHERE c.id = ?`, id), id)
+	return scanClip(s.reads.QueryRowContext(ctx, `SELECT `+clipColumns+` FROM clips c WHERE c.id = ?`, id), id)
 }
 
 // ClipsWithStatus lists the clips in any of the given states, oldest first:
@@ -171,7 +171,7 @@ func (s *Store) ClipsWithStatus(ctx context.Context, statuses ...string) ([]Clip
 	for i, st := range statuses {
 		args[i] = st
 	}
-	return queryClips(ctx, s.db, `SELECT `+clipColumns+` FROM clips c WHERE c.status IN (`+placeholders(len(args))+`) ORDER BY c.seq`, args...)
+	return queryClips(ctx, s.reads, `SELECT `+clipColumns+` FROM clips c WHERE c.status IN (`+placeholders(len(args))+`) ORDER BY c.seq`, args...)
 }
 
 // ClipState is what the clip engine reports of an export. Empty Path and

@@ -61,8 +61,13 @@ type ClipPage struct {
 // SearchClips runs a search: a page of clips, newest first (by start), the
 // number selected and the facet counts. The text is matched by the FTS5
 // index; the rest is filtered and counted in the clip index, and the
-// page's clips read by seq.
+// page's clips read by seq. Its reads use the read-only connections: a
+// search never holds up a catalog write. A text CheckQueryText refuses is
+// an error.
 func (s *Store) SearchClips(ctx context.Context, q ClipQuery) (ClipPage, error) {
+	if err := CheckQueryText(q.Text); err != nil {
+		return ClipPage{}, err
+	}
 	s.clips.mu.RLock()
 	defer s.clips.mu.RUnlock()
 	sel := s.clips.selection(q)
@@ -74,14 +79,14 @@ func (s *Store) SearchClips(ctx context.Context, q ClipQuery) (ClipPage, error) 
 	}
 	page, seqs := s.clips.count(sel, max(q.Limit, 1), max(q.Offset, 0))
 	var err error
-	page.Clips, err = queryClips(ctx, s.db, `SELECT `+clipColumns+` FROM clips c WHERE c.seq IN (`+placeholders(len(seqs))+`)
+	page.Clips, err = queryClips(ctx, s.reads, `SELECT `+clipColumns+` FROM clips c WHERE c.seq IN (`+placeholders(len(seqs))+`)
 		ORDER BY c.start_ms DESC, c.seq DESC`, seqs...)
 	return page, err
 }
 
 // fullTextMatches returns the seqs of the clips that match an FTS5 query.
 func (s *Store) fullTextMatches(ctx context.Context, match string) (seqSet, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT rowid FROM clips_fts WHERE clips_fts MATCH ?`, match)
+	rows, err := s.reads.QueryContext(ctx, `SELECT rowid FROM clips_fts WHERE clips_fts MATCH ?`, match)
 	if err != nil {
 		return nil, fmt.Errorf("match clips: %w", err)
 	}
@@ -237,13 +242,43 @@ func (n *names) top(counts []int, skipEmpty bool) map[string]int {
 	return out
 }
 
+// A search's text is bounded, so that one query's cost is too: the FTS5
+// match of n prefix terms grows faster than n.
+const (
+	MaxQueryBytes = 1000
+	MaxQueryTerms = 32
+)
+
+// CheckQueryText says why a search text is refused (too long, or too
+// many words), or returns nil.
+func CheckQueryText(text string) error {
+	if len(text) > MaxQueryBytes {
+		return fmt.Errorf("a search text is at most %d bytes, not %d", MaxQueryBytes, len(text))
+	}
+	if n := len(queryTerms(text)); n > MaxQueryTerms {
+		return fmt.Errorf("a search text is at most %d words, not %d", MaxQueryTerms, n)
+	}
+	return nil
+}
+
+// queryTerms splits a search text as the index's tokenizer splits.
+func queryTerms(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+}
+
 // ftsQuery turns what a user typed into an FTS5 query: every word (split as
 // the index's tokenizer splits) must match, as a prefix. Nothing of the
 // input is taken as FTS5 syntax.
 func ftsQuery(text string) string {
-	words := strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
-	for i, w := range words {
-		words[i] = `"` + w + `"*`
+	words := queryTerms(text)
+	// A word said twice matches nothing more, but would cost twice.
+	seen := make(map[string]bool, len(words))
+	var terms []string
+	for _, w := range words {
+		if key := strings.ToLower(w); !seen[key] {
+			seen[key] = true
+			terms = append(terms, `"`+w+`"*`)
+		}
 	}
-	return strings.Join(words, " ")
+	return strings.Join(terms, " ")
 }

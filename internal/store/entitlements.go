@@ -29,6 +29,9 @@ func (s *Store) CreateEntitlement(ctx context.Context, e catalog.Entitlement) er
 			return fmt.Errorf("entitlement %q already exists: %w", e.ID, catalog.ErrConflict)
 		}
 		return err
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
+		e.StartsAt, e.EndsAt, e.CreatedAt, e.UpdatedAt = stored(e.StartsAt), stored(e.EndsAt), stored(e.CreatedAt), stored(e.UpdatedAt)
+		return snap.WithEntitlement(e)
 	})
 }
 
@@ -63,6 +66,10 @@ func (s *Store) SetEntitlementStatus(ctx context.Context, id string, status cata
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE entitlements SET status = ?, updated_at = ? WHERE id = ?`, string(status), formatTime(now), id)
 		return err
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
+		e, _ := snap.Entitlement(id)
+		e.Status, e.UpdatedAt = status, stored(now)
+		return snap.WithEntitlement(e)
 	})
 }
 

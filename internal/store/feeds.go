@@ -21,6 +21,10 @@ func (s *Store) CreateFeed(ctx context.Context, f catalog.Feed) error {
 			return fmt.Errorf("feed %q already exists: %w", f.ID, catalog.ErrConflict)
 		}
 		return err
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
+		f.CreatedAt = stored(f.CreatedAt)
+		f.Recording.MaxAge = f.Recording.MaxAge.Truncate(time.Second)
+		return snap.WithFeed(f)
 	})
 }
 
@@ -33,6 +37,11 @@ func (s *Store) SetRecording(ctx context.Context, id string, p catalog.Recording
 			return err
 		}
 		return affectedOne(res, "feed", id)
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
+		f, _ := snap.Feed(id)
+		p.MaxAge = p.MaxAge.Truncate(time.Second)
+		f.Recording = p
+		return snap.WithFeed(f)
 	})
 }
 
@@ -44,7 +53,7 @@ func (s *Store) DeleteFeed(ctx context.Context, id string) error {
 			return err
 		}
 		return affectedOne(res, "feed", id)
-	})
+	}, func(snap *catalog.Snapshot) *catalog.Snapshot { return snap.WithoutFeed(id) })
 }
 
 func (s *Store) loadFeeds(ctx context.Context) ([]catalog.Feed, error) {

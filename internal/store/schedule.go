@@ -115,7 +115,7 @@ const sessionColumns = `s.id, s.sport, s.event, s.phase, s.venue, s.start_ms, s.
 	(SELECT group_concat(feed_id, ';' ORDER BY position) FROM session_feeds WHERE session_id = s.id)`
 
 func (s *Store) querySessions(ctx context.Context, query string, args ...any) ([]catalog.Session, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read schedule: %w", err)
 	}

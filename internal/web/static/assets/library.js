@@ -22,7 +22,7 @@ const filterKeys = ['q', ...facetNames.map(([k]) => k), 'from', 'to'];
 export function mountLibrary(main, { live }) {
   const query = readQuery();
   const q = h('input', {
-    id: 'library-q', type: 'search', name: 'q', value: query.get('q') ?? '', autocomplete: 'off',
+    id: 'library-q', type: 'search', name: 'q', value: query.get('q') ?? '', autocomplete: 'off', maxLength: 1000,
     placeholder: 'Titles, athletes, tags, events…', 'aria-describedby': 'library-q-help',
   });
   const searchForm = h('form', { class: 'library-search', role: 'search' },
