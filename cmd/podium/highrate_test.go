@@ -41,7 +41,7 @@ func TestHighRateContributionIsDeliveredWhole(t *testing.T) {
 	data = data[:len(data)/1316*1316]
 
 	token := "adm_HIGHRATETESTTOKEN0000000000"
-	s := start(t, []string{"PODIUM_ADMIN_TOKEN=" + token}, "serve", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
+	s := start(t, []string{"PODIUM_ADMIN_TOKEN=" + token}, "serve", "--data-dir", dataDir(t), "--http-addr", "127.0.0.1:0",
 		"--srt-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0", "--max-publish-bitrate", "0")
 	srtAddr := s.srt
 	var feed struct {
