@@ -53,12 +53,15 @@ func TestClipsFromTheRecorder(t *testing.T) {
 	}
 	tasks.Go(func() { h.Run(ctx) })
 	tasks.Go(func() { arch.Run(ctx) })
-	for !arch.Recording(feedID) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	// A feed's recorder starts with its first publisher.
 	pub, err := h.Feed(feedID).Attach("test")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !arch.Recording(feedID); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the recorder did not start within 30 s of the publisher")
+		}
 	}
 	published := make(chan error, 1)
 	began := time.Now()
