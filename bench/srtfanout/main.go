@@ -147,7 +147,7 @@ func (b *bench) say(format string, args ...any) {
 
 func run(ctx context.Context, opts options) error {
 	b := &bench{opts: opts, procs: harness.NewSupervisor(), start: time.Now(), feed: "bench-fanout",
-		profiles: map[string]string{"fan-out N=20": "fanout-20", "storm N=20": "storm-20",
+		profiles: map[string]string{"fan-out N=20": "fanout-20", "storm N=20": "storm-20", "fan-out, publisher only": "ingest",
 			fmt.Sprintf("1:1 run 1/%d, Podium", opts.repeats): "single"}}
 	if len(opts.rates) > 0 {
 		top := opts.rates[len(opts.rates)-1] / 1_000_000

@@ -337,6 +337,7 @@ func (rep *report) rateTable(p func(string, ...any)) {
 func (rep *report) profiles(p func(string, ...any)) {
 	var all []result
 	all = append(all, rep.single...)
+	all = append(all, rep.idle)
 	all = append(all, rep.steps...)
 	all = append(all, rep.storms...)
 	for _, rp := range rep.rates {
@@ -354,6 +355,9 @@ func (rep *report) profiles(p func(string, ...any)) {
 			first = false
 		}
 		what := fmt.Sprintf("%d receivers", r.Readers)
+		if r.Readers == 0 {
+			what = "publisher only (ingest, recording)"
+		}
 		if r.StartSpread > 0 {
 			what += " joining at once"
 		}
