@@ -313,7 +313,7 @@ func TestHLSTokensAndRightsAreCheckedOnEveryRequest(t *testing.T) {
 	}
 
 	// While it plays, the viewer is a live delivery.
-	eventually(t, 3*time.Second, "an hls delivery listed", func() bool {
+	eventually(t, 30*time.Second, "an hls delivery listed", func() bool {
 		for _, d := range p.deliveries() {
 			if d.BroadcasterID == b.ID && d.FeedID == f.ID {
 				return true
@@ -337,7 +337,7 @@ func TestHLSTokensAndRightsAreCheckedOnEveryRequest(t *testing.T) {
 	if status, body, _ := fetch(t, url); status != 403 || !strings.Contains(body, "revoked") {
 		t.Fatalf("playlist after revoke: %d %s", status, body)
 	}
-	eventually(t, 3*time.Second, "the hls delivery gone after revoke", func() bool {
+	eventually(t, 30*time.Second, "the hls delivery gone after revoke", func() bool {
 		for _, d := range p.deliveries() {
 			if d.BroadcasterID == b.ID && d.FeedID == f.ID {
 				return false

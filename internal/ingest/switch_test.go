@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,7 +69,10 @@ func write(t *testing.T, s *Source, data []byte) {
 }
 
 // collect reads the feed as a receiver does, from before the first write;
-// the returned function stops and returns what was read.
+// the returned function, called once every write has returned, stops and
+// returns what was read. Writes reach the hub before they return, so once the
+// reader's context is cancelled, it drains the ring with calls to Next that
+// answer at once: the first one to come back empty has read everything.
 func collect(t *testing.T, h *hub.Hub, feed string) (stop func() []byte) {
 	t.Helper()
 	r, err := h.Feed(feed).NewReader()
@@ -79,7 +81,6 @@ func collect(t *testing.T, h *hub.Hub, feed string) (stop func() []byte) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan []byte)
-	var got atomic.Int64
 	go func() {
 		var out []byte
 		chunks := make([][]byte, 0, 64)
@@ -89,23 +90,27 @@ func collect(t *testing.T, h *hub.Hub, feed string) (stop func() []byte) {
 			for _, c := range chunks {
 				out = append(out, c...)
 			}
-			got.Store(int64(len(out)))
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				done <- out
 				return
+			}
+			if err != nil {
+				// The call in flight at the cancel may have returned before
+				// the ring's last chunks; drain them.
+				for {
+					chunks, _ = r.Next(ctx, chunks[:0])
+					if len(chunks) == 0 {
+						done <- out
+						return
+					}
+					for _, c := range chunks {
+						out = append(out, c...)
+					}
+				}
 			}
 		}
 	}()
 	return func() []byte {
-		// Until the reader has had nothing new for a while.
-		for last, deadline := int64(-1), time.Now().Add(10*time.Second); time.Now().Before(deadline); {
-			time.Sleep(200 * time.Millisecond)
-			n := got.Load()
-			if n == last {
-				break
-			}
-			last = n
-		}
 		cancel()
 		return <-done
 	}
