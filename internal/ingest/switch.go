@@ -75,6 +75,9 @@ type feedSwitch struct {
 	// switches counts switches by reason, for the feed's status.
 	switches   uint64
 	lastSwitch time.Time
+	// offlineSince is when the feed's last source left; a source that comes
+	// after the hub's grace period (its readers gone) starts a new layout.
+	offlineSince time.Time
 }
 
 // Attach connects a source of the feed in role ("primary" or "backup").
@@ -101,6 +104,9 @@ func (w *Switcher) Attach(feedID, role, remote string) (*Source, error) {
 			return nil, err
 		}
 		f.pub = pub
+		if !f.offlineSince.IsZero() && w.now().Sub(f.offlineSince) >= w.hub.Grace() {
+			f.splice.newLayout = true
+		}
 	}
 	s := &Source{feed: f, role: role, remote: remote, since: w.now(), kicked: make(chan struct{})}
 	s.lastData.Store(w.now().UnixNano())
@@ -135,6 +141,7 @@ func (f *feedSwitch) detach(s *Source) {
 	if len(f.sources) == 0 && f.pub != nil {
 		f.pub.Detach()
 		f.pub = nil
+		f.offlineSince = f.sw.now()
 	}
 }
 
@@ -174,6 +181,10 @@ func (f *feedSwitch) switchTo(s *Source, reason string) error {
 	f.sw.metrics.switches.WithLabelValues(f.id, s.role).Inc()
 	f.sw.log.Info("feed source on air", "feed", f.id, "source", s.role, "from", from, "reason", reason,
 		"remote", s.remote, "shift_ms", f.splice.shift/90)
+	if ch := f.splice.change; ch.kind != "" {
+		f.sw.log.Info("feed layout changed", "feed", f.id, "source", s.role, "change", ch.kind,
+			"tracks", ch.tracks, "gone", ch.gone, "pmt_version", ch.version)
+	}
 	return err
 }
 
