@@ -380,10 +380,14 @@ func TestHLSCarriesOnWhenANewPublisherTakesOver(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(5 * time.Second) // well into the first timeline
+	last := 0
+	for n := range frames {
+		if last = n; n >= 200 { // well into the first timeline
+			break
+		}
+	}
 	stop()
 	p.publishSample(f, "bkb-gold-game")
-	last := 0
 	for n := range frames {
 		last = n
 	}
