@@ -282,3 +282,47 @@ func checkDecodes(t *testing.T, out []byte) {
 		t.Fatalf("ffmpeg decoding the output: %v\n%s", err, msgs)
 	}
 }
+
+// TestSourceJoiningMidPacketResynchronises writes a stream that starts 100
+// bytes into a packet, in 1000-byte pieces (no packet boundaries), with a
+// packet cut short and 777 bytes of zeros in the middle: the source skips to the sync byte each
+// time, the output is the input's packets and decodes, and the skipped bytes
+// are counted.
+func TestSourceJoiningMidPacketResynchronises(t *testing.T) {
+	w, h, _ := testSwitcher(t)
+	reg := prometheus.NewRegistry()
+	w.metrics = NewMetrics(reg)
+	src, err := w.Attach("f", Primary, "pipe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := collect(t, h, "f")
+	in := sample(t, "ath-100m-final")
+	half := len(in) / 2 / ts.PacketSize * ts.PacketSize
+	stream := append(append(append([]byte(nil), in[100:half+50]...), make([]byte, 777)...), in[half:]...)
+	for off := 0; off < len(stream); off += 1000 {
+		if err := src.Write(stream[off:min(off+1000, len(stream))]); err != nil {
+			t.Fatalf("write at %d: %v", off, err)
+		}
+	}
+	out := stop()
+	if len(out) < len(in)/2 {
+		t.Fatalf("output of %d bytes from %d in", len(out), len(in))
+	}
+	for off := 0; off+ts.PacketSize <= len(out); off += ts.PacketSize {
+		if pkt := out[off : off+ts.PacketSize]; ts.PID(pkt) != 0 && ts.PID(pkt) != 0x1000 && !bytes.Contains(in, pkt[4:]) {
+			t.Fatalf("output packet at %d is not one of the input's: % x", off, pkt[:40])
+		}
+	}
+	checkDecodes(t, out)
+	mf, _ := reg.Gather()
+	var skipped float64
+	for _, f := range mf {
+		if f.GetName() == "podium_feed_source_skipped_bytes_total" {
+			skipped = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if skipped < float64(188-100) {
+		t.Fatalf("skipped bytes counted %v", skipped)
+	}
+}
