@@ -199,3 +199,54 @@ func TestNewPublisherAfterGraceStartsANewLayout(t *testing.T) {
 	checkDecodes(t, out)
 	checkTrackTimelines(t, out)
 }
+
+// TestOutputHealthShowsWhatIsNotDecodable: a source whose timestamps step
+// back (its last GOP sent again), and one whose PMT lists an AC-3 track it
+// never sends, make the feed's health degraded with the reason, counted and
+// logged; a clean stream leaves it healthy.
+func TestOutputHealthShowsWhatIsNotDecodable(t *testing.T) {
+	a := sample(t, "ath-100m-final")
+	var sc ts.Scanner
+	lastGOP := 0
+	for off := 0; off < len(a); off += ts.PacketSize {
+		if rap, _ := sc.Scan(a[off : off+ts.PacketSize]); rap == 0 {
+			lastGOP = off
+		}
+	}
+	var noAC3 []byte
+	for off := 0; off < len(a); off += ts.PacketSize {
+		if ts.PID(a[off:]) != 0x103 {
+			noAC3 = append(noAC3, a[off:off+ts.PacketSize]...)
+		}
+	}
+	tests := []struct {
+		name   string
+		writes [][]byte
+		want   string
+	}{
+		{"clean", [][]byte{a}, ""},
+		{"timestamps back", [][]byte{a, a[lastGOP:]}, "timestamps went back on PID"},
+		{"track without data", [][]byte{noAC3, noAC3, noAC3}, "track on PID 0x103 carries no data"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w, _, clock := testSwitcher(t)
+			var logs strings.Builder
+			w.log = slog.New(slog.NewTextHandler(&logs, nil))
+			src, _ := w.Attach("f", Primary, "encoder")
+			for _, data := range tc.writes {
+				write(t, src, data)
+				clock.advance(3 * time.Second)
+			}
+			clock.advance(-3 * time.Second)
+			st, _ := w.Status("f")
+			got := strings.Join(st.Health, "; ")
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Fatalf("health %q, want %q", got, tc.want)
+			}
+			if tc.want != "" && !strings.Contains(logs.String(), "feed output degraded") {
+				t.Fatalf("degraded output not logged:\n%s", logs.String())
+			}
+		})
+	}
+}

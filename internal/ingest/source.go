@@ -66,7 +66,8 @@ func (s *Source) BytesIn() uint64 { return s.bytesIn.Load() }
 // access point, ready for a switch.
 func (s *Source) Write(data []byte) error {
 	f := s.feed
-	s.lastData.Store(f.sw.now().UnixNano())
+	now := f.sw.now().UnixNano()
+	s.lastData.Store(now)
 	s.bytesIn.Add(uint64(len(data)))
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -89,6 +90,7 @@ func (s *Source) Write(data []byte) error {
 		return err
 	}
 	s.keep(chunk, rap)
+	f.splice.now = now
 	var werr error
 	switch {
 	case f.onAir == s:

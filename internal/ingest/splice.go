@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/podium-broadcast/podium/internal/ts"
 )
@@ -85,6 +87,17 @@ type splicer struct {
 	// change describes the layout change the latest begin made, if any.
 	change layoutChange
 
+	// now is the instant of the data being emitted (unix nanoseconds), set
+	// by the switch once per write; lastData is when each output PID last
+	// started a PES. backSteps counts decoding times sent behind their PID's
+	// last, lastBackStep is when the latest was, backStepPID its PID.
+	now          int64
+	lastData     [8192]int64
+	backSteps    uint64
+	lastBackStep int64
+	backStepPID  int
+	onAirSince   int64 // when the on-air source went on air
+
 	cc      [8192]byte // last continuity counter sent, per output PID
 	ccSeen  [8192]bool
 	lastIn  [8192]int16 // last continuity counter received from the on-air source, -1 unknown
@@ -144,6 +157,7 @@ type layoutChange struct {
 // output PAT and PMT, then gop, rewritten.
 func (sp *splicer) begin(src *Source, gop, out []byte) []byte {
 	sp.change = layoutChange{}
+	sp.onAirSince = sp.now
 	if !sp.hasRef || sp.newLayout {
 		sp.ref, sp.refPSI = src.layout, append([]byte(nil), src.psi...)
 		if sp.hasRef {
@@ -426,6 +440,11 @@ func (sp *splicer) retime(p []byte, outPID int) {
 		t = dts
 	}
 	writePESTimes(p, pts, dts)
+	sp.lastData[outPID] = sp.now
+	if sp.outSeen[outPID] && tsDiff(t, sp.lastOut[outPID]) < 0 {
+		sp.backSteps++
+		sp.lastBackStep, sp.backStepPID = sp.now, outPID
+	}
 	if sp.outSeen[outPID] {
 		if d := tsDiff(t, sp.lastOut[outPID]); d > 0 && d < maxBackStep {
 			sp.lastStep[outPID] = d
@@ -516,4 +535,40 @@ func writeTimestamp(b []byte, t int64) {
 	b[2] = byte(t>>14)&0xFE | b[2]&0x01
 	b[3] = byte(t >> 7)
 	b[4] = byte(t<<1)&0xFE | b[4]&0x01
+}
+
+// healthWindow is how long a problem of the output keeps the feed degraded
+// after it was last seen, and how long an announced audio or video stream
+// may go without data.
+const healthWindow = 5 * time.Second
+
+// health returns what makes the output not cleanly decodable at instant
+// now: timestamps that went back lately, announced audio and video streams
+// without data.
+func (sp *splicer) health(now int64) []string {
+	var reasons []string
+	if sp.backSteps > 0 && now-sp.lastBackStep < int64(healthWindow) {
+		reasons = append(reasons, fmt.Sprintf("timestamps went back on PID %#x", sp.backStepPID))
+	}
+	for _, st := range sp.ref.streams {
+		if !slices.Contains(sp.announced, st.PID) || !audioVideo(st.Type) {
+			continue
+		}
+		if last := sp.lastData[st.PID]; last == 0 || now-last > int64(healthWindow) {
+			if last != 0 || sp.onAirSince != 0 && now-sp.onAirSince > int64(healthWindow) {
+				reasons = append(reasons, fmt.Sprintf("track on PID %#x carries no data", st.PID))
+			}
+		}
+	}
+	return reasons
+}
+
+// audioVideo says whether a stream type is audio or video, which carry data
+// all the time (SCTE-35, KLV or subtitles may not).
+func audioVideo(streamType byte) bool {
+	switch streamType {
+	case 0x01, 0x02, 0x1B, 0x24, 0x03, 0x04, 0x0F, 0x11, 0x81, 0x87:
+		return true
+	}
+	return false
 }

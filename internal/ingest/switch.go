@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +80,10 @@ type feedSwitch struct {
 	// offlineSince is when the feed's last source left; a source that comes
 	// after the hub's grace period (its readers gone) starts a new layout.
 	offlineSince time.Time
+	// health lists what makes the output not cleanly decodable (none: it
+	// is); backSteps is the splicer's count the metric has been told of.
+	health    []string
+	backSteps uint64
 }
 
 // Attach connects a source of the feed in role ("primary" or "backup").
@@ -167,6 +173,7 @@ func (f *feedSwitch) switchTo(s *Source, reason string) error {
 	// What the old source left incomplete is dropped; the new one starts
 	// at its latest access point, every PES whole.
 	f.hold.reset()
+	f.splice.now = f.sw.now().UnixNano()
 	f.out = f.splice.begin(s, f.hold.push(s.gop), f.out[:0])
 	err := f.send(f.out)
 	// Sending the GOP in one piece grew the output and the holder to its
@@ -271,6 +278,7 @@ func (f *feedSwitch) check(now time.Time) {
 			return
 		}
 	}
+	f.checkHealth(now)
 	for _, s := range f.sources {
 		if s.healthy(now, cfg.Stall) {
 			if s.healthySince.IsZero() {
@@ -301,6 +309,30 @@ func (f *feedSwitch) check(now time.Time) {
 	}
 }
 
+// checkHealth updates the output's health, its metrics and its log. f.mu is held.
+func (f *feedSwitch) checkHealth(now time.Time) {
+	var reasons []string
+	if f.onAir != nil {
+		reasons = f.splice.health(now.UnixNano())
+	}
+	m := f.sw.metrics
+	if n := f.splice.backSteps; n > f.backSteps {
+		m.backSteps.WithLabelValues(f.id).Add(float64(n - f.backSteps))
+		f.backSteps = n
+	}
+	if slices.Equal(reasons, f.health) {
+		return
+	}
+	f.health = reasons
+	if len(reasons) > 0 {
+		m.degraded.WithLabelValues(f.id).Set(1)
+		f.sw.log.Warn("feed output degraded", "feed", f.id, "reasons", strings.Join(reasons, "; "))
+	} else {
+		m.degraded.WithLabelValues(f.id).Set(0)
+		f.sw.log.Info("feed output healthy again", "feed", f.id)
+	}
+}
+
 // SourceStatus is one source's state.
 type SourceStatus struct {
 	Role       string
@@ -320,6 +352,9 @@ type Status struct {
 	Switches   uint64
 	LastSwitch time.Time
 	Sources    []SourceStatus
+	// Health lists what makes the feed's output not cleanly decodable:
+	// timestamps going back, announced tracks without data. None: healthy.
+	Health []string
 }
 
 // Status returns the feed's switching state; ok is false when no source ever attached.
@@ -333,7 +368,8 @@ func (w *Switcher) Status(feedID string) (Status, bool) {
 	now := w.now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := Status{Mode: "auto", Revertive: w.cfg.Revertive, Switches: f.switches, LastSwitch: f.lastSwitch}
+	f.checkHealth(now)
+	st := Status{Mode: "auto", Revertive: w.cfg.Revertive, Switches: f.switches, LastSwitch: f.lastSwitch, Health: slices.Clone(f.health)}
 	if f.forced != "" {
 		st.Mode = f.forced
 	}
