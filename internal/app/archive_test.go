@@ -233,3 +233,20 @@ func TestFullDiskStopsRecordingNotDelivery(t *testing.T) {
 		t.Error("no disk-full alert in the log")
 	}
 }
+
+// TestCreatedFeedAnswersTheRecordingStateOfTheNextGet: POST /feeds answers
+// the recording state a GET right after it reads ("idle", not "off").
+func TestCreatedFeedAnswersTheRecordingStateOfTheNextGet(t *testing.T) {
+	p := startPodium(t, options{configure: shortSegments})
+	type feedRecording struct {
+		Recording struct {
+			State string `json:"state"`
+		} `json:"recording"`
+	}
+	var created, got feedRecording
+	p.mustAPI("POST", "/api/v1/feeds", map[string]string{"id": "rec-state", "name": "Rec"}, 201, &created)
+	p.mustAPI("GET", "/api/v1/feeds/rec-state", nil, 200, &got)
+	if created.Recording.State != archive.StateIdle || got.Recording.State != archive.StateIdle {
+		t.Fatalf("recording state: POST answered %q, the next GET %q; want idle both", created.Recording.State, got.Recording.State)
+	}
+}
