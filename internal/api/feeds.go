@@ -93,6 +93,10 @@ func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
 	}
 	st := live.Stats()
 	out.Live, out.BitrateBPS, out.Readers = st.Live, st.BitrateBPS, st.Readers
+	if s.Deliveries != nil {
+		// HLS viewers read through the feed's one muxer, not a reader each.
+		out.Readers += s.Deliveries.Count(f.ID, "hls")
+	}
 	if st.Live {
 		out.Health.State = "ok"
 		if s.Sources != nil {

@@ -321,6 +321,13 @@ func TestHLSTokensAndRightsAreCheckedOnEveryRequest(t *testing.T) {
 		}
 		return false
 	})
+	// The viewer counts among the feed's readers, as the portal shows them.
+	var feed struct {
+		Readers int `json:"readers"`
+	}
+	if p.mustAPI("GET", "/api/v1/feeds/"+f.ID, nil, 200, &feed); feed.Readers != 1 {
+		t.Errorf("feed readers %d while one HLS viewer watches, want 1", feed.Readers)
+	}
 
 	p.mustAPI("PATCH", "/api/v1/entitlements/"+grant, map[string]string{"status": "suspended"}, 200, nil)
 	if status, body, _ := fetch(t, url); status != 403 || !strings.Contains(body, "suspended") {
