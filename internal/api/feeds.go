@@ -26,9 +26,18 @@ type feedJSON struct {
 	CallerSource            *callerSourceJSON `json:"caller_source,omitempty"`
 	PublishPassphrase       string            `json:"publish_passphrase,omitempty"`
 	BackupPublishPassphrase string            `json:"backup_publish_passphrase,omitempty"`
+	// Health says whether the feed's output is cleanly decodable.
+	Health healthJSON `json:"health"`
 	// Recording is the feed's archive setting.
 	Recording *recordingPolicyJSON `json:"recording"`
 	CreatedAt *string              `json:"created_at"`
+}
+
+// healthJSON is a feed's output health: "ok", "degraded" (with the
+// reasons) or "offline".
+type healthJSON struct {
+	State   string   `json:"state"`
+	Reasons []string `json:"reasons"`
 }
 
 type switchingJSON struct {
@@ -57,7 +66,8 @@ type publisherJSON struct {
 }
 
 func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
-	out := feedJSON{ID: f.ID, Name: f.Name, Kind: string(f.Kind), Recording: recordingPolicyOut(f.Recording), CreatedAt: formatTime(f.CreatedAt)}
+	out := feedJSON{ID: f.ID, Name: f.Name, Kind: string(f.Kind), Recording: recordingPolicyOut(f.Recording), CreatedAt: formatTime(f.CreatedAt),
+		Health: healthJSON{State: "offline", Reasons: []string{}}}
 	if s.Archive != nil {
 		state := s.Archive.Status(f.ID).State
 		out.Recording.State = &state
@@ -83,6 +93,18 @@ func (s *server) feedJSON(f catalog.Feed, admin bool) feedJSON {
 	}
 	st := live.Stats()
 	out.Live, out.BitrateBPS, out.Readers = st.Live, st.BitrateBPS, st.Readers
+	if s.Deliveries != nil {
+		// HLS viewers read through the feed's one muxer, not a reader each.
+		out.Readers += s.Deliveries.Count(f.ID, "hls")
+	}
+	if st.Live {
+		out.Health.State = "ok"
+		if s.Sources != nil {
+			if sw, ok := s.Sources.Status(f.ID); ok && len(sw.Health) > 0 {
+				out.Health = healthJSON{State: "degraded", Reasons: sw.Health}
+			}
+		}
+	}
 	if st.Publisher != nil && admin {
 		p := &publisherJSON{RemoteAddr: st.Publisher.RemoteAddr, Since: formatTime(st.Publisher.Since), BytesIn: st.Publisher.BytesIn}
 		if srt, ok := s.Ingest.PublisherStats(f.ID); ok {

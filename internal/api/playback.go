@@ -77,6 +77,7 @@ type srtCommandsJSON struct {
 	FFplay          string `json:"ffplay"`
 	FFmpeg          string `json:"ffmpeg"`
 	SRTLiveTransmit string `json:"srt_live_transmit"`
+	GStreamer       string `json:"gstreamer"`
 }
 
 type srtDetailsJSON struct {
@@ -121,15 +122,19 @@ func (s *server) srtDetailsJSON(feedID string, b catalog.Broadcaster) srtDetails
 	port, _ := strconv.Atoi(portText)
 	streamID := fmt.Sprintf("#!::r=%s,u=%s,m=request", feedID, b.ID)
 	latency := s.SRTLatency.Milliseconds()
-	url := fmt.Sprintf("srt://%s?streamid=%s&passphrase=%s&latency=%d", net.JoinHostPort(host, portText), streamID, b.SRTPassphrase, latency*1000)
-	// ffmpeg's srt latency option is in microseconds, srt-live-transmit's in milliseconds.
-	slt := fmt.Sprintf("srt://%s?streamid=%s&passphrase=%s&latency=%d", net.JoinHostPort(host, portText), streamID, b.SRTPassphrase, latency)
+	// The URL's latency is in milliseconds, as libsrt's URI syntax reads it
+	// (srt-live-transmit, GStreamer's srtsrc, VLC); ffmpeg's srt option of
+	// that name is in microseconds, so its commands carry their own URL.
+	url := fmt.Sprintf("srt://%s?streamid=%s&passphrase=%s&latency=%d", net.JoinHostPort(host, portText), streamID, b.SRTPassphrase, latency)
+	ffmpegURL := fmt.Sprintf("srt://%s?streamid=%s&passphrase=%s&latency=%d", net.JoinHostPort(host, portText), streamID, b.SRTPassphrase, latency*1000)
 	return srtDetailsJSON{
 		Host: host, Port: port, StreamID: streamID, Passphrase: b.SRTPassphrase, URL: url, LatencyMillis: latency,
 		Commands: srtCommandsJSON{
-			FFplay:          fmt.Sprintf("ffplay -fflags nobuffer '%s'", url),
-			FFmpeg:          fmt.Sprintf("ffmpeg -i '%s' -map 0 -c copy %s.ts", url, feedID),
-			SRTLiveTransmit: fmt.Sprintf("srt-live-transmit '%s' udp://127.0.0.1:5000", slt),
+			FFplay:          fmt.Sprintf("ffplay -fflags nobuffer '%s'", ffmpegURL),
+			FFmpeg:          fmt.Sprintf("ffmpeg -i '%s' -map 0 -c copy %s.ts", ffmpegURL, feedID),
+			SRTLiveTransmit: fmt.Sprintf("srt-live-transmit '%s' udp://127.0.0.1:5000", url),
+			// In a URI, # starts the fragment: GStreamer needs it escaped.
+			GStreamer: fmt.Sprintf("gst-launch-1.0 srtsrc uri='%s' ! decodebin ! autovideosink", strings.Replace(url, "streamid=#", "streamid=%23", 1)),
 		},
 	}
 }

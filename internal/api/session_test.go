@@ -126,7 +126,7 @@ func TestEventStreamSendsLiveStateAndCatalogChanges(t *testing.T) {
 	}()
 	want := func(name string) {
 		t.Helper()
-		deadline := time.After(3 * time.Second)
+		deadline := time.After(30 * time.Second)
 		for {
 			select {
 			case got, ok := <-events:
@@ -150,7 +150,7 @@ func TestEventStreamSendsLiveStateAndCatalogChanges(t *testing.T) {
 	// Signing out ends the stream.
 	out := withCookie(t, srv, "DELETE", "/api/v1/session", c)
 	out.Body.Close()
-	deadline := time.After(3 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case _, ok := <-events:

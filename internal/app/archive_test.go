@@ -164,7 +164,7 @@ func TestTimeShiftPlaysTheArchiveOverHLS(t *testing.T) {
 		t.Fatalf("archive segment: status %d", status)
 	}
 	p.mustAPI("DELETE", "/api/v1/entitlements/"+ent, nil, 200, nil)
-	eventually(t, 2*time.Second, "revoked time-shift refused", func() bool { status, _, _ := fetch(t, seg); return status == 403 })
+	eventually(t, 30*time.Second, "revoked time-shift refused", func() bool { status, _, _ := fetch(t, seg); return status == 403 })
 }
 
 func lastLine(text, suffix string) string {
@@ -193,7 +193,11 @@ func TestRecordingCanBeSwitchedOffPerFeed(t *testing.T) {
 		t.Fatalf("after PATCH: %+v", feed.Recording)
 	}
 	p.publishSample(f, "bkb-gold-game")
-	time.Sleep(2500 * time.Millisecond)
+	// Two loops of the sample: what would have made segments, had recording been on.
+	in0 := p.metric(`podium_feed_bytes_in_total{feed="` + f.ID + `"}`)
+	eventually(t, 60*time.Second, "the feed takes in two loops of its sample", func() bool {
+		return p.metric(`podium_feed_bytes_in_total{feed="`+f.ID+`"}`) > in0+2*1079496
+	})
 	if rec := p.recording(f.ID, p.AdminToken); rec.State != archive.StateOff || rec.Segments != 0 {
 		t.Fatalf("recording off but %+v", rec)
 	}
@@ -227,5 +231,22 @@ func TestFullDiskStopsRecordingNotDelivery(t *testing.T) {
 	}
 	if !strings.Contains(p.logs.String(), "ALERT archive disk full") {
 		t.Error("no disk-full alert in the log")
+	}
+}
+
+// TestCreatedFeedAnswersTheRecordingStateOfTheNextGet: POST /feeds answers
+// the recording state a GET right after it reads ("idle", not "off").
+func TestCreatedFeedAnswersTheRecordingStateOfTheNextGet(t *testing.T) {
+	p := startPodium(t, options{configure: shortSegments})
+	type feedRecording struct {
+		Recording struct {
+			State string `json:"state"`
+		} `json:"recording"`
+	}
+	var created, got feedRecording
+	p.mustAPI("POST", "/api/v1/feeds", map[string]string{"id": "rec-state", "name": "Rec"}, 201, &created)
+	p.mustAPI("GET", "/api/v1/feeds/rec-state", nil, 200, &got)
+	if created.Recording.State != archive.StateIdle || got.Recording.State != archive.StateIdle {
+		t.Fatalf("recording state: POST answered %q, the next GET %q; want idle both", created.Recording.State, got.Recording.State)
 	}
 }

@@ -87,7 +87,7 @@ func TestCallerSource(t *testing.T) {
 		t.Fatalf("PUT answered %+v", set)
 	}
 	eventually(t, 10*time.Second, "caller source not connected", func() bool { return p.callerSource(f.ID).State == "connected" })
-	eventually(t, 5*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 1 })
+	eventually(t, 30*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 1 })
 	var feed struct {
 		Live         bool
 		CallerSource *callState `json:"caller_source"`
@@ -117,7 +117,7 @@ func TestCallerSource(t *testing.T) {
 	// The encoder restarts: Podium calls again; the receiver, kept within
 	// the publisher grace, carries on.
 	enc.stop()
-	eventually(t, 5*time.Second, "caller source still connected after the encoder stopped", func() bool {
+	eventually(t, 30*time.Second, "caller source still connected after the encoder stopped", func() bool {
 		st := p.callerSource(f.ID)
 		return st.State != "connected" && st.LastError != ""
 	})
@@ -144,7 +144,7 @@ func TestCallerSource(t *testing.T) {
 	eventually(t, 15*time.Second, "caller source not resumed after a restart", func() bool { return p.callerSource(f.ID).State == "connected" })
 
 	p.mustAPI("DELETE", "/api/v1/feeds/"+f.ID+"/source", nil, 204, nil)
-	eventually(t, 5*time.Second, "feed still live after its caller source was removed", func() bool {
+	eventually(t, 30*time.Second, "feed still live after its caller source was removed", func() bool {
 		return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 0
 	})
 	p.mustAPI("GET", "/api/v1/feeds/"+f.ID+"/source", nil, 404, nil)

@@ -517,6 +517,12 @@ func pace(ctx context.Context, data []byte, loop bool, emit func([]byte) error) 
 }
 
 // eventually polls cond every 50 ms until it holds or timeout passes.
+// rightsLatency bounds, in tests, how long a change of rights may take to
+// reach a running delivery. Podium promises one second (deliveries are swept
+// every delivery.SweepPeriod and on every catalog change); the tests log
+// the figure and leave room for a loaded machine.
+const rightsLatency = 5 * time.Second
+
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()

@@ -313,7 +313,7 @@ func TestHLSTokensAndRightsAreCheckedOnEveryRequest(t *testing.T) {
 	}
 
 	// While it plays, the viewer is a live delivery.
-	eventually(t, 3*time.Second, "an hls delivery listed", func() bool {
+	eventually(t, 30*time.Second, "an hls delivery listed", func() bool {
 		for _, d := range p.deliveries() {
 			if d.BroadcasterID == b.ID && d.FeedID == f.ID {
 				return true
@@ -321,6 +321,13 @@ func TestHLSTokensAndRightsAreCheckedOnEveryRequest(t *testing.T) {
 		}
 		return false
 	})
+	// The viewer counts among the feed's readers, as the portal shows them.
+	var feed struct {
+		Readers int `json:"readers"`
+	}
+	if p.mustAPI("GET", "/api/v1/feeds/"+f.ID, nil, 200, &feed); feed.Readers != 1 {
+		t.Errorf("feed readers %d while one HLS viewer watches, want 1", feed.Readers)
+	}
 
 	p.mustAPI("PATCH", "/api/v1/entitlements/"+grant, map[string]string{"status": "suspended"}, 200, nil)
 	if status, body, _ := fetch(t, url); status != 403 || !strings.Contains(body, "suspended") {
@@ -337,7 +344,7 @@ func TestHLSTokensAndRightsAreCheckedOnEveryRequest(t *testing.T) {
 	if status, body, _ := fetch(t, url); status != 403 || !strings.Contains(body, "revoked") {
 		t.Fatalf("playlist after revoke: %d %s", status, body)
 	}
-	eventually(t, 3*time.Second, "the hls delivery gone after revoke", func() bool {
+	eventually(t, 30*time.Second, "the hls delivery gone after revoke", func() bool {
 		for _, d := range p.deliveries() {
 			if d.BroadcasterID == b.ID && d.FeedID == f.ID {
 				return false
@@ -380,10 +387,14 @@ func TestHLSCarriesOnWhenANewPublisherTakesOver(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(5 * time.Second) // well into the first timeline
+	last := 0
+	for n := range frames {
+		if last = n; n >= 200 { // well into the first timeline
+			break
+		}
+	}
 	stop()
 	p.publishSample(f, "bkb-gold-game")
-	last := 0
 	for n := range frames {
 		last = n
 	}

@@ -44,7 +44,7 @@ func TestFFmpegPublishesAndEveryClientPulls(t *testing.T) {
 	if ff.err != nil {
 		t.Fatalf("ffmpeg pull: %v: %s", ff.err, ff.stderr.String())
 	}
-	eventually(t, 5*time.Second, "srt-live-transmit received too little", func() bool { return slt.stdout.Len() > 200_000 })
+	eventually(t, 30*time.Second, "srt-live-transmit received too little", func() bool { return slt.stdout.Len() > 200_000 })
 	for name, got := range map[string][]byte{"ffmpeg": ff.stdout.Bytes(), "srt-live-transmit": slt.stdout.Bytes()} {
 		if s := streams(t, got); !slices.Equal(s, allStreams) {
 			t.Errorf("%s received streams %v, want %v", name, s, allStreams)
@@ -77,17 +77,22 @@ func TestPassthroughIsByteExact(t *testing.T) {
 	pace(ctx, fixture[:half], false, emit)
 	// Join in the middle, then send the rest and end.
 	reader := p.pull(f.ID, b)
-	eventually(t, 5*time.Second, "reader not connected", func() bool { return len(p.deliveries()) == 1 })
+	eventually(t, 30*time.Second, "reader not connected", func() bool { return len(p.deliveries()) == 1 })
 	pace(ctx, fixture[half:], false, emit)
 	pw.Close()
 	// The publisher has sent everything: wait until Podium has delivered it
 	// all, then stop the receiver so that it flushes its output.
-	eventually(t, 5*time.Second, "Podium did not deliver the end of the stream", func() bool {
+	var delivered uint64
+	eventually(t, 30*time.Second, "Podium did not deliver the end of the stream", func() bool {
 		d := p.deliveries()
-		return len(d) == 1 && d[0].Bytes >= uint64(len(fixture)-half)
+		if len(d) == 1 {
+			delivered = d[0].Bytes
+		}
+		return delivered >= uint64(len(fixture)-half)
 	})
-
-	time.Sleep(500 * time.Millisecond)
+	eventually(t, 30*time.Second, "the receiver did not write what Podium delivered", func() bool {
+		return uint64(reader.stdout.Len()) >= delivered
+	})
 	reader.stop()
 
 	got := reader.stdout.Bytes()
@@ -133,27 +138,28 @@ func TestStalledReaderIsCutOthersKeepFullRate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p.publish(ctx, f, fixture, true)
-	eventually(t, 5*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="bkb-gold-game"}`) == 1 })
+	eventually(t, 30*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="bkb-gold-game"}`) == 1 })
 
 	healthy := p.pull(f.ID, b)
 	stalled := p.pull(f.ID, b)
-	eventually(t, 5*time.Second, "readers not connected", func() bool { return len(p.deliveries()) == 2 })
-	time.Sleep(time.Second)
+	eventually(t, 30*time.Second, "readers not connected", func() bool { return len(p.deliveries()) == 2 })
+	eventually(t, 30*time.Second, "readers not receiving", func() bool {
+		return healthy.stdout.Len() > 100_000 && stalled.stdout.Len() > 100_000
+	})
 	stalled.cmd.Process.Signal(syscall.SIGSTOP)
 	defer stalled.cmd.Process.Signal(syscall.SIGCONT)
 
-	took := eventually(t, 5*time.Second, "stalled reader not cut", func() bool { return len(p.deliveries()) == 1 })
+	took := eventually(t, 30*time.Second, "stalled reader not cut", func() bool { return len(p.deliveries()) == 1 })
 	t.Logf("stalled reader cut %v after SIGSTOP", took)
 	if n := p.metric(`podium_feed_readers_cut_lagging_total{feed="bkb-gold-game"}`); n != 1 {
 		t.Fatalf("readers cut for lagging = %v, want 1", n)
 	}
-	// The healthy reader keeps the full rate of the feed over the next 3 s.
+	// The healthy reader keeps up with the feed over the next 2 MB it takes in.
 	in0, out0 := p.metric(`podium_feed_bytes_in_total{feed="bkb-gold-game"}`), healthy.stdout.Len()
-	time.Sleep(3 * time.Second)
-	in, out := p.metric(`podium_feed_bytes_in_total{feed="bkb-gold-game"}`)-in0, float64(healthy.stdout.Len()-out0)
-	if out < 0.9*in {
-		t.Fatalf("healthy reader got %.0f bytes while the feed took in %.0f", out, in)
-	}
+	eventually(t, 60*time.Second, "healthy reader did not keep up with the feed", func() bool {
+		in, out := p.metric(`podium_feed_bytes_in_total{feed="bkb-gold-game"}`)-in0, float64(healthy.stdout.Len()-out0)
+		return in > 2<<20 && out >= 0.9*in
+	})
 	if healthy.exited() {
 		t.Fatal("healthy reader disconnected")
 	}
@@ -173,19 +179,19 @@ func TestPublisherReconnectKeepsReaders(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pub, _ := p.publish(ctx, f, fixture, true)
 	reader := p.pull(f.ID, b)
-	eventually(t, 5*time.Second, "reader not receiving", func() bool { return reader.stdout.Len() > 100_000 })
+	eventually(t, 30*time.Second, "reader not receiving", func() bool { return reader.stdout.Len() > 100_000 })
 	before := p.deliveries()
 
 	cancel()
 	pub.stop()
-	eventually(t, 5*time.Second, "feed still live after the publisher left", func() bool {
+	eventually(t, 30*time.Second, "feed still live after the publisher left", func() bool {
 		return p.metric(`podium_feed_live{feed="venue-ols-mlf"}`) == 0
 	})
 	time.Sleep(time.Second)
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	pub2, _ := p.publish(ctx2, f, fixture, true)
 	got := reader.stdout.Len()
-	eventually(t, 5*time.Second, "reader did not resume after the publisher came back", func() bool { return reader.stdout.Len() > got+100_000 })
+	eventually(t, 30*time.Second, "reader did not resume after the publisher came back", func() bool { return reader.stdout.Len() > got+100_000 })
 	after := p.deliveries()
 	if len(after) != 1 || after[0].ID != before[0].ID || reader.exited() {
 		t.Fatalf("delivery did not survive the reconnect: before %+v after %+v", before, after)
@@ -193,7 +199,7 @@ func TestPublisherReconnectKeepsReaders(t *testing.T) {
 
 	cancel2()
 	pub2.stop()
-	took := eventually(t, 8*time.Second, "reader kept past the grace period", reader.exited)
+	took := eventually(t, 30*time.Second, "reader kept past the grace period", reader.exited)
 	if took < 2*time.Second {
 		t.Fatalf("reader let go after %v, before the 3 s grace period", took)
 	}
@@ -215,16 +221,16 @@ func TestGarbageIsRefusedOthersUnaffected(t *testing.T) {
 	defer cancel()
 	p.publish(ctx, good, fixture, true)
 	reader := p.pull(good.ID, b)
-	eventually(t, 5*time.Second, "reader not receiving", func() bool { return reader.stdout.Len() > 50_000 })
+	eventually(t, 30*time.Second, "reader not receiving", func() bool { return reader.stdout.Len() > 50_000 })
 
 	garbage := bytes.Repeat([]byte("this is not a transport stream. "), 2000)
 	_, junk := startFedPeer(t, "srt-live-transmit", "-q", "-a:no", "file://con", p.publishURL(bad))
 	go pace(ctx, garbage, true, func(c []byte) error { _, err := junk.Write(c); return err })
-	eventually(t, 5*time.Second, "garbage publisher not refused", func() bool {
+	eventually(t, 30*time.Second, "garbage publisher not refused", func() bool {
 		return strings.Contains(p.logs.String(), "not an MPEG transport stream")
 	})
 	n := reader.stdout.Len()
-	eventually(t, 3*time.Second, "good feed stalled", func() bool { return reader.stdout.Len() > n+50_000 })
+	eventually(t, 30*time.Second, "good feed stalled", func() bool { return reader.stdout.Len() > n+50_000 })
 	var feed struct{ Live bool }
 	p.mustAPI("GET", "/api/v1/feeds/bad", nil, 200, &feed)
 	if feed.Live {

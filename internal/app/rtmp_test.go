@@ -207,7 +207,7 @@ func TestRTMPSecondPublisherIsRefused(t *testing.T) {
 		t.Error("the conflict was not counted")
 	}
 	in := p.metric(`podium_feed_bytes_in_total{feed="ath-100m-final"}`)
-	eventually(t, 5*time.Second, "the first publisher stopped carrying data", func() bool {
+	eventually(t, 30*time.Second, "the first publisher stopped carrying data", func() bool {
 		return p.metric(`podium_feed_bytes_in_total{feed="ath-100m-final"}`) > in+100_000
 	})
 	if first.exited() {

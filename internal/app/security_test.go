@@ -45,7 +45,7 @@ func TestSRTLockout(t *testing.T) {
 		t.Fatalf("ffmpeg published with a wrong passphrase: %s", out)
 	}
 	lockedAt := time.Now()
-	eventually(t, 2*time.Second, "no lockout after 3 failures", func() bool {
+	eventually(t, 30*time.Second, "no lockout after 3 failures", func() bool {
 		return p.metric(`podium_auth_lockouts_total{protocol="srt"}`) == 1
 	})
 
@@ -57,7 +57,7 @@ func TestSRTLockout(t *testing.T) {
 	// can hang after it (Haivision/srt#2776): what counts is Podium's refusal.
 	locked := p.metric(`podium_srt_rejections_total{reason="locked"}`)
 	pub, _ := p.publish(ctx, f, fixture, true)
-	eventually(t, 5*time.Second, "srt-live-transmit refused as locked out", func() bool {
+	eventually(t, 30*time.Second, "srt-live-transmit refused as locked out", func() bool {
 		return p.metric(`podium_srt_rejections_total{reason="locked"}`) > locked
 	})
 	time.Sleep(500 * time.Millisecond)
@@ -71,13 +71,13 @@ func TestSRTLockout(t *testing.T) {
 
 	// The window passes: the right passphrase works again.
 	time.Sleep(time.Until(lockedAt.Add(window)))
-	eventually(t, 3*time.Second, "still locked out after the window", func() bool {
+	eventually(t, 30*time.Second, "still locked out after the window", func() bool {
 		return p.probe(publish, f.PublishPassphrase) == "connected"
 	})
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	p.publish(ctx2, f, fixture, true)
-	eventually(t, 5*time.Second, "publisher not live after the lockout", func() bool {
+	eventually(t, 30*time.Second, "publisher not live after the lockout", func() bool {
 		return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 1
 	})
 
@@ -129,7 +129,7 @@ func TestHTTPLockout(t *testing.T) {
 		t.Fatalf("HLS while locked out: %s, want 429", out)
 	}
 	time.Sleep(time.Until(lockedAt.Add(window)))
-	eventually(t, 2*time.Second, "API still locked after the window", func() bool {
+	eventually(t, 30*time.Second, "API still locked after the window", func() bool {
 		return p.api("GET", "/api/v1/feeds", "guess-4", nil, nil) == 401
 	})
 	if n := p.metric(`podium_auth_failures_total{protocol="http"}`); n != 4 {
@@ -180,7 +180,7 @@ func TestConnectionLimits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p.publish(ctx, f, fixture, true) // connection 1
-	eventually(t, 5*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 1 })
+	eventually(t, 30*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 1 })
 	delivered := func(b string) func() bool {
 		return func() bool {
 			for _, d := range p.deliveries() {
@@ -235,12 +235,12 @@ func TestPublisherOverMaxBitrateIsCut(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p.publish(ctx, f, fixture, true) // about 2.4 Mbit/s
-	eventually(t, 5*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 1 })
-	took := eventually(t, 8*time.Second, "publisher above the limit not cut", func() bool {
+	eventually(t, 30*time.Second, "feed not live", func() bool { return p.metric(`podium_feed_live{feed="ath-100m-final"}`) == 1 })
+	took := eventually(t, 30*time.Second, "publisher above the limit not cut", func() bool {
 		return p.metric(`podium_limit_rejections_total{limit="publish_bitrate"}`) == 1
 	})
 	t.Logf("cut %v after going live", took)
-	eventually(t, 2*time.Second, "publish close not logged", func() bool {
+	eventually(t, 30*time.Second, "publish close not logged", func() bool {
 		return strings.Contains(p.logs.String(), "publish bitrate over the limit")
 	})
 	if !strings.Contains(p.logs.String(), "publisher cut") {

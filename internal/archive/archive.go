@@ -603,16 +603,31 @@ type Status struct {
 }
 
 // Status returns feedID's recording status.
+// A feed the catalog has just been told to record (created, or switched
+// on) is idle, as its recorder is about to be: an answer to the change then
+// says what the next GET will.
 func (a *Archive) Status(feedID string) Status {
 	st, ok := a.lookup(feedID)
 	if !ok {
-		return Status{State: StateOff}
+		return Status{State: a.pendingState(feedID)}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := Status{State: st.state, Segments: st.segments, Bytes: st.bytes}
+	if s.State == StateOff && st.stop == nil {
+		s.State = a.pendingState(feedID)
+	}
 	s.From, s.To = st.extent()
 	return s
+}
+
+// pendingState is the state of a feed without a recorder: idle when the
+// catalog says to record it, off otherwise.
+func (a *Archive) pendingState(feedID string) string {
+	if f, ok := a.catalog.Snapshot().Feed(feedID); ok && f.Recording.Enabled && !a.cfg.Disabled {
+		return StateIdle
+	}
+	return StateOff
 }
 
 // Range is a stretch of continuous recording.

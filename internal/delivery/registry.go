@@ -122,6 +122,19 @@ func (r *Registry) List() []*Delivery {
 	return out
 }
 
+// Count returns how many live deliveries of feedID use protocol.
+func (r *Registry) Count(feedID, protocol string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, d := range r.deliveries {
+		if d.FeedID == feedID && d.Protocol == protocol {
+			n++
+		}
+	}
+	return n
+}
+
 // BytesByBroadcaster returns the bytes delivered to each broadcaster, live and finished deliveries together.
 func (r *Registry) BytesByBroadcaster() map[string]uint64 {
 	r.closedMu.Lock()

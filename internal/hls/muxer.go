@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,10 +20,16 @@ import (
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
 	"github.com/podium-broadcast/podium/internal/hub"
+	"github.com/podium-broadcast/podium/internal/ts"
 )
 
 // ErrNoTracks means a feed carries nothing HLS can carry to a browser.
 var ErrNoTracks = errors.New("no H.264, H.265 or AAC track in the feed")
+
+// errLayoutChanged ends a muxer whose feed's PMT lists other streams than
+// the one it started on (a backup with other tracks on air, a new
+// publisher): the next request starts a muxer on the new layout.
+var errLayoutChanged = errors.New("the feed's PMT changed its streams")
 
 // A track's timestamps that step back more than maxBackStep (B-frame
 // reordering stays well within it) or forward more than maxForwardStep are a
@@ -233,13 +240,17 @@ func (m *feedMuxer) mapTracks(ts *mpegts.Reader) ([]trackPair, error) {
 	return out, nil
 }
 
-// hubStream reads a hub reader's chunks as one byte stream.
+// hubStream reads a hub reader's chunks as one byte stream. It follows the
+// PMT and ends with errLayoutChanged at a chunk where it lists other streams
+// than the first one did.
 type hubStream struct {
-	ctx    context.Context
-	reader *hub.Reader
-	chunks [][]byte
-	queue  [][]byte
-	cur    []byte
+	ctx     context.Context
+	reader  *hub.Reader
+	chunks  [][]byte
+	queue   [][]byte
+	cur     []byte
+	scanner ts.Scanner
+	layout  []ts.Stream
 }
 
 func (s *hubStream) Read(p []byte) (int, error) {
@@ -257,8 +268,27 @@ func (s *hubStream) Read(p []byte) (int, error) {
 		}
 		s.cur, s.queue = s.queue[0], s.queue[1:]
 		s.reader.Wrote(len(s.cur))
+		if err := s.follow(s.cur); err != nil {
+			return 0, err
+		}
 	}
 	n := copy(p, s.cur)
 	s.cur = s.cur[n:]
 	return n, nil
+}
+
+// follow scans a chunk for a change of the program's streams.
+func (s *hubStream) follow(chunk []byte) error {
+	if _, err := s.scanner.Scan(chunk); err != nil {
+		return err
+	}
+	streams := s.scanner.Streams()
+	switch {
+	case len(streams) == 0:
+	case s.layout == nil:
+		s.layout = append(make([]ts.Stream, 0, len(streams)), streams...)
+	case !slices.Equal(streams, s.layout):
+		return errLayoutChanged
+	}
+	return nil
 }

@@ -66,6 +66,9 @@ func New(cfg Config) *Hub {
 	return &Hub{cfg: cfg, now: time.Now, feeds: make(map[string]*Feed)}
 }
 
+// Grace is how long readers wait for a feed's publisher to come back.
+func (h *Hub) Grace() time.Duration { return h.cfg.Grace }
+
 // Feed returns the feed with the given id, creating it if needed.
 func (h *Hub) Feed(id string) *Feed {
 	h.mu.Lock()

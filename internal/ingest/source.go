@@ -66,7 +66,8 @@ func (s *Source) BytesIn() uint64 { return s.bytesIn.Load() }
 // access point, ready for a switch.
 func (s *Source) Write(data []byte) error {
 	f := s.feed
-	s.lastData.Store(f.sw.now().UnixNano())
+	now := f.sw.now().UnixNano()
+	s.lastData.Store(now)
 	s.bytesIn.Add(uint64(len(data)))
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,7 +75,12 @@ func (s *Source) Write(data []byte) error {
 		return ErrDetached
 	}
 	s.pending = append(s.pending, data...)
-	whole := len(s.pending) / ts.PacketSize * ts.PacketSize
+	if skip := syncOffset(s.pending); skip > 0 {
+		n := copy(s.pending, s.pending[skip:])
+		s.pending = s.pending[:n]
+		f.sw.metrics.skipped.WithLabelValues(f.id, s.role).Add(float64(skip))
+	}
+	whole := alignedPackets(s.pending)
 	if whole == 0 {
 		return nil
 	}
@@ -84,6 +90,7 @@ func (s *Source) Write(data []byte) error {
 		return err
 	}
 	s.keep(chunk, rap)
+	f.splice.now = now
 	var werr error
 	switch {
 	case f.onAir == s:
@@ -94,6 +101,42 @@ func (s *Source) Write(data []byte) error {
 	n := copy(s.pending, s.pending[whole:])
 	s.pending = s.pending[:n]
 	return werr
+}
+
+// syncByte starts every transport packet.
+const syncByte = 0x47
+
+// syncOffset returns how many bytes at the start of p come before its
+// transport stream: none when p starts with a sync byte (and, if it is that
+// long, so does its second packet); otherwise up to the
+// first sync byte that two more follow 188 and 376 bytes later (a source
+// that joined mid-packet, an SRT payload cut short), or all but the last
+// two packets' worth when there is none yet.
+func syncOffset(p []byte) int {
+	if len(p) == 0 || p[0] == syncByte && (len(p) <= ts.PacketSize || p[ts.PacketSize] == syncByte) {
+		return 0
+	}
+	for i := 0; i+2*ts.PacketSize < len(p); i++ {
+		if p[i] == syncByte && p[i+ts.PacketSize] == syncByte && p[i+2*ts.PacketSize] == syncByte {
+			return i
+		}
+	}
+	return max(0, len(p)-2*ts.PacketSize)
+}
+
+// alignedPackets returns the bytes of the whole packets at the start of p
+// up to the first that lacks its sync byte (which the next Write skips from).
+func alignedPackets(p []byte) int {
+	if len(p) > 0 && p[0] != syncByte {
+		return 0
+	}
+	whole := len(p) / ts.PacketSize * ts.PacketSize
+	for off := ts.PacketSize; off < whole; off += ts.PacketSize {
+		if p[off] != syncByte {
+			return off
+		}
+	}
+	return whole
 }
 
 // keep updates the buffer from the latest access point with chunk, whose

@@ -1,6 +1,10 @@
 package ingest
 
 import (
+	"fmt"
+	"slices"
+	"time"
+
 	"github.com/podium-broadcast/podium/internal/ts"
 )
 
@@ -70,6 +74,29 @@ type splicer struct {
 	ref    layout
 	refPSI []byte // the reference PAT and PMT packets
 	hasRef bool
+	// newLayout makes the next source on air the reference: set when it
+	// comes after the feed's readers were let go.
+	newLayout bool
+	// outPSI is the PAT and PMT the output carries; passPSI says the on-air
+	// source's own go out instead (the reference, unchanged). generation
+	// counts the layout changes, each a new version of the PAT and PMT.
+	outPSI     []byte
+	passPSI    bool
+	generation int
+	announced  []int // the output PIDs of the streams outPSI lists
+	// change describes the layout change the latest begin made, if any.
+	change layoutChange
+
+	// now is the instant of the data being emitted (unix nanoseconds), set
+	// by the switch once per write; lastData is when each output PID last
+	// started a PES. backSteps counts decoding times sent behind their PID's
+	// last, lastBackStep is when the latest was, backStepPID its PID.
+	now          int64
+	lastData     [8192]int64
+	backSteps    uint64
+	lastBackStep int64
+	backStepPID  int
+	onAirSince   int64 // when the on-air source went on air
 
 	cc      [8192]byte // last continuity counter sent, per output PID
 	ccSeen  [8192]bool
@@ -117,21 +144,106 @@ func (sp *splicer) catchUp(t, last int64) {
 	}
 }
 
+// layoutChange is what a switch did to the output's layout.
+type layoutChange struct {
+	kind    string // "", "new publisher", "tracks gone", "tracks back"
+	tracks  int    // elementary streams the output now lists
+	gone    int    // the reference's streams it no longer lists
+	version int    // the PAT and PMT version
+}
+
 // begin makes src the on-air source, starting from gop, its packets from
 // its latest access point. It returns the packets to send first: the
-// reference PAT and PMT, then gop, rewritten.
+// output PAT and PMT, then gop, rewritten.
 func (sp *splicer) begin(src *Source, gop, out []byte) []byte {
-	if !sp.hasRef {
-		sp.ref, sp.refPSI, sp.hasRef = src.layout, append([]byte(nil), src.psi...), true
+	sp.change = layoutChange{}
+	sp.onAirSince = sp.now
+	if !sp.hasRef || sp.newLayout {
+		sp.ref, sp.refPSI = src.layout, append([]byte(nil), src.psi...)
+		if sp.hasRef {
+			// The old layout's receivers are gone: the new publisher's
+			// streams are the output's, on a timeline that carries on
+			// (the PIDs both layouts have keep theirs).
+			sp.change.kind = "new publisher"
+			for pid := range sp.outSeen {
+				if !slices.ContainsFunc(sp.ref.streams, func(st ts.Stream) bool { return st.PID == pid }) {
+					sp.forgetTimeline(pid)
+				}
+			}
+		}
+		sp.hasRef = true
+		sp.newLayout = false
+		sp.announced = nil
 	}
 	sp.isRef = sameLayout(src.layout, sp.ref)
 	sp.pidMap, sp.srcPMT = src.layout.mapTo(sp.ref), src.layout.pmtPID
 	for i := range sp.lastIn {
 		sp.lastIn[i] = -1
 	}
+	sp.announce(src.layout)
 	sp.shift = sp.shiftFor(gop)
 	out = sp.emitPSI(out)
 	return sp.emit(gop, out)
+}
+
+// announce sets the output PSI for a source of layout l: the reference's,
+// listing only the streams l carries. A stream no source carries has no
+// data, and a receiver told of it would wait for it (ffmpeg cannot find its
+// codec parameters; the HLS muxer cannot start): it is announced as gone,
+// in a new PMT version, and comes back in the next when a source carries
+// it again. Its timeline is forgotten meanwhile, so that its return is a
+// fresh start and not a jump to rebase the whole feed on.
+func (sp *splicer) announce(l layout) {
+	var carried []int
+	for _, r := range sp.ref.streams {
+		for _, st := range l.streams {
+			if sp.pidMap[st.PID] == r.PID {
+				carried = append(carried, r.PID)
+				break
+			}
+		}
+	}
+	for _, r := range sp.ref.streams {
+		if !slices.Contains(carried, r.PID) {
+			sp.forgetTimeline(r.PID)
+		}
+	}
+	changed := sp.announced != nil && !slices.Equal(carried, sp.announced)
+	if sp.change.kind == "" && changed {
+		sp.change.kind = "tracks back"
+		if len(carried) < len(sp.announced) {
+			sp.change.kind = "tracks gone"
+		}
+	}
+	sp.announced = carried
+	if sp.change.kind != "" {
+		sp.generation++
+	}
+	sp.outPSI, sp.passPSI = sp.refPSI, sp.isRef
+	if sp.generation > 0 || len(carried) < len(sp.ref.streams) {
+		if psi, err := buildPSI(sp.refPSI, sp.ref.pmtPID, carried, pmtVersion(sp.refPSI, sp.ref.pmtPID)+sp.generation); err == nil {
+			sp.outPSI, sp.passPSI = psi, false
+		}
+	}
+	if sp.change.kind != "" {
+		sp.change.tracks, sp.change.gone = len(carried), len(sp.ref.streams)-len(carried)
+		sp.change.version = (pmtVersion(sp.refPSI, sp.ref.pmtPID) + sp.generation) & 31
+	}
+}
+
+// pmtVersion returns the version of the PMT in psi.
+func pmtVersion(psi []byte, pmtPID int) int {
+	if sec := section(psi, pmtPID); len(sec) > 5 {
+		return int(sec[5]>>1) & 31
+	}
+	return 0
+}
+
+// forgetTimeline drops what the splicer knows of an output PID's timestamps.
+func (sp *splicer) forgetTimeline(pid int) {
+	sp.outSeen[pid] = false
+	sp.lastStep[pid] = 0
+	delete(sp.settling, pid)
 }
 
 func sameLayout(a, b layout) bool {
@@ -205,11 +317,11 @@ func (sp *splicer) mapPID(pid int) (int, bool) {
 	return out, true
 }
 
-// emitPSI appends the reference PAT and PMT.
+// emitPSI appends the output PAT and PMT.
 func (sp *splicer) emitPSI(out []byte) []byte {
-	for off := 0; off+ts.PacketSize <= len(sp.refPSI); off += ts.PacketSize {
+	for off := 0; off+ts.PacketSize <= len(sp.outPSI); off += ts.PacketSize {
 		start := len(out)
-		out = append(out, sp.refPSI[off:off+ts.PacketSize]...)
+		out = append(out, sp.outPSI[off:off+ts.PacketSize]...)
 		sp.continuity(out[start:])
 	}
 	return out
@@ -232,8 +344,9 @@ func (sp *splicer) emit(data []byte, out []byte) []byte {
 			}
 			sp.lastIn[pid] = cc
 		}
-		if !sp.isRef && (pid == 0 || pid == sp.srcPMT) {
-			// Another layout's PSI: send the reference's in its place.
+		if !sp.passPSI && (pid == 0 || pid == sp.srcPMT) {
+			// Another layout's PSI, or the reference's in an older
+			// version: send the output's in its place.
 			if pid == 0 {
 				out = sp.emitPSI(out)
 			}
@@ -257,7 +370,7 @@ func (sp *splicer) emit(data []byte, out []byte) []byte {
 		}
 		sp.retime(p, outPID)
 		sp.continuity(p)
-		if sp.isRef && pid == 0 {
+		if sp.passPSI && pid == 0 {
 			sp.refreshPSI(data[off:])
 		}
 	}
@@ -271,6 +384,7 @@ func (sp *splicer) refreshPSI(data []byte) {
 		return
 	}
 	sp.refPSI = append(sp.refPSI[:0], data[:2*ts.PacketSize]...)
+	sp.outPSI = sp.refPSI
 }
 
 // continuity sets the packet's continuity counter to the output's next. The
@@ -326,6 +440,11 @@ func (sp *splicer) retime(p []byte, outPID int) {
 		t = dts
 	}
 	writePESTimes(p, pts, dts)
+	sp.lastData[outPID] = sp.now
+	if sp.outSeen[outPID] && tsDiff(t, sp.lastOut[outPID]) < 0 {
+		sp.backSteps++
+		sp.lastBackStep, sp.backStepPID = sp.now, outPID
+	}
 	if sp.outSeen[outPID] {
 		if d := tsDiff(t, sp.lastOut[outPID]); d > 0 && d < maxBackStep {
 			sp.lastStep[outPID] = d
@@ -416,4 +535,40 @@ func writeTimestamp(b []byte, t int64) {
 	b[2] = byte(t>>14)&0xFE | b[2]&0x01
 	b[3] = byte(t >> 7)
 	b[4] = byte(t<<1)&0xFE | b[4]&0x01
+}
+
+// healthWindow is how long a problem of the output keeps the feed degraded
+// after it was last seen, and how long an announced audio or video stream
+// may go without data.
+const healthWindow = 5 * time.Second
+
+// health returns what makes the output not cleanly decodable at instant
+// now: timestamps that went back lately, announced audio and video streams
+// without data.
+func (sp *splicer) health(now int64) []string {
+	var reasons []string
+	if sp.backSteps > 0 && now-sp.lastBackStep < int64(healthWindow) {
+		reasons = append(reasons, fmt.Sprintf("timestamps went back on PID %#x", sp.backStepPID))
+	}
+	for _, st := range sp.ref.streams {
+		if !slices.Contains(sp.announced, st.PID) || !audioVideo(st.Type) {
+			continue
+		}
+		if last := sp.lastData[st.PID]; last == 0 || now-last > int64(healthWindow) {
+			if last != 0 || sp.onAirSince != 0 && now-sp.onAirSince > int64(healthWindow) {
+				reasons = append(reasons, fmt.Sprintf("track on PID %#x carries no data", st.PID))
+			}
+		}
+	}
+	return reasons
+}
+
+// audioVideo says whether a stream type is audio or video, which carry data
+// all the time (SCTE-35, KLV or subtitles may not).
+func audioVideo(streamType byte) bool {
+	switch streamType {
+	case 0x01, 0x02, 0x1B, 0x24, 0x03, 0x04, 0x0F, 0x11, 0x81, 0x87:
+		return true
+	}
+	return false
 }

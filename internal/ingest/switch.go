@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +77,13 @@ type feedSwitch struct {
 	// switches counts switches by reason, for the feed's status.
 	switches   uint64
 	lastSwitch time.Time
+	// offlineSince is when the feed's last source left; a source that comes
+	// after the hub's grace period (its readers gone) starts a new layout.
+	offlineSince time.Time
+	// health lists what makes the output not cleanly decodable (none: it
+	// is); backSteps is the splicer's count the metric has been told of.
+	health    []string
+	backSteps uint64
 }
 
 // Attach connects a source of the feed in role ("primary" or "backup").
@@ -101,6 +110,9 @@ func (w *Switcher) Attach(feedID, role, remote string) (*Source, error) {
 			return nil, err
 		}
 		f.pub = pub
+		if !f.offlineSince.IsZero() && w.now().Sub(f.offlineSince) >= w.hub.Grace() {
+			f.splice.newLayout = true
+		}
 	}
 	s := &Source{feed: f, role: role, remote: remote, since: w.now(), kicked: make(chan struct{})}
 	s.lastData.Store(w.now().UnixNano())
@@ -135,6 +147,7 @@ func (f *feedSwitch) detach(s *Source) {
 	if len(f.sources) == 0 && f.pub != nil {
 		f.pub.Detach()
 		f.pub = nil
+		f.offlineSince = f.sw.now()
 	}
 }
 
@@ -160,6 +173,7 @@ func (f *feedSwitch) switchTo(s *Source, reason string) error {
 	// What the old source left incomplete is dropped; the new one starts
 	// at its latest access point, every PES whole.
 	f.hold.reset()
+	f.splice.now = f.sw.now().UnixNano()
 	f.out = f.splice.begin(s, f.hold.push(s.gop), f.out[:0])
 	err := f.send(f.out)
 	// Sending the GOP in one piece grew the output and the holder to its
@@ -174,6 +188,10 @@ func (f *feedSwitch) switchTo(s *Source, reason string) error {
 	f.sw.metrics.switches.WithLabelValues(f.id, s.role).Inc()
 	f.sw.log.Info("feed source on air", "feed", f.id, "source", s.role, "from", from, "reason", reason,
 		"remote", s.remote, "shift_ms", f.splice.shift/90)
+	if ch := f.splice.change; ch.kind != "" {
+		f.sw.log.Info("feed layout changed", "feed", f.id, "source", s.role, "change", ch.kind,
+			"tracks", ch.tracks, "gone", ch.gone, "pmt_version", ch.version)
+	}
 	return err
 }
 
@@ -260,6 +278,7 @@ func (f *feedSwitch) check(now time.Time) {
 			return
 		}
 	}
+	f.checkHealth(now)
 	for _, s := range f.sources {
 		if s.healthy(now, cfg.Stall) {
 			if s.healthySince.IsZero() {
@@ -290,6 +309,30 @@ func (f *feedSwitch) check(now time.Time) {
 	}
 }
 
+// checkHealth updates the output's health, its metrics and its log. f.mu is held.
+func (f *feedSwitch) checkHealth(now time.Time) {
+	var reasons []string
+	if f.onAir != nil {
+		reasons = f.splice.health(now.UnixNano())
+	}
+	m := f.sw.metrics
+	if n := f.splice.backSteps; n > f.backSteps {
+		m.backSteps.WithLabelValues(f.id).Add(float64(n - f.backSteps))
+		f.backSteps = n
+	}
+	if slices.Equal(reasons, f.health) {
+		return
+	}
+	f.health = reasons
+	if len(reasons) > 0 {
+		m.degraded.WithLabelValues(f.id).Set(1)
+		f.sw.log.Warn("feed output degraded", "feed", f.id, "reasons", strings.Join(reasons, "; "))
+	} else {
+		m.degraded.WithLabelValues(f.id).Set(0)
+		f.sw.log.Info("feed output healthy again", "feed", f.id)
+	}
+}
+
 // SourceStatus is one source's state.
 type SourceStatus struct {
 	Role       string
@@ -309,6 +352,9 @@ type Status struct {
 	Switches   uint64
 	LastSwitch time.Time
 	Sources    []SourceStatus
+	// Health lists what makes the feed's output not cleanly decodable:
+	// timestamps going back, announced tracks without data. None: healthy.
+	Health []string
 }
 
 // Status returns the feed's switching state; ok is false when no source ever attached.
@@ -322,7 +368,8 @@ func (w *Switcher) Status(feedID string) (Status, bool) {
 	now := w.now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := Status{Mode: "auto", Revertive: w.cfg.Revertive, Switches: f.switches, LastSwitch: f.lastSwitch}
+	f.checkHealth(now)
+	st := Status{Mode: "auto", Revertive: w.cfg.Revertive, Switches: f.switches, LastSwitch: f.lastSwitch, Health: slices.Clone(f.health)}
 	if f.forced != "" {
 		st.Mode = f.forced
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,7 +69,10 @@ func write(t *testing.T, s *Source, data []byte) {
 }
 
 // collect reads the feed as a receiver does, from before the first write;
-// the returned function stops and returns what was read.
+// the returned function, called once every write has returned, stops and
+// returns what was read. Writes reach the hub before they return, so once the
+// reader's context is cancelled, it drains the ring with calls to Next that
+// answer at once: the first one to come back empty has read everything.
 func collect(t *testing.T, h *hub.Hub, feed string) (stop func() []byte) {
 	t.Helper()
 	r, err := h.Feed(feed).NewReader()
@@ -79,7 +81,6 @@ func collect(t *testing.T, h *hub.Hub, feed string) (stop func() []byte) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan []byte)
-	var got atomic.Int64
 	go func() {
 		var out []byte
 		chunks := make([][]byte, 0, 64)
@@ -89,23 +90,27 @@ func collect(t *testing.T, h *hub.Hub, feed string) (stop func() []byte) {
 			for _, c := range chunks {
 				out = append(out, c...)
 			}
-			got.Store(int64(len(out)))
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				done <- out
 				return
+			}
+			if err != nil {
+				// The call in flight at the cancel may have returned before
+				// the ring's last chunks; drain them.
+				for {
+					chunks, _ = r.Next(ctx, chunks[:0])
+					if len(chunks) == 0 {
+						done <- out
+						return
+					}
+					for _, c := range chunks {
+						out = append(out, c...)
+					}
+				}
 			}
 		}
 	}()
 	return func() []byte {
-		// Until the reader has had nothing new for a while.
-		for last, deadline := int64(-1), time.Now().Add(10*time.Second); time.Now().Before(deadline); {
-			time.Sleep(200 * time.Millisecond)
-			n := got.Load()
-			if n == last {
-				break
-			}
-			last = n
-		}
 		cancel()
 		return <-done
 	}
@@ -275,5 +280,49 @@ func checkDecodes(t *testing.T, out []byte) {
 	msgs, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(msgs)) > 0 {
 		t.Fatalf("ffmpeg decoding the output: %v\n%s", err, msgs)
+	}
+}
+
+// TestSourceJoiningMidPacketResynchronises writes a stream that starts 100
+// bytes into a packet, in 1000-byte pieces (no packet boundaries), with a
+// packet cut short and 777 bytes of zeros in the middle: the source skips to the sync byte each
+// time, the output is the input's packets and decodes, and the skipped bytes
+// are counted.
+func TestSourceJoiningMidPacketResynchronises(t *testing.T) {
+	w, h, _ := testSwitcher(t)
+	reg := prometheus.NewRegistry()
+	w.metrics = NewMetrics(reg)
+	src, err := w.Attach("f", Primary, "pipe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := collect(t, h, "f")
+	in := sample(t, "ath-100m-final")
+	half := len(in) / 2 / ts.PacketSize * ts.PacketSize
+	stream := append(append(append([]byte(nil), in[100:half+50]...), make([]byte, 777)...), in[half:]...)
+	for off := 0; off < len(stream); off += 1000 {
+		if err := src.Write(stream[off:min(off+1000, len(stream))]); err != nil {
+			t.Fatalf("write at %d: %v", off, err)
+		}
+	}
+	out := stop()
+	if len(out) < len(in)/2 {
+		t.Fatalf("output of %d bytes from %d in", len(out), len(in))
+	}
+	for off := 0; off+ts.PacketSize <= len(out); off += ts.PacketSize {
+		if pkt := out[off : off+ts.PacketSize]; ts.PID(pkt) != 0 && ts.PID(pkt) != 0x1000 && !bytes.Contains(in, pkt[4:]) {
+			t.Fatalf("output packet at %d is not one of the input's: % x", off, pkt[:40])
+		}
+	}
+	checkDecodes(t, out)
+	mf, _ := reg.Gather()
+	var skipped float64
+	for _, f := range mf {
+		if f.GetName() == "podium_feed_source_skipped_bytes_total" {
+			skipped = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if skipped < float64(188-100) {
+		t.Fatalf("skipped bytes counted %v", skipped)
 	}
 }

@@ -240,10 +240,10 @@ func TestH265PublishIsRemuxed(t *testing.T) {
 	}
 }
 
-// waitLog waits up to 5 s for a log line that holds every part.
+// waitLog waits up to 30 s for a log line that holds every part.
 func (ts *testServer) waitLog(t *testing.T, parts ...string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		for line := range strings.Lines(ts.logs.String()) {
 			found := true
 			for _, p := range parts {
@@ -254,7 +254,7 @@ func (ts *testServer) waitLog(t *testing.T, parts ...string) {
 			}
 		}
 	}
-	t.Fatalf("no log line with %q within 5 s", parts)
+	t.Fatalf("no log line with %q within 30 s", parts)
 }
 
 // waitDetached waits for the one publisher to end and returns it.

@@ -31,6 +31,11 @@ func ParseStreamID(s string) (StreamID, error) {
 	if s == "" {
 		return StreamID{}, reject(RejectBadRequest, "no streamid: expected %sr=FEED,m=publish or %sr=FEED,u=BROADCASTER,m=request", streamIDPrefix, streamIDPrefix)
 	}
+	// GStreamer's srtsrc passes on a streamid whose # was escaped in its
+	// URI (where # would start the fragment) as it was written.
+	if rest, ok := strings.CutPrefix(s, "%23!::"); ok {
+		s = streamIDPrefix + rest
+	}
 	if !strings.HasPrefix(s, streamIDPrefix) {
 		return StreamID{}, reject(RejectBadRequest, "streamid %q is not in SRT access-control syntax (%sr=FEED,...)", truncate(s), streamIDPrefix)
 	}

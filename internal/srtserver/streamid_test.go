@@ -17,6 +17,9 @@ func TestParseStreamID(t *testing.T) {
 		{in: "#!::r=f,u=nbc,m=request", want: StreamID{Resource: "f", User: "nbc", Mode: ModeRequest, Type: "stream"}},
 		{in: "#!::r=f,u=nbc", want: StreamID{Resource: "f", User: "nbc", Mode: ModeRequest, Type: "stream"}},
 		{in: "#!::r=f,u=nbc,h=podium.example,t=stream,s=abc", want: StreamID{Resource: "f", User: "nbc", Host: "podium.example", Session: "abc", Mode: ModeRequest, Type: "stream"}},
+		// GStreamer passes the # of its URI escaped.
+		{in: "%23!::r=f,u=nbc,m=request", want: StreamID{Resource: "f", User: "nbc", Mode: ModeRequest, Type: "stream"}},
+		{in: "%23!r=f", code: RejectBadRequest},
 		{in: "", code: RejectBadRequest},
 		{in: "ath-100m-final", code: RejectBadRequest},
 		{in: "#!::", code: RejectBadRequest},
