@@ -15,6 +15,9 @@ command -v gcc >/dev/null || need+=(gcc)
 [ -f /usr/include/srt/srt.h ] || need+=(libsrt-openssl-dev)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs npm)
+# GStreamer's srtsrc, for the client test of the SRT URL Podium hands out.
+command -v gst-launch-1.0 >/dev/null || need+=(gstreamer1.0-tools)
+gst-inspect-1.0 srtsrc >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-bad)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing test dependencies: ${need[*]}"
 	sudo=""
