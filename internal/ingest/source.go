@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,11 @@ type Source struct {
 	since  time.Time
 
 	// Guarded by feed.mu.
-	scanner  ts.Scanner
-	pending  []byte // the start of an incomplete packet
+	scanner ts.Scanner
+	pending []byte // the start of an incomplete packet
+	// unsynced counts the bytes skipped since the last whole packet: a
+	// source that never finds sync again is not a transport stream.
+	unsynced int
 	gop      []byte // packets since the latest access point
 	psi      []byte // the PAT and PMT that stood before it
 	layout   layout
@@ -79,11 +83,15 @@ func (s *Source) Write(data []byte) error {
 		n := copy(s.pending, s.pending[skip:])
 		s.pending = s.pending[:n]
 		f.sw.metrics.skipped.WithLabelValues(f.id, s.role).Add(float64(skip))
+		if s.unsynced += skip; s.unsynced > maxUnsynced {
+			return fmt.Errorf("%w: no sync byte in %d bytes", ts.ErrNotTS, s.unsynced)
+		}
 	}
 	whole := alignedPackets(s.pending)
 	if whole == 0 {
 		return nil
 	}
+	s.unsynced = 0
 	chunk := s.pending[:whole]
 	rap, err := s.scanner.Scan(chunk)
 	if err != nil {
@@ -102,6 +110,11 @@ func (s *Source) Write(data []byte) error {
 	s.pending = s.pending[:n]
 	return werr
 }
+
+// maxUnsynced is how much a source may send without a transport packet
+// before it is refused as not a transport stream: far more than any resync
+// after a cut packet needs.
+const maxUnsynced = 64 << 10
 
 // syncByte starts every transport packet.
 const syncByte = 0x47
