@@ -111,7 +111,11 @@ func TestLossIsRecovered(t *testing.T) {
 			if dir == "listener receives" {
 				tr := startTransmit(t, "file://con", srtURL("127.0.0.1", port, "caller", "latency=1000", "passphrase="+testPassphrase))
 				c, _ := acceptOne(t, l, testPassphrase)
-				go paced(context.Background(), want, 8e6, func(m []byte) error { _, err := tr.stdin.Write(m); return err })
+				// More messages follow the 2000, so that the loss of the last
+				// of them is seen (by a later packet) and repaired like any other.
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				go paced(ctx, append(want, messages(500)...), 8e6, func(m []byte) error { _, err := tr.stdin.Write(m); return err })
 				sameMessages(t, readAll(t, c, len(want), 60*time.Second), want)
 				if st := c.Stats(); st.PktRecvLoss == 0 || st.PktRecvRetrans == 0 {
 					t.Fatalf("no loss seen or recovered: %+v", st)
