@@ -31,11 +31,9 @@ var ErrNoTracks = errors.New("no H.264, H.265 or AAC track in the feed")
 // publisher): the next request starts a muxer on the new layout.
 var errLayoutChanged = errors.New("the feed's PMT changed its streams")
 
-// A track's timestamps that step back more than maxBackStep (B-frame
-// reordering stays well within it) or forward more than maxForwardStep are a
-// new timeline, as when a new publisher takes over the feed: the muxer
-// rebases them to continue the old one rebaseStep later, so players keep
-// their URLs and carry on.
+// A track's timestamps that step back more than maxBackStep or forward more
+// than maxForwardStep are a new timeline, which the muxer rebases to
+// continue the old one rebaseStep later (see timeline).
 const (
 	maxBackStep    = 90000     // 1 s
 	maxForwardStep = 5 * 90000 // 5 s
@@ -144,19 +142,15 @@ func (m *feedMuxer) run(ctx context.Context, cfg Config) error {
 		}
 		return anchor.Add(time.Duration(pts-anchorPTS) * time.Second / 90000)
 	}
-	var shift int64 // added to every timestamp since the last new timeline
+	var tl timeline
 	for _, t := range tracks {
-		var last int64
-		started := false
+		tt := tl.track()
 		// decode unwraps a track's timestamp onto the muxer's timeline.
 		decode := func(raw int64) int64 {
-			pts := td.Decode(raw) + shift
-			if started && (pts < last-maxBackStep || pts > last+maxForwardStep) {
-				m.log.Info("hls timeline rebased", "feed", m.feedID, "pid", t.in.PID, "jump", time.Duration(pts-last)*time.Second/90000)
-				shift += last + rebaseStep - pts
-				pts = last + rebaseStep
+			pts, jump, rebased := tt.place(td.Decode(raw))
+			if rebased {
+				m.log.Info("hls timeline rebased", "feed", m.feedID, "pid", t.in.PID, "jump", time.Duration(jump)*time.Second/90000)
 			}
-			last, started = pts, true
 			return pts
 		}
 		switch c := t.out.Codec.(type) {

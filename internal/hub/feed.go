@@ -44,6 +44,9 @@ type Feed struct {
 	offlineSince time.Time
 	removed      error
 	readers      map[*Reader]struct{}
+	// unstarted are the readers waiting for an access point: the next one
+	// to arrive starts them all, so that none misses a GOP by calling Next late.
+	unstarted map[*Reader]struct{}
 	// internalReaders counts the readers in readers that are Podium's own.
 	internalReaders int
 	waiting         []*Reader // readers to wake on the next chunk
@@ -95,6 +98,7 @@ func newFeed(id string, cfg Config, now func() time.Time) *Feed {
 		maxRing:      maxRing,
 		rapPSI:       make([]byte, 0, 12*188),
 		readers:      make(map[*Reader]struct{}),
+		unstarted:    make(map[*Reader]struct{}),
 		offlineSince: now(),
 		lastRateAt:   now(),
 	}
@@ -132,6 +136,10 @@ func (f *Feed) append(p *Publisher, data []byte, rap int, psi []byte) error {
 		f.rapAt = now
 		f.rapValid, f.rapSeq, f.rapOffset = true, f.head, rap
 		f.rapPSI = append(f.rapPSI[:0], psi...)
+		for r := range f.unstarted {
+			r.startAt(f.head, rap, now)
+		}
+		clear(f.unstarted)
 	}
 	f.head++
 	f.trim(now)

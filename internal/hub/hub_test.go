@@ -138,6 +138,27 @@ func TestReaderWaitsForFirstAccessPoint(t *testing.T) {
 	}
 }
 
+// TestReaderWaitingStartsAtTheFirstAccessPointEvenIfItReadsLate: a reader
+// that waits for an access point starts at the first to arrive, though it
+// calls Next only after two more GOPs: it misses nothing from there on.
+func TestReaderWaitingStartsAtTheFirstAccessPointEvenIfItReadsLate(t *testing.T) {
+	h, _ := testHub(t, DefaultConfig)
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	s.psi()
+	r, _ := f.NewReader()
+	var want []byte
+	for i := range 9 {
+		c := s.chunk(i%3 == 0, byte(i))
+		p.Write(c)
+		want = append(want, c...)
+	}
+	if got := read(t, r); !bytes.Equal(got, want) {
+		t.Fatalf("the reader got %d bytes, want the %d from the first keyframe", len(got), len(want))
+	}
+}
+
 func TestSlowReaderIsCutAndOthersContinue(t *testing.T) {
 	h, c := testHub(t, Config{Grace: time.Second, MaxLag: 500 * time.Millisecond, RingChunks: 1024})
 	f := h.Feed("f")

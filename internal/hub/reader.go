@@ -64,6 +64,9 @@ func (f *Feed) newReader(internal, near bool) (*Reader, error) {
 	}
 	r.seekAccessPoint()
 	f.readers[r] = struct{}{}
+	if !r.started {
+		f.unstarted[r] = struct{}{}
+	}
 	if internal {
 		f.internalReaders++
 	}
@@ -134,13 +137,21 @@ func (r *Reader) lagging() bool {
 func (r *Reader) seekAccessPoint() {
 	f := r.feed
 	if f.rapValid && f.rapSeq >= f.tail && f.rapSeq >= r.from {
-		r.started, r.startedAt = true, f.now().UnixNano()
-		r.next, r.offset = f.rapSeq, f.rapOffset
-		f.pin(r.next, r.startedAt)
-		r.prefix = append([]byte(nil), f.rapPSI...)
+		r.startAt(f.rapSeq, f.rapOffset, f.now().UnixNano())
 		return
 	}
 	r.next = f.head
+}
+
+// startAt starts the reader at byte offset of chunk seq, the feed's latest
+// random-access point, now. Called with feed.mu held.
+func (r *Reader) startAt(seq uint64, offset int, now int64) {
+	f := r.feed
+	r.started, r.startedAt = true, now
+	r.next, r.offset = seq, offset
+	f.pin(seq, now)
+	r.prefix = append([]byte(nil), f.rapPSI...)
+	delete(f.unstarted, r)
 }
 
 func (r *Reader) signal() {
@@ -173,6 +184,7 @@ func (r *Reader) Close(reason error) {
 		f.mu.Lock()
 		r.closeErr = reason
 		delete(f.readers, r)
+		delete(f.unstarted, r)
 		if r.internal {
 			f.internalReaders--
 		} else {

@@ -144,6 +144,20 @@ func (sp *splicer) catchUp(t, last int64) {
 	}
 }
 
+// catchUpPES grows the shift so that a PES of outPID with decoding time t
+// and presentation time pts (unshifted) comes a step after the last decoded
+// and the latest presented: a stream cut after a reference frame has shown
+// nothing yet of the B-frames decoded before it.
+func (sp *splicer) catchUpPES(outPID int, t, pts int64) {
+	step := max(int64(spliceStep), sp.lastStep[outPID])
+	if behind := tsDiff(tsAdd(sp.lastOut[outPID], step), tsAdd(t, sp.shift)); behind > 0 {
+		sp.shift += behind
+	}
+	if behind := tsDiff(tsAdd(sp.lastPTS[outPID], step), tsAdd(pts, sp.shift)); behind > 0 {
+		sp.shift += behind
+	}
+}
+
 // layoutChange is what a switch did to the output's layout.
 type layoutChange struct {
 	kind    string // "", "new publisher", "tracks gone", "tracks back"
@@ -181,7 +195,10 @@ func (sp *splicer) begin(src *Source, gop, out []byte) []byte {
 		sp.lastIn[i] = -1
 	}
 	sp.announce(src.layout)
-	sp.shift = sp.shiftFor(gop)
+	// The shift comes from the whole of the source's latest GOP: what
+	// may go out of it yet (gop) lacks the PES still open, which at the
+	// source's first keyframe is that keyframe's.
+	sp.shift = sp.shiftFor(src.gop)
 	out = sp.emitPSI(out)
 	return sp.emit(gop, out)
 }
@@ -427,10 +444,17 @@ func (sp *splicer) retime(p []byte, outPID int) {
 		if dts >= 0 {
 			raw = dts
 		}
-		sp.rebaseOnJump(tsDiff(tsAdd(raw, sp.shift), sp.lastOut[outPID]))
+		if step := tsDiff(tsAdd(raw, sp.shift), sp.lastOut[outPID]); isJump(step) {
+			// The new timeline starts where a new source's would: its
+			// decoding and presentation times after the last ones sent.
+			sp.shift = tsDiff(tsAdd(sp.lastOut[outPID], max(int64(spliceStep), sp.lastStep[outPID])), raw)
+			sp.rebased()
+			delete(sp.settling, outPID)
+			sp.catchUpPES(outPID, raw, pts)
+		}
 		if sp.settling[outPID] {
 			delete(sp.settling, outPID)
-			sp.catchUp(raw, sp.lastOut[outPID])
+			sp.catchUpPES(outPID, raw, pts)
 		}
 	}
 	pts = tsAdd(pts, sp.shift)
@@ -459,14 +483,24 @@ func (sp *splicer) retime(p []byte, outPID int) {
 	sp.outSeen[outPID] = true
 }
 
-// rebaseOnJump shifts the on-air source's timeline when a timestamp moved by
-// step from the last one sent is a jump rather than the stream's progress.
+// isJump says whether a timestamp that moved by step from the last one sent
+// is a jump rather than the stream's progress.
+func isJump(step int64) bool { return step < -maxBackStep || step > maxForwardStep }
+
+// rebaseOnJump shifts the on-air source's timeline when a PCR moved by step
+// from the last one sent is a jump.
 func (sp *splicer) rebaseOnJump(step int64) {
-	if step < -maxBackStep || step > maxForwardStep {
+	if isJump(step) {
 		sp.shift += spliceStep - step
-		sp.rebases++
-		sp.settle()
+		sp.rebased()
 	}
+}
+
+// rebased counts a rebase of the on-air source's timeline and has every
+// timeline checked against it.
+func (sp *splicer) rebased() {
+	sp.rebases++
+	sp.settle()
 }
 
 // readPCR returns the packet's PCR base, if it carries one.

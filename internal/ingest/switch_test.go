@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -324,5 +325,91 @@ func TestSourceJoiningMidPacketResynchronises(t *testing.T) {
 	}
 	if skipped < float64(188-100) {
 		t.Fatalf("skipped bytes counted %v", skipped)
+	}
+}
+
+// TestNewPublisherAtItsFirstKeyframeComesAfterEveryFrameShown: a publisher
+// cut just after a reference frame (its B-frames, shown before it, never
+// sent) leaves, and a new one comes on air at its very first keyframe,
+// written in SRT-sized pieces so that the keyframe is not yet whole when it
+// goes on air. Every frame of the new timeline is presented after every
+// frame of the old, on each track: no presentation time twice, and ffmpeg
+// decodes the whole without complaint. The old publisher ends less than a
+// second after the new one's timestamps start (not a jump), or seconds after.
+func TestNewPublisherAtItsFirstKeyframeComesAfterEveryFrameShown(t *testing.T) {
+	for _, n := range []int{10, 50} {
+		t.Run(fmt.Sprintf("cut after P-frame %d", n), func(t *testing.T) {
+			w, h, _ := testSwitcher(t)
+			stop := collect(t, h, "f")
+			a := sample(t, "ath-100m-final")
+			first, _ := w.Attach("f", Primary, "encoder-a")
+			write(t, first, a[:cutAfterReferenceFrame(t, a, n)])
+			first.Detach()
+			second, _ := w.Attach("f", Primary, "encoder-a-restarted")
+			write(t, second, sample(t, "bkb-gold-game"))
+			out := stop()
+			checkContinuous(t, out)
+			checkPresentation(t, out)
+			checkDecodes(t, out)
+		})
+	}
+}
+
+// cutAfterReferenceFrame returns where to cut a sample so that its nth
+// P-frame (presented after the B-frames that follow it) is its last whole
+// video PES: just after the first packet of the PES that follows it.
+func cutAfterReferenceFrame(t *testing.T, data []byte, n int) int {
+	t.Helper()
+	seen, afterP := 0, false
+	for off := 0; off+ts.PacketSize <= len(data); off += ts.PacketSize {
+		p := data[off : off+ts.PacketSize]
+		if ts.PID(p) != 0x100 {
+			continue
+		}
+		pts, dts, ok := readPESTimes(p)
+		if !ok {
+			continue
+		}
+		if afterP {
+			return off + ts.PacketSize
+		}
+		if dts >= 0 && tsDiff(pts, dts) > 2*3600 { // shown well after it is decoded: a P-frame with B-frames before it
+			if seen++; seen == n {
+				afterP = true
+			}
+		}
+	}
+	t.Fatalf("no %dth P-frame in the sample", n)
+	return 0
+}
+
+// checkPresentation checks that no PID presents two PES at the same time
+// and that each random access point (in the samples, the start of a closed
+// GOP, as a new source's first frame is) is presented after everything before it.
+func checkPresentation(t *testing.T, out []byte) {
+	t.Helper()
+	shown := map[int]map[int64]bool{}
+	latest := map[int]int64{}
+	for off := 0; off+ts.PacketSize <= len(out); off += ts.PacketSize {
+		p := out[off : off+ts.PacketSize]
+		pts, _, ok := readPESTimes(p)
+		if !ok {
+			continue
+		}
+		pid := ts.PID(p)
+		if shown[pid] == nil {
+			shown[pid] = map[int64]bool{}
+		}
+		if shown[pid][pts] {
+			t.Fatalf("PID %#x: presentation time %d twice (at byte %d)", pid, pts, off)
+		}
+		shown[pid][pts] = true
+		randomAccess := p[3]&0x20 != 0 && p[4] > 0 && p[5]&0x40 != 0
+		if l, ok := latest[pid]; ok && randomAccess && tsDiff(pts, l) <= 0 {
+			t.Fatalf("PID %#x: random access point presented at %d, not after the latest %d shown (byte %d)", pid, pts, l, off)
+		}
+		if l, ok := latest[pid]; !ok || tsDiff(pts, l) > 0 {
+			latest[pid] = pts
+		}
 	}
 }
