@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	limitMetrics := limits.NewMetrics(reg)
 	a.Connections = limits.NewConnectionLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerBroadcaster, limitMetrics)
 	a.Viewers = limits.NewViewerLimiter(cfg.MaxHLSViewers, cfg.MaxHLSViewersPerBroadcaster, limitMetrics)
-	a.Hub = hub.New(hub.Config{Grace: cfg.PublisherGrace, MaxLag: cfg.ReaderMaxLag, RingChunks: hub.DefaultConfig.RingChunks,
+	a.Hub = hub.New(hub.Config{Grace: cfg.PublisherGrace, MaxLag: cfg.ReaderMaxLag, InternalMaxLag: hub.DefaultConfig.InternalMaxLag, RingChunks: hub.DefaultConfig.RingChunks,
 		MaxBitrate: uint64(cfg.MaxPublishBitrate), BitrateExceeded: func(feedID string, err error) {
 			limitMetrics.Rejected(limits.PublishBitrate)
 			log.Warn("publisher cut", "feed", feedID, "limit", limits.PublishBitrate, "reason", err)

@@ -47,8 +47,8 @@ type Feed struct {
 	// unstarted are the readers waiting for an access point: the next one
 	// to arrive starts them all, so that none misses a GOP by calling Next late.
 	unstarted map[*Reader]struct{}
-	// internalReaders counts the readers in readers that are Podium's own.
-	internalReaders int
+	// internal are the readers in readers that are Podium's own.
+	internal []*Reader
 	waiting         []*Reader // readers to wake on the next chunk
 	waking          []*Reader // the previous waiting list, reused
 
@@ -156,9 +156,16 @@ func (f *Feed) append(p *Publisher, data []byte, rap int, psi []byte) error {
 // random-access point.
 func (f *Feed) trim(now int64) {
 	oldest := now - int64(f.cfg.MaxLag)
+	// The internal readers' next chunks are kept for their longer bound.
+	needed := f.head
+	for _, r := range f.internal {
+		needed = min(needed, r.next)
+	}
+	internalOldest := now - int64(f.internalMaxLag())
 	for f.tail < f.head {
 		s := &f.ring[f.tail&f.mask]
-		if s.at >= oldest || (f.rapValid && f.tail >= f.rapSeq) || (now < f.pinUntil && f.tail >= f.pinSeq) {
+		if s.at >= oldest || (f.rapValid && f.tail >= f.rapSeq) || (now < f.pinUntil && f.tail >= f.pinSeq) ||
+			(f.tail >= needed && s.at >= internalOldest) {
 			break
 		}
 		f.release()
@@ -167,6 +174,9 @@ func (f *Feed) trim(now int64) {
 		f.rapValid = false
 	}
 }
+
+// internalMaxLag is the lag bound of the feed's internal readers.
+func (f *Feed) internalMaxLag() time.Duration { return max(f.cfg.MaxLag, f.cfg.InternalMaxLag) }
 
 // grow doubles the ring, keeping every chunk at its sequence number.
 func (f *Feed) grow() {
@@ -230,7 +240,7 @@ func (f *Feed) Stats() Stats {
 	defer f.mu.Unlock()
 	s := Stats{
 		Live:        f.publisher != nil,
-		Readers:     len(f.readers) - f.internalReaders,
+		Readers:     len(f.readers) - len(f.internal),
 		BitrateBPS:  f.bitrate.Load(),
 		BytesIn:     f.bytesIn.Load(),
 		BytesOut:    f.bytesOutDone.Load(),

@@ -37,6 +37,11 @@ type Config struct {
 	Grace time.Duration
 	// MaxLag is how far, in time of arrival, a reader may trail the live edge before it is cut.
 	MaxLag time.Duration
+	// InternalMaxLag is how far Podium's own readers (the recorder, the HLS
+	// muxer) may trail it: a disk or a machine that stalls for a few seconds
+	// must not cut a gap in the archive. The chunks they still need are kept
+	// that long. Below MaxLag, MaxLag holds.
+	InternalMaxLag time.Duration
 	// RingChunks is the most chunks a feed keeps (rounded up to a power of
 	// two); its ring grows to it as the rate and the GOP need.
 	RingChunks int
@@ -48,7 +53,7 @@ type Config struct {
 }
 
 // DefaultConfig is the hub's configuration unless told otherwise.
-var DefaultConfig = Config{Grace: 10 * time.Second, MaxLag: time.Second, RingChunks: 1 << 18}
+var DefaultConfig = Config{Grace: 10 * time.Second, MaxLag: time.Second, InternalMaxLag: 10 * time.Second, RingChunks: 1 << 18}
 
 // Hub holds the feeds that have, or recently had, a publisher or readers.
 type Hub struct {

@@ -24,6 +24,56 @@ func newClock() *clock {
 func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
+// TestInternalReaderRidesOutAStallThatCutsAReceiver: the recorder (an
+// internal reader) stalled 3 s, as on a disk that stalls, gets every chunk
+// afterwards, where a receiver stalled as long is cut; stalled past its own
+// bound, the internal reader is cut too, and the ring lets go of what it held.
+func TestInternalReaderRidesOutAStallThatCutsAReceiver(t *testing.T) {
+	h, c := testHub(t, Config{Grace: time.Second, MaxLag: 500 * time.Millisecond, InternalMaxLag: 5 * time.Second, RingChunks: 4096})
+	f := h.Feed("f")
+	p, _ := f.Attach("a")
+	var s stream
+	p.Write(s.chunk(true, 0))
+	recorder, _ := f.NewInternalReader()
+	receiver, _ := f.NewReader()
+	read(t, recorder)
+	read(t, receiver)
+	var want []byte
+	write := func(n int) {
+		for i := range n {
+			c.advance(10 * time.Millisecond)
+			chunk := s.chunk(i%50 == 0, byte(i))
+			want = append(want, chunk...)
+			if err := p.Write(chunk); err != nil {
+				t.Fatalf("publisher refused at chunk %d: %v", i, err)
+			}
+		}
+	}
+	write(300) // 3 s
+	if _, err := receiver.Next(context.Background(), make([][]byte, 0, 8)); !errors.Is(err, ErrLagging) {
+		t.Fatalf("receiver stalled 3 s: %v, want ErrLagging", err)
+	}
+	var got []byte
+	for len(got) < len(want) {
+		chunks, err := recorder.Next(context.Background(), make([][]byte, 0, 64))
+		if err != nil {
+			t.Fatalf("recorder after a 3 s stall, %d of %d bytes: %v", len(got), len(want), err)
+		}
+		got = append(got, bytes.Join(chunks, nil)...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the recorder got %d bytes, not the %d written during its stall", len(got), len(want))
+	}
+	write(600) // 6 s more, unread
+	if _, err := recorder.Next(context.Background(), make([][]byte, 0, 8)); !errors.Is(err, ErrLagging) {
+		t.Fatalf("recorder stalled 6 s: %v, want ErrLagging", err)
+	}
+	write(1)
+	if st := f.Stats(); st.BufferedBytes > 150*7*188 {
+		t.Fatalf("%d bytes buffered once no reader needs them", st.BufferedBytes)
+	}
+}
+
 func testHub(t *testing.T, cfg Config) (*Hub, *clock) {
 	t.Helper()
 	c := newClock()

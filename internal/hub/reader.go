@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +69,7 @@ func (f *Feed) newReader(internal, near bool) (*Reader, error) {
 		f.unstarted[r] = struct{}{}
 	}
 	if internal {
-		f.internalReaders++
+		f.internal = append(f.internal, r)
 	}
 	return r, nil
 }
@@ -128,7 +129,11 @@ func (r *Reader) lagging() bool {
 	if r.next == f.head {
 		return false
 	}
-	due := max(f.ring[r.next&f.mask].at, r.startedAt) + int64(f.cfg.MaxLag)
+	bound := f.cfg.MaxLag
+	if r.internal {
+		bound = f.internalMaxLag()
+	}
+	due := max(f.ring[r.next&f.mask].at, r.startedAt) + int64(bound)
 	return f.now().UnixNano() > due
 }
 
@@ -186,7 +191,7 @@ func (r *Reader) Close(reason error) {
 		delete(f.readers, r)
 		delete(f.unstarted, r)
 		if r.internal {
-			f.internalReaders--
+			f.internal = slices.DeleteFunc(f.internal, func(o *Reader) bool { return o == r })
 		} else {
 			if errors.Is(reason, ErrLagging) {
 				f.lagCuts.Add(1)
