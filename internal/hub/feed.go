@@ -49,8 +49,8 @@ type Feed struct {
 	unstarted map[*Reader]struct{}
 	// internal are the readers in readers that are Podium's own.
 	internal []*Reader
-	waiting         []*Reader // readers to wake on the next chunk
-	waking          []*Reader // the previous waiting list, reused
+	waiting  []*Reader // readers to wake on the next chunk
+	waking   []*Reader // the previous waiting list, reused
 
 	bytesIn      atomic.Uint64
 	bytesOutDone atomic.Uint64 // bytes delivered to readers that have left
