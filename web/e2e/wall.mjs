@@ -16,6 +16,8 @@
 // are counted over the stretch. The script then prints "publish FEED" on a
 // line of its own; the Go test starts the feed, and the tile must play. The
 // operator's console must then count the tile among the feed's readers.
+// Last, a wall whose playback requests are refused must retry with pauses
+// that grow, and play once they are granted again.
 
 import { Session, assert, env, playing, portalServed, signIn, step } from './harness.mjs';
 
@@ -115,4 +117,35 @@ await session.run('offline wall tile', async (s) => {
     step(`  ${feed}: ${(await readers.textContent()).trim()} readers`);
   }
   await s.shot(ops, 'operator');
+  for (const [name, page] of [['wall', wall], ['operator', ops]]) {
+    await page.close();
+    s.pages.delete(name);
+  }
+
+  step(`a new wall whose playback of ${liveFeed} is refused (503) retries less and less often`);
+  const again = await s.open(bc, 'wall-refused');
+  const asked = [];
+  await again.route(`**/api/v1/feeds/${liveFeed}/playback`, (route) => {
+    asked.push(Date.now());
+    return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"unavailable","message":"refused by the test"}}' });
+  });
+  await again.goto(base + '/');
+  await again.locator(`${tile(liveFeed)} .player[data-state=error]`).waitFor({ timeout: 15000 });
+  const refusedFor = offlineSeconds;
+  const firstAsked = asked[0];
+  await again.waitForFunction((t) => Date.now() > t, firstAsked + refusedFor * 1000, { timeout: (refusedFor + 10) * 1000, polling: 500 });
+  const within = asked.filter((t) => t <= firstAsked + refusedFor * 1000);
+  const gaps = within.slice(1).map((t, i) => (t - within[i]) / 1000);
+  step(`  ${within.length} playback requests in ${refusedFor} s, ${gaps.map((g) => g.toFixed(1)).join(', ')} s apart`);
+  // Doubling pauses from about a second leave room for at most seven tries
+  // in 20 s; a busy machine only spaces them further.
+  assert(within.length <= 7, `${within.length} playback requests in ${refusedFor} s of refusals`);
+  assert(within.length >= 3, `only ${within.length} playback requests in ${refusedFor} s of refusals: it does not retry`);
+  assert(gaps.at(-1) >= 2, `the last retry came ${gaps.at(-1).toFixed(1)} s after the one before: the pause does not grow`);
+
+  step('once playback is granted again, the tile plays');
+  await again.unroute(`**/api/v1/feeds/${liveFeed}/playback`);
+  const granted = Date.now();
+  await playing(again, `${tile(liveFeed)} video`, `preview of ${liveFeed} after the refusals`, 45000);
+  step(`  playing ${((Date.now() - granted) / 1000).toFixed(1)} s after the refusals ended`);
 });
