@@ -13,7 +13,7 @@ import { Player } from './player.js';
 
 export function mountFeed(main, { live, who, id }) {
   const admin = who.role === 'admin';
-  const player = new Player(id, { kind: 'main', label: id });
+  const player = new Player(id, { kind: 'main', label: id, live: live.feed(id)?.live ?? true });
   const title = h('h1', { id: 'feed-title', tabIndex: -1 }, id);
   const badge = h('span', { class: 'badge off' }, 'Off');
   const audio = h('select', { id: 'audio-track', disabled: true }, h('option', {}, '—'));

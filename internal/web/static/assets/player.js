@@ -1,5 +1,8 @@
 // A player of one feed: fetches a fresh playback URL from the API, plays it
-// with hls.js (LL-HLS when live), and shows in words what it is doing. The
+// with hls.js (LL-HLS when live), and shows in words what it is doing. While
+// its feed is off air (setLive, from the event stream) it asks the server
+// for nothing and starts as soon as the feed is live again; a failure while
+// the feed is live is retried after a pause that doubles up to 30 s. The
 // main player can also play the feed's archive from a wall-clock instant
 // (start-over: the playlist grows to the live edge) and say which wall-clock
 // instant it shows. Each player is listed in window.__podiumPlayers (for the
@@ -20,13 +23,14 @@ const messages = {
 };
 
 export class Player extends EventTarget {
-  // kind is "preview" (small, muted, no controls) or "main".
-  constructor(feed, { kind = 'preview', label = feed } = {}) {
+  // kind is "preview" (small, muted, no controls) or "main"; live is
+  // whether the feed has a publisher, when the caller knows.
+  constructor(feed, { kind = 'preview', label = feed, live = true } = {}) {
     super();
     this.feed = feed;
     this.kind = kind;
     this.hls = null;
-    this.live = true;
+    this.live = live;
     // mode is "live", or "archive" when playing the archive from archiveFrom
     // (milliseconds since the epoch).
     this.mode = 'live';
@@ -59,8 +63,13 @@ export class Player extends EventTarget {
   }
 
   // start fetches a playback URL and plays it; a feed not in the caller's
-  // rights ends in the "unavailable" state.
+  // rights ends in the "unavailable" state. The live edge of a feed off air
+  // waits in the "offline" state for setLive.
   async start() {
+    if (this.mode === 'live' && !this.live) {
+      this.waitForSignal();
+      return;
+    }
     // The archive resumes where it stopped.
     if (this.mode === 'archive') this.archiveFrom = this.wallClock() ?? this.archiveFrom;
     this.teardown();
@@ -211,25 +220,42 @@ export class Player extends EventTarget {
     else this.retry();
   }
 
-  // retry starts again after a pause that grows with repeated failures.
+  // retry starts again after a pause that doubles with each failure, from
+  // about 1 s up to about 30 s, less a random part of up to a half so that
+  // the players of many browsers do not come back in step. The live edge
+  // of a feed off air waits for setLive instead.
   retry() {
+    if (this.mode === 'live' && !this.live) {
+      this.waitForSignal();
+      return;
+    }
     if (this.mode === 'archive') this.archiveFrom = this.wallClock() ?? this.archiveFrom;
     this.teardown();
-    this.setState(this.live ? 'error' : 'offline');
-    const delay = Math.min(1000 * 2 ** this.failures, 10000);
-    this.failures++;
-    this.timer = setTimeout(() => this.start(), delay);
+    this.setState('error');
+    const ceiling = Math.min(1000 * 2 ** this.failures, 30000);
+    this.failures = Math.min(this.failures + 1, 5);
+    this.timer = setTimeout(() => this.start(), ceiling * (1 - Math.random() / 2));
   }
 
-  // setLive tells the player whether its feed has a publisher now.
+  // waitForSignal stops asking for the live edge until setLive says the feed is live.
+  waitForSignal() {
+    this.teardown();
+    this.generation++;
+    this.setState('offline');
+  }
+
+  // setLive tells the player whether its feed has a publisher now. A player
+  // that shows pictures keeps them until its playlist fails: the event
+  // stream and the HLS server need not see a feed end at the same moment.
   setLive(live) {
     const was = this.live;
     this.live = live;
-    if (live && !was && (this.state === 'offline' || this.state === 'error')) {
+    if (this.mode !== 'live' || this.state === 'unavailable') return;
+    if (live && !was && this.state === 'offline') {
       this.failures = 0;
       this.start();
-    } else if (!live && this.state !== 'playing' && this.state !== 'unavailable') {
-      this.setState(this.state === 'error' ? 'offline' : this.state);
+    } else if (!live && (this.state === 'loading' || this.state === 'error')) {
+      this.waitForSignal();
     }
   }
 

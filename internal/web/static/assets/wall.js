@@ -54,7 +54,7 @@ export function mountWall(main, { live, who }) {
 }
 
 function tile(f, players) {
-  const player = new Player(f.id, { kind: 'preview', label: f.name });
+  const player = new Player(f.id, { kind: 'preview', label: f.name, live: f.live });
   players.set(f.id, player);
   player.start();
   const el = h('li', { class: 'tile', dataset: { feed: f.id } },
