@@ -267,7 +267,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &responseRecorder{ResponseWriter: w, playlist: kind == "playlist"}
-	m.muxer.Handle(rec, r)
+	switch {
+	case file == gapSegment:
+		serveGap(rec)
+	case kind == "segment":
+		out := newFilteredResponse(rec)
+		m.muxer.Handle(out, r)
+		out.filter.flush()
+	default:
+		m.muxer.Handle(rec, r)
+	}
 	switch {
 	case !rec.wroteHeader:
 		s.refuse(w, kind, http.StatusNotFound, "no such file (it may have left the live window)")
