@@ -7,20 +7,6 @@ import (
 	"net/http"
 )
 
-// gapSegment is the URI gohlslib gives the EXT-X-GAP segments it lists
-// before a fresh muxer's first one (iOS wants a playlist of full length from
-// the start). Players that do not know EXT-X-GAP (VLC 3, GStreamer's
-// hlsdemux) load it anyway and, on a 404, stop for good; Podium answers it
-// with an empty segment, which they skip.
-const gapSegment = "gap.mp4"
-
-// serveGap answers a request for the gap segment: no media.
-func serveGap(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "video/mp4")
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusOK)
-}
-
 const (
 	boxHeaderSize = 8
 	// maxMoofSize bounds the movie fragment box the filter holds to look
@@ -123,6 +109,14 @@ func hasChild(b []byte, typ string) bool {
 		b = b[size:]
 	}
 	return false
+}
+
+// serveSegment answers a segment request from the muxer, its movie
+// fragments without tracks left out.
+func (m *feedMuxer) serveSegment(w http.ResponseWriter, r *http.Request) {
+	out := newFilteredResponse(w)
+	m.muxer.Handle(out, r)
+	out.filter.flush()
 }
 
 // filteredResponse is a ResponseWriter whose body goes through a fragmentFilter.
