@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real peers Podium's tests talk to, when they are missing:
 # ffmpeg/ffprobe, srt-live-transmit (srt-tools), and gcc with libsrt for the
-# libsrt probe that reads SRT rejection codes; for the portal's browser test,
+# libsrt probe that reads SRT rejection codes; the players broadcasters use
+# (GStreamer, VLC 3, mpv) for the client tests; for the portal's browser test,
 # Chromium, Node.js and playwright-core (web/node_modules, from
 # web/package-lock.json). Debian packages and the npm registry only: no
 # browser is downloaded by any other means.
@@ -18,6 +19,17 @@ command -v node >/dev/null || need+=(nodejs npm)
 # GStreamer's srtsrc, for the client test of the SRT URL Podium hands out.
 command -v gst-launch-1.0 >/dev/null || need+=(gstreamer1.0-tools)
 gst-inspect-1.0 srtsrc >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-bad)
+# GStreamer's playbin3 on LL-HLS: hlsdemux2 and qtdemux (-good), the H.264
+# and AAC decoders (-libav).
+gst-inspect-1.0 hlsdemux2 >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-good)
+gst-inspect-1.0 avdec_h264 >/dev/null 2>&1 || need+=(gstreamer1.0-libav)
+# VLC 3 for the client tests: cvlc (vlc-bin), its HLS demuxer and TS muxer
+# (vlc-plugin-base) and its SRT input (vlc-plugin-access-extra).
+command -v cvlc >/dev/null || need+=(vlc-bin)
+ls /usr/lib/*/vlc/plugins/demux/libadaptive_plugin.so >/dev/null 2>&1 || need+=(vlc-plugin-base)
+ls /usr/lib/*/vlc/plugins/access/libaccess_srt_plugin.so >/dev/null 2>&1 || need+=(vlc-plugin-access-extra)
+# mpv, over SRT and HLS.
+command -v mpv >/dev/null || need+=(mpv)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing test dependencies: ${need[*]}"
 	sudo=""

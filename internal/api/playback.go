@@ -78,6 +78,8 @@ type srtCommandsJSON struct {
 	FFmpeg          string `json:"ffmpeg"`
 	SRTLiveTransmit string `json:"srt_live_transmit"`
 	GStreamer       string `json:"gstreamer"`
+	VLC             string `json:"vlc"`
+	MPV             string `json:"mpv"`
 }
 
 type srtDetailsJSON struct {
@@ -123,8 +125,9 @@ func (s *server) srtDetailsJSON(feedID string, b catalog.Broadcaster) srtDetails
 	streamID := fmt.Sprintf("#!::r=%s,u=%s,m=request", feedID, b.ID)
 	latency := s.SRTLatency.Milliseconds()
 	// The URL's latency is in milliseconds, as libsrt's URI syntax reads it
-	// (srt-live-transmit, GStreamer's srtsrc, VLC); ffmpeg's srt option of
-	// that name is in microseconds, so its commands carry their own URL.
+	// (srt-live-transmit, GStreamer's srtsrc); ffmpeg's srt option of that
+	// name is in microseconds, so the commands of ffmpeg and of the players
+	// built on it (ffplay, mpv) carry their own URL.
 	url := fmt.Sprintf("srt://%s?streamid=%s&passphrase=%s&latency=%d", net.JoinHostPort(host, portText), streamID, b.SRTPassphrase, latency)
 	ffmpegURL := fmt.Sprintf("srt://%s?streamid=%s&passphrase=%s&latency=%d", net.JoinHostPort(host, portText), streamID, b.SRTPassphrase, latency*1000)
 	return srtDetailsJSON{
@@ -135,6 +138,10 @@ func (s *server) srtDetailsJSON(feedID string, b catalog.Broadcaster) srtDetails
 			SRTLiveTransmit: fmt.Sprintf("srt-live-transmit '%s' udp://127.0.0.1:5000", url),
 			// In a URI, # starts the fragment: GStreamer needs it escaped.
 			GStreamer: fmt.Sprintf("gst-launch-1.0 srtsrc uri='%s' ! decodebin ! autovideosink", strings.Replace(url, "streamid=#", "streamid=%23", 1)),
+			// VLC 3 reads no SRT parameters from the URL, only from its
+			// options: --streamid, --passphrase and --latency (milliseconds).
+			VLC: fmt.Sprintf("vlc --streamid='%s' --passphrase=%s --latency=%d srt://%s", streamID, b.SRTPassphrase, latency, net.JoinHostPort(host, portText)),
+			MPV: fmt.Sprintf("mpv '%s'", ffmpegURL),
 		},
 	}
 }

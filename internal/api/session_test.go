@@ -89,7 +89,7 @@ func TestSRTDetailsAreTheBroadcastersOwn(t *testing.T) {
 		t.Fatalf("details: %d %v", a.status, a.body)
 	}
 	cmds := a.body["commands"].(map[string]any)
-	for _, name := range []string{"ffplay", "ffmpeg", "srt_live_transmit"} {
+	for _, name := range []string{"ffplay", "ffmpeg", "srt_live_transmit", "vlc", "mpv"} {
 		if cmd, _ := cmds[name].(string); !strings.Contains(cmd, "#!::r=f1,u=b1,m=request") {
 			t.Fatalf("%s command: %q", name, cmd)
 		}

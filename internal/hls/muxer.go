@@ -49,6 +49,7 @@ type feedMuxer struct {
 	log    *slog.Logger
 	reader *hub.Reader
 	muxer  *gohlslib.Muxer
+	gaps   gapTracker
 	// ready is closed once the muxer has a segment to serve, or has ended.
 	ready chan struct{}
 	done  chan struct{}

@@ -116,7 +116,7 @@ func (s *Server) URL(feedID, broadcasterID string) (string, time.Time) {
 		generation = b.Generation
 	}
 	token := s.signer.Sign(Claims{FeedID: feedID, BroadcasterID: broadcasterID, Generation: generation, Expires: expires})
-	return Prefix + feedID + "/" + token + "/index.m3u8", expires
+	return Prefix + feedID + "/" + token + "/" + multivariantPlaylist, expires
 }
 
 // BaseURL implements api.Playback.
@@ -267,7 +267,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &responseRecorder{ResponseWriter: w, playlist: kind == "playlist"}
-	m.muxer.Handle(rec, r)
+	switch kind {
+	case "playlist":
+		m.servePlaylist(rec, r, file)
+	case "segment":
+		m.serveSegment(rec, r)
+	default:
+		m.muxer.Handle(rec, r)
+	}
 	switch {
 	case !rec.wroteHeader:
 		s.refuse(w, kind, http.StatusNotFound, "no such file (it may have left the live window)")
