@@ -17,14 +17,13 @@ import (
 // that recording never waits on the catalog. A row exists only for a segment
 // whose file is complete and synced.
 type index struct {
-	db  *sql.DB
-	dir string // segment paths are stored relative to it
+	db *sql.DB
 }
 
 const indexSchema = `CREATE TABLE IF NOT EXISTS segments (
 	feed_id TEXT NOT NULL,
 	seq INTEGER NOT NULL,
-	path TEXT NOT NULL,
+	path TEXT NOT NULL, -- the segment's key
 	start_ns INTEGER NOT NULL,
 	end_ns INTEGER NOT NULL,
 	pts INTEGER NOT NULL,
@@ -55,21 +54,17 @@ func openIndex(ctx context.Context, dir string) (*index, error) {
 			return nil, fmt.Errorf("protect archive index %s: %w", p, err)
 		}
 	}
-	return &index{db: db, dir: dir}, nil
+	return &index{db: db}, nil
 }
 
 func (x *index) close() error { return x.db.Close() }
 
 func (x *index) add(ctx context.Context, s Segment) error {
-	rel, err := filepath.Rel(x.dir, s.Path)
-	if err != nil {
-		return fmt.Errorf("index segment %s: %w", s.Path, err)
-	}
-	_, err = x.db.ExecContext(ctx, `INSERT INTO segments (feed_id, seq, path, start_ns, end_ns, pts, size, discontinuity, keyframes)
+	_, err := x.db.ExecContext(ctx, `INSERT INTO segments (feed_id, seq, path, start_ns, end_ns, pts, size, discontinuity, keyframes)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.Feed, s.Seq, rel, s.Start.UnixNano(), s.End.UnixNano(), s.PTS, s.Size, s.Discontinuity, encodeKeyframes(s.Keyframes))
+		s.Feed, s.Seq, s.Key, s.Start.UnixNano(), s.End.UnixNano(), s.PTS, s.Size, s.Discontinuity, encodeKeyframes(s.Keyframes))
 	if err != nil {
-		return fmt.Errorf("index segment %s: %w", s.Path, err)
+		return fmt.Errorf("index segment %s: %w", s.Key, err)
 	}
 	return nil
 }
@@ -102,13 +97,11 @@ func (x *index) query(ctx context.Context, q string, args ...any) ([]Segment, er
 	var out []Segment
 	for rows.Next() {
 		var s Segment
-		var rel string
 		var start, end int64
 		var keyframes []byte
-		if err := rows.Scan(&s.Feed, &s.Seq, &rel, &start, &end, &s.PTS, &s.Size, &s.Discontinuity, &keyframes); err != nil {
+		if err := rows.Scan(&s.Feed, &s.Seq, &s.Key, &start, &end, &s.PTS, &s.Size, &s.Discontinuity, &keyframes); err != nil {
 			return nil, fmt.Errorf("read archive index: %w", err)
 		}
-		s.Path = filepath.Join(x.dir, rel)
 		s.Start, s.End = time.Unix(0, start), time.Unix(0, end)
 		s.Duration = s.End.Sub(s.Start)
 		if s.Keyframes, err = decodeKeyframes(keyframes); err != nil {
