@@ -58,7 +58,9 @@ func writeSegment(t *testing.T, a *Archive, feed string, seq int64, start time.T
 }
 
 // segmentPath is where a local archive keeps s.
-func segmentPath(a *Archive, s Segment) string { return filepath.Join(a.cfg.Dir, filepath.FromSlash(s.Key)) }
+func segmentPath(a *Archive, s Segment) string {
+	return filepath.Join(a.cfg.Dir, filepath.FromSlash(s.Key))
+}
 
 func filepathSeq(seq int64) string { return strings.Repeat("0", 9) + string(rune('0'+seq)) + ".ts" }
 
