@@ -37,6 +37,10 @@ type Config struct {
 	Dir string
 	// Store keeps closed segments; nil keeps them in Dir (LocalStore).
 	Store SegmentStore
+	// SpoolMax bounds the bytes of closed segments waiting in Dir for
+	// Store before they are indexed from their local copies (see spool.go);
+	// 0: no bound. Used with a Store only.
+	SpoolMax int64
 	// SegmentDuration is a segment's least length; segments end on keyframes.
 	SegmentDuration time.Duration
 	// MaxAge and MaxBytes are the retention of a feed that sets none (0: no limit).
@@ -70,7 +74,9 @@ type Archive struct {
 	// segments are kept (local itself by default).
 	local   LocalStore
 	store   SegmentStore
-	remote  bool // store is not local
+	remote  bool   // store is not local
+	spool   *spool // segments waiting for the store; nil when it is local
+	uploads sync.WaitGroup
 	hub     *hub.Hub
 	catalog Catalog
 	log     *slog.Logger
@@ -122,10 +128,14 @@ func Open(ctx context.Context, cfg Config, h *hub.Hub, c Catalog, m *Metrics, lo
 	a := &Archive{cfg: cfg, index: idx, local: LocalStore{Dir: cfg.Dir}, store: cfg.Store, hub: h, catalog: c, log: log, metrics: m, now: time.Now,
 		changed: make(chan struct{}, 1), feeds: make(map[string]*feedState), recorded: make(chan struct{})}
 	a.remote = a.store != nil
-	if !a.remote {
+	check := a.recover
+	if a.remote {
+		a.spool = newSpool(cfg.SpoolMax)
+		check = a.recoverSpool
+	} else {
 		a.store = a.local
 	}
-	if err := a.recover(ctx); err != nil {
+	if err := check(ctx); err != nil {
 		idx.close()
 		return nil, err
 	}
@@ -345,8 +355,10 @@ func (a *Archive) CatalogChanged(*catalog.Snapshot) {
 	}
 }
 
-// Run records the feeds the catalog says to, applies retention and watches
-// the disk until ctx ends, then stops every recorder and closes the index.
+// Run records the feeds the catalog says to, uploads closed segments to
+// the store, applies retention and watches the disk until ctx ends, then
+// stops every recorder and the uploader (what is still spooled is uploaded
+// after the next start) and closes the index.
 func (a *Archive) Run(ctx context.Context) {
 	a.sync(ctx)
 	disk := time.NewTicker(2 * time.Second)
@@ -356,10 +368,14 @@ func (a *Archive) Run(ctx context.Context) {
 	live := time.NewTicker(livePoll)
 	defer live.Stop()
 	a.applyRetention(ctx)
+	if a.spool != nil {
+		a.uploads.Go(func() { a.upload(ctx) })
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			a.stopAll()
+			a.uploads.Wait()
 			a.index.close()
 			return
 		case <-a.changed:

@@ -320,7 +320,11 @@ func (r *recorder) finish(sf *segmentFile) {
 		err = syncDir(filepath.Dir(sf.path))
 	}
 	if err == nil {
-		err = a.index.add(context.Background(), sf.seg)
+		if a.spool != nil {
+			err = a.spoolSegment(context.Background(), sf.seg, sf.path)
+		} else {
+			err = a.index.add(context.Background(), sf.seg)
+		}
 		if err != nil {
 			os.Remove(sf.path)
 		}
@@ -334,7 +338,9 @@ func (r *recorder) finish(sf *segmentFile) {
 		a.log.Error("archive segment lost", "feed", r.feedID, "seq", sf.seg.Seq, "err", err)
 		return
 	}
-	a.segmentAdded(sf.seg)
+	if a.spool == nil {
+		a.segmentAdded(sf.seg)
+	}
 }
 
 func syncDir(dir string) error {

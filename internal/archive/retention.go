@@ -63,5 +63,12 @@ func (a *Archive) deleteSegment(ctx context.Context, st *feedState, s Segment) e
 	}
 	st.removeOldest(s)
 	a.metrics.segmentsDeleted.Inc()
+	if a.spool != nil && a.spool.drop(s.Feed, s.Seq) {
+		// Indexed from its local copy while the store was away: the
+		// uploader skips it (or deletes the object it is putting).
+		if err := a.local.Delete(ctx, s.Key); err != nil {
+			return err
+		}
+	}
 	return a.store.Delete(ctx, s.Key)
 }
