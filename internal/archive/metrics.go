@@ -40,11 +40,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		spoolBytes:    prometheus.NewDesc("podium_archive_spool_bytes", "Bytes of closed segments waiting on local disk for object storage.", nil, nil),
 		spoolSegments: prometheus.NewDesc("podium_archive_spool_segments", "Closed segments waiting on local disk for object storage.", nil, nil),
 		spoolFull:     prometheus.NewDesc("podium_archive_spool_full", "1 while the spool holds more than archive_spool_max: segments are indexed from local disk until uploaded.", nil, nil),
-		diskFull:        prometheus.NewDesc("podium_archive_disk_full", "1 while recording is stopped because the archive disk is (nearly) full.", nil, nil),
-		freeBytes:       prometheus.NewDesc("podium_archive_free_bytes", "Free space on the archive's disk.", nil, nil),
-		recording:       prometheus.NewDesc("podium_archive_recording", "1 while the feed's recorder is writing segments.", []string{"feed"}, nil),
-		bytes:           prometheus.NewDesc("podium_archive_bytes", "Bytes of the feed's archive.", []string{"feed"}, nil),
-		oldest:          prometheus.NewDesc("podium_archive_oldest_seconds", "Unix time of the oldest recorded media of the feed.", []string{"feed"}, nil),
+		diskFull:      prometheus.NewDesc("podium_archive_disk_full", "1 while recording is stopped because the archive disk is (nearly) full.", nil, nil),
+		freeBytes:     prometheus.NewDesc("podium_archive_free_bytes", "Free space on the archive's disk.", nil, nil),
+		recording:     prometheus.NewDesc("podium_archive_recording", "1 while the feed's recorder is writing segments.", []string{"feed"}, nil),
+		bytes:         prometheus.NewDesc("podium_archive_bytes", "Bytes of the feed's archive.", []string{"feed"}, nil),
+		oldest:        prometheus.NewDesc("podium_archive_oldest_seconds", "Unix time of the oldest recorded media of the feed.", []string{"feed"}, nil),
 	}
 	reg.MustRegister(m.segmentsWritten, m.segmentsDeleted, m.bytesWritten, m.writeErrors, m.lagCuts,
 		m.uploads, m.uploadFailures, m.uploadSeconds, m)
