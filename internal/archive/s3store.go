@@ -96,7 +96,7 @@ func NewS3Store(cfg S3Config) (*S3Store, error) {
 
 // Check asks the store whether the bucket exists, for a clear word at start.
 func (s *S3Store) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s3Timeout)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	ok, err := s.client.BucketExists(ctx, s.cfg.Bucket)
 	if err != nil {
