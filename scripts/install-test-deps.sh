@@ -4,8 +4,10 @@
 # libsrt probe that reads SRT rejection codes; the players broadcasters use
 # (GStreamer, VLC 3, mpv) for the client tests; for the portal's browser test,
 # Chromium, Node.js and playwright-core (web/node_modules, from
-# web/package-lock.json). Debian packages and the npm registry only: no
-# browser is downloaded by any other means.
+# web/package-lock.json); versitygw, the S3-compatible server the archive's
+# object-storage tests start, built with `go install` into Go's bin
+# directory. Debian packages, the npm registry and the Go module proxy
+# only: no browser is downloaded by any other means.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,4 +50,11 @@ fi
 if [ ! -f web/node_modules/playwright-core/package.json ]; then
 	echo "installing web/node_modules (npm ci)"
 	npm ci --prefix web --ignore-scripts --no-audit --no-fund >/dev/null
+fi
+# The archive's S3 tests look for versitygw on PATH and in $(go env GOPATH)/bin.
+gobin="$(go env GOBIN)"
+[ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+if ! command -v versitygw >/dev/null && [ ! -x "$gobin/versitygw" ]; then
+	echo "installing versitygw v1.8.0 into $gobin (go install)"
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi

@@ -91,7 +91,7 @@ func bench(ctx context.Context, o options) error {
 	if err := os.Remove(src); err != nil {
 		return err
 	}
-	arch := clipstest.NewArchive()
+	arch := clipstest.NewArchive(filepath.Join(work, "archive"))
 	arch.Add(segs...)
 
 	// Half a GOP into the feed's sixth second, so that both cutters go back to a keyframe.
@@ -217,7 +217,7 @@ func engineRun(ctx context.Context, work string, arch *clipstest.Archive, start,
 func ffmpegRun(ctx context.Context, work string, covering []archive.Segment, start, end time.Time, format string) (export, error) {
 	paths := make([]string, len(covering))
 	for i, s := range covering {
-		paths[i] = s.Path
+		paths[i] = filepath.Join(work, "archive", s.Key)
 	}
 	out := filepath.Join(work, "ffmpeg."+format)
 	muxer := map[string]string{clips.FormatTS: "mpegts", clips.FormatMP4: "mp4"}[format]

@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"io/fs"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -96,7 +96,7 @@ func TestArchiveSurvivesSIGKILL(t *testing.T) {
 					t.Errorf("%s: the first segment after the restart is not marked discontinuous", feed)
 				}
 			}
-			data, err := os.ReadFile(s.Path)
+			data, err := readSegment(a, s)
 			if err != nil || int64(len(data)) != s.Size {
 				t.Fatalf("%s segment %d: %d bytes on disk, %d indexed, %v", feed, s.Seq, len(data), s.Size, err)
 			}
@@ -110,4 +110,14 @@ func TestArchiveSurvivesSIGKILL(t *testing.T) {
 			t.Errorf("%s: %d segments from before the kill, %d after the restart", feed, old, resumed)
 		}
 	}
+}
+
+// readSegment reads a whole segment through the archive's store.
+func readSegment(a *archive.Archive, s archive.Segment) ([]byte, error) {
+	obj, err := a.OpenSegment(context.Background(), s.Key)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	return io.ReadAll(io.NewSectionReader(obj, 0, obj.Size()))
 }

@@ -102,8 +102,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	archiveDir := cfg.ArchiveDir
+	if !cfg.ArchiveS3() && cfg.Archive != "" {
+		archiveDir = cfg.Archive
+	}
 	if archiveDir == "" {
 		archiveDir = filepath.Join(cfg.DataDir, "archive")
+	}
+	segmentStore, err := openSegmentStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(archiveDir, 0o700); err != nil {
 		return nil, fmt.Errorf("archive directory: %w", err)
@@ -182,7 +189,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	a.Archive, err = archive.Open(ctx, archive.Config{Dir: archiveDir, SegmentDuration: cfg.ArchiveSegment, MaxAge: cfg.ArchiveMaxAge,
+	a.Archive, err = archive.Open(ctx, archive.Config{Dir: archiveDir, Store: segmentStore, SpoolMax: int64(cfg.ArchiveSpoolMax),
+		SegmentDuration: cfg.ArchiveSegment, MaxAge: cfg.ArchiveMaxAge,
 		MaxBytes: int64(cfg.ArchiveMaxBytes), MinFree: int64(cfg.ArchiveMinFree), Disabled: !cfg.Record},
 		a.Hub, st, archive.NewMetrics(reg), log)
 	if err != nil {
@@ -443,4 +451,25 @@ func adminToken(dataDir string) (token string, created bool, err error) {
 		return "", false, fmt.Errorf("write admin token: %w", err)
 	}
 	return token, true, nil
+}
+
+// openSegmentStore returns the object store of an s3:// archive, nil for a
+// local one. A store that does not answer is logged, not fatal: recording
+// waits in the spool until it does.
+func openSegmentStore(ctx context.Context, cfg config.Config, log *slog.Logger) (archive.SegmentStore, error) {
+	bucket, prefix, ok, err := archive.ParseS3URL(cfg.Archive)
+	if err != nil || !ok {
+		return nil, err
+	}
+	s3, err := archive.NewS3Store(archive.S3Config{Bucket: bucket, Prefix: prefix, Endpoint: cfg.S3Endpoint,
+		Region: os.Getenv("AWS_REGION"), AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY")})
+	if err != nil {
+		return nil, err
+	}
+	if err := s3.Check(ctx); err != nil {
+		log.Warn("archive object storage not reachable at start; segments wait in the spool", "archive", s3.String(), "err", err)
+	} else {
+		log.Info("archive on object storage", "archive", s3.String(), "endpoint", cfg.S3Endpoint)
+	}
+	return s3, nil
 }

@@ -2,8 +2,9 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"os"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -58,7 +59,7 @@ func TestArchiveRecordsKeyframeAlignedSegments(t *testing.T) {
 	}
 	var all bytes.Buffer
 	for i, s := range segs {
-		data, err := os.ReadFile(s.Path)
+		data, err := readSegment(p.Archive, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,4 +250,14 @@ func TestCreatedFeedAnswersTheRecordingStateOfTheNextGet(t *testing.T) {
 	if created.Recording.State != archive.StateIdle || got.Recording.State != archive.StateIdle {
 		t.Fatalf("recording state: POST answered %q, the next GET %q; want idle both", created.Recording.State, got.Recording.State)
 	}
+}
+
+// readSegment reads the whole of a segment through the archive's store.
+func readSegment(a *archive.Archive, s archive.Segment) ([]byte, error) {
+	obj, err := a.OpenSegment(context.Background(), s.Key)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	return io.ReadAll(io.NewSectionReader(obj, 0, obj.Size()))
 }

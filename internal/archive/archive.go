@@ -32,8 +32,15 @@ import (
 
 // Config shapes the archive.
 type Config struct {
-	// Dir holds the segment files and index.db.
+	// Dir holds index.db and the segments being written. Closed segments
+	// stay there too unless Store is set.
 	Dir string
+	// Store keeps closed segments; nil keeps them in Dir (LocalStore).
+	Store SegmentStore
+	// SpoolMax bounds the bytes of closed segments waiting in Dir for
+	// Store before they are indexed from their local copies (see spool.go);
+	// 0: no bound. Used with a Store only.
+	SpoolMax int64
 	// SegmentDuration is a segment's least length; segments end on keyframes.
 	SegmentDuration time.Duration
 	// MaxAge and MaxBytes are the retention of a feed that sets none (0: no limit).
@@ -61,8 +68,15 @@ type Catalog interface {
 
 // Archive is the recording of every feed.
 type Archive struct {
-	cfg     Config
-	index   *index
+	cfg   Config
+	index *index
+	// local is Dir, where segments are written; store is where closed
+	// segments are kept (local itself by default).
+	local   LocalStore
+	store   SegmentStore
+	remote  bool   // store is not local
+	spool   *spool // segments waiting for the store; nil when it is local
+	uploads sync.WaitGroup
 	hub     *hub.Hub
 	catalog Catalog
 	log     *slog.Logger
@@ -111,9 +125,17 @@ func Open(ctx context.Context, cfg Config, h *hub.Hub, c Catalog, m *Metrics, lo
 	if err != nil {
 		return nil, err
 	}
-	a := &Archive{cfg: cfg, index: idx, hub: h, catalog: c, log: log, metrics: m, now: time.Now,
+	a := &Archive{cfg: cfg, index: idx, local: LocalStore{Dir: cfg.Dir}, store: cfg.Store, hub: h, catalog: c, log: log, metrics: m, now: time.Now,
 		changed: make(chan struct{}, 1), feeds: make(map[string]*feedState), recorded: make(chan struct{})}
-	if err := a.recover(ctx); err != nil {
+	a.remote = a.store != nil
+	check := a.recover
+	if a.remote {
+		a.spool = newSpool(cfg.SpoolMax)
+		check = a.recoverSpool
+	} else {
+		a.store = a.local
+	}
+	if err := check(ctx); err != nil {
 		idx.close()
 		return nil, err
 	}
@@ -190,15 +212,19 @@ func (a *Archive) recoverFeed(ctx context.Context, feedID string, t feedTotals) 
 	lastSeq := t.lastSeq
 	indexed := make(map[string]bool, len(rows))
 	for _, s := range rows {
-		info, err := os.Stat(s.Path)
+		path, err := a.local.path(s.Key)
+		var info os.FileInfo
+		if err == nil {
+			info, err = os.Stat(path)
+		}
 		if err != nil || info.Size() != s.Size {
-			a.log.Warn("archive segment missing or changed; unindexed", "feed", s.Feed, "seq", s.Seq, "path", s.Path)
+			a.log.Warn("archive segment missing or changed; unindexed", "feed", s.Feed, "seq", s.Seq, "key", s.Key)
 			if err := a.index.remove(ctx, s.Feed, s.Seq); err != nil {
 				return 0, err
 			}
 			continue
 		}
-		indexed[s.Path] = true
+		indexed[path] = true
 	}
 	for _, dir := range hours {
 		files, err := os.ReadDir(dir)
@@ -329,8 +355,10 @@ func (a *Archive) CatalogChanged(*catalog.Snapshot) {
 	}
 }
 
-// Run records the feeds the catalog says to, applies retention and watches
-// the disk until ctx ends, then stops every recorder and closes the index.
+// Run records the feeds the catalog says to, uploads closed segments to
+// the store, applies retention and watches the disk until ctx ends, then
+// stops every recorder and the uploader (what is still spooled is uploaded
+// after the next start) and closes the index.
 func (a *Archive) Run(ctx context.Context) {
 	a.sync(ctx)
 	disk := time.NewTicker(2 * time.Second)
@@ -340,10 +368,14 @@ func (a *Archive) Run(ctx context.Context) {
 	live := time.NewTicker(livePoll)
 	defer live.Stop()
 	a.applyRetention(ctx)
+	if a.spool != nil {
+		a.uploads.Go(func() { a.upload(ctx) })
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			a.stopAll()
+			a.uploads.Wait()
 			a.index.close()
 			return
 		case <-a.changed:
@@ -514,6 +546,24 @@ func (a *Archive) Segments(feedID string, from, to time.Time) ([]Segment, error)
 		return nil, ErrNoMedia
 	}
 	return segs, nil
+}
+
+// OpenSegment opens the bytes of the segment key (Segment.Key) for range
+// reads, wherever they are now:
+// in the local directory while a copy is there (not yet uploaded), else in
+// the store. A file deleted once open stays readable, so an upload that
+// ends meanwhile does not disturb the reader.
+func (a *Archive) OpenSegment(ctx context.Context, key string) (Object, error) {
+	if a.remote {
+		if obj, err := a.local.Open(ctx, key); err == nil {
+			return obj, nil
+		}
+	}
+	obj, err := a.store.Open(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("segment %s: %w", key, err)
+	}
+	return obj, nil
 }
 
 // SegmentTimes is Segments without the keyframe lists, for playlists.

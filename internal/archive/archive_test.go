@@ -44,8 +44,8 @@ func writeSegment(t *testing.T, a *Archive, feed string, seq int64, start time.T
 		t.Fatal(err)
 	}
 	s := Segment{Feed: feed, Seq: seq, Start: start, End: start.Add(4 * time.Second), Duration: 4 * time.Second,
-		Size: int64(size), Path: filepath.Join(dir, filepathSeq(seq)), Keyframes: []Keyframe{{Offset: 376, PTS: 900}, {Offset: 9400, PTS: 90900}}}
-	if err := os.WriteFile(s.Path, make([]byte, size), 0o600); err != nil {
+		Size: int64(size), Key: feed + "/" + start.UTC().Format("2006/01/02/15") + "/" + filepathSeq(seq), Keyframes: []Keyframe{{Offset: 376, PTS: 900}, {Offset: 9400, PTS: 90900}}}
+	if err := os.WriteFile(segmentPath(a, s), make([]byte, size), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if indexed {
@@ -55,6 +55,11 @@ func writeSegment(t *testing.T, a *Archive, feed string, seq int64, start time.T
 		a.feed(feed).add(s)
 	}
 	return s
+}
+
+// segmentPath is where a local archive keeps s.
+func segmentPath(a *Archive, s Segment) string {
+	return filepath.Join(a.cfg.Dir, filepath.FromSlash(s.Key))
 }
 
 func filepathSeq(seq int64) string { return strings.Repeat("0", 9) + string(rune('0'+seq)) + ".ts" }
@@ -69,8 +74,8 @@ func TestOpenClearsWhatACrashLeft(t *testing.T) {
 	kept := writeSegment(t, a, "f", 1, t0, 1880, true)
 	unindexed := writeSegment(t, a, "f", 2, t0.Add(4*time.Second), 1880, false)
 	gone := writeSegment(t, a, "f", 3, t0.Add(8*time.Second), 1880, true)
-	os.Remove(gone.Path)
-	part := filepath.Join(filepath.Dir(kept.Path), "0000000004.ts.part")
+	os.Remove(segmentPath(a, gone))
+	part := filepath.Join(filepath.Dir(segmentPath(a, kept)), "0000000004.ts.part")
 	os.WriteFile(part, make([]byte, 100), 0o600)
 	a.index.close()
 
@@ -82,12 +87,12 @@ func TestOpenClearsWhatACrashLeft(t *testing.T) {
 	if got := segs[0]; len(got.Keyframes) != 2 || got.Keyframes[1] != kept.Keyframes[1] || !got.Start.Equal(t0) || got.Duration != 4*time.Second {
 		t.Errorf("segment read back as %+v", got)
 	}
-	for _, p := range []string{unindexed.Path, part} {
+	for _, p := range []string{segmentPath(a, unindexed), part} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s still there", p)
 		}
 	}
-	if _, err := os.Stat(kept.Path); err != nil {
+	if _, err := os.Stat(segmentPath(a, kept)); err != nil {
 		t.Error(err)
 	}
 	if st := a.feed("f"); st.lastSeq != 4 {
@@ -109,7 +114,7 @@ func TestRetentionDeletesOldestByAgeAndSize(t *testing.T) {
 	if len(left) != 2 || left[0].Seq != 5 {
 		t.Fatalf("after the age limit: %d segments from %d; want 5 and 6", len(left), left[0].Seq)
 	}
-	if _, err := os.Stat(segs[0].Path); !os.IsNotExist(err) {
+	if _, err := os.Stat(segmentPath(a, segs[0])); !os.IsNotExist(err) {
 		t.Error("the oldest file was not deleted")
 	}
 	a.feed("f").policy = catalog.RecordingPolicy{Enabled: true, MaxBytes: 1500}
@@ -248,10 +253,10 @@ func TestOpenChecksOnlyTheNewestHours(t *testing.T) {
 	a.index.close()
 
 	a = openTest(t, dir)
-	if _, err := os.Stat(old.Path); err != nil {
+	if _, err := os.Stat(segmentPath(a, old)); err != nil {
 		t.Errorf("a file of an old hour was touched: %v", err)
 	}
-	if _, err := os.Stat(recent.Path); !os.IsNotExist(err) {
+	if _, err := os.Stat(segmentPath(a, recent)); !os.IsNotExist(err) {
 		t.Error("an unindexed file of the newest hour is still there")
 	}
 	if st := a.Status("f"); st.Segments != 3 || !st.From.Equal(t0) {

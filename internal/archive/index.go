@@ -15,13 +15,28 @@ import (
 
 // index is the archive's table of closed segments, in its own SQLite file so
 // that recording never waits on the catalog. A row exists only for a segment
-// whose file is complete and synced.
+// whose file is complete and synced, and is in the store (or, when the spool
+// overflowed, in the local directory until it is uploaded). Segments closed
+// but not yet uploaded to object storage wait in the spool table, which
+// readers never see: their metadata outlives a restart there.
 type index struct {
-	db  *sql.DB
-	dir string // segment paths are stored relative to it
+	db *sql.DB
 }
 
 const indexSchema = `CREATE TABLE IF NOT EXISTS segments (
+	feed_id TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	path TEXT NOT NULL, -- the segment's key
+	start_ns INTEGER NOT NULL,
+	end_ns INTEGER NOT NULL,
+	pts INTEGER NOT NULL,
+	size INTEGER NOT NULL,
+	discontinuity INTEGER NOT NULL,
+	keyframes BLOB NOT NULL,
+	PRIMARY KEY (feed_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS segments_end ON segments(feed_id, end_ns);
+CREATE TABLE IF NOT EXISTS spool (
 	feed_id TEXT NOT NULL,
 	seq INTEGER NOT NULL,
 	path TEXT NOT NULL,
@@ -32,8 +47,7 @@ const indexSchema = `CREATE TABLE IF NOT EXISTS segments (
 	discontinuity INTEGER NOT NULL,
 	keyframes BLOB NOT NULL,
 	PRIMARY KEY (feed_id, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS segments_end ON segments(feed_id, end_ns);`
+) WITHOUT ROWID;`
 
 func openIndex(ctx context.Context, dir string) (*index, error) {
 	path := filepath.Join(dir, "index.db")
@@ -55,21 +69,22 @@ func openIndex(ctx context.Context, dir string) (*index, error) {
 			return nil, fmt.Errorf("protect archive index %s: %w", p, err)
 		}
 	}
-	return &index{db: db, dir: dir}, nil
+	return &index{db: db}, nil
 }
 
 func (x *index) close() error { return x.db.Close() }
 
-func (x *index) add(ctx context.Context, s Segment) error {
-	rel, err := filepath.Rel(x.dir, s.Path)
-	if err != nil {
-		return fmt.Errorf("index segment %s: %w", s.Path, err)
-	}
-	_, err = x.db.ExecContext(ctx, `INSERT INTO segments (feed_id, seq, path, start_ns, end_ns, pts, size, discontinuity, keyframes)
+func (x *index) add(ctx context.Context, s Segment) error { return x.insert(ctx, "segments", s) }
+
+// spool records a segment waiting for upload.
+func (x *index) spool(ctx context.Context, s Segment) error { return x.insert(ctx, "spool", s) }
+
+func (x *index) insert(ctx context.Context, table string, s Segment) error {
+	_, err := x.db.ExecContext(ctx, `INSERT INTO `+table+` (feed_id, seq, path, start_ns, end_ns, pts, size, discontinuity, keyframes)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.Feed, s.Seq, rel, s.Start.UnixNano(), s.End.UnixNano(), s.PTS, s.Size, s.Discontinuity, encodeKeyframes(s.Keyframes))
+		s.Feed, s.Seq, s.Key, s.Start.UnixNano(), s.End.UnixNano(), s.PTS, s.Size, s.Discontinuity, encodeKeyframes(s.Keyframes))
 	if err != nil {
-		return fmt.Errorf("index segment %s: %w", s.Path, err)
+		return fmt.Errorf("index segment %s: %w", s.Key, err)
 	}
 	return nil
 }
@@ -102,13 +117,11 @@ func (x *index) query(ctx context.Context, q string, args ...any) ([]Segment, er
 	var out []Segment
 	for rows.Next() {
 		var s Segment
-		var rel string
 		var start, end int64
 		var keyframes []byte
-		if err := rows.Scan(&s.Feed, &s.Seq, &rel, &start, &end, &s.PTS, &s.Size, &s.Discontinuity, &keyframes); err != nil {
+		if err := rows.Scan(&s.Feed, &s.Seq, &s.Key, &start, &end, &s.PTS, &s.Size, &s.Discontinuity, &keyframes); err != nil {
 			return nil, fmt.Errorf("read archive index: %w", err)
 		}
-		s.Path = filepath.Join(x.dir, rel)
 		s.Start, s.End = time.Unix(0, start), time.Unix(0, end)
 		s.Duration = s.End.Sub(s.Start)
 		if s.Keyframes, err = decodeKeyframes(keyframes); err != nil {
@@ -117,6 +130,38 @@ func (x *index) query(ctx context.Context, q string, args ...any) ([]Segment, er
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// promote moves a spooled segment's row into the index, where readers find it.
+func (x *index) promote(ctx context.Context, feedID string, seq int64) error {
+	tx, err := x.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("index segment %s/%d: %w", feedID, seq, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO segments SELECT `+segmentColumns+` FROM spool WHERE feed_id = ? AND seq = ?`, feedID, seq); err != nil {
+		return fmt.Errorf("index segment %s/%d: %w", feedID, seq, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM spool WHERE feed_id = ? AND seq = ?`, feedID, seq); err != nil {
+		return fmt.Errorf("index segment %s/%d: %w", feedID, seq, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("index segment %s/%d: %w", feedID, seq, err)
+	}
+	return nil
+}
+
+// unspool forgets a spooled segment.
+func (x *index) unspool(ctx context.Context, feedID string, seq int64) error {
+	if _, err := x.db.ExecContext(ctx, `DELETE FROM spool WHERE feed_id = ? AND seq = ?`, feedID, seq); err != nil {
+		return fmt.Errorf("unspool segment %s/%d: %w", feedID, seq, err)
+	}
+	return nil
+}
+
+// spooled returns every spooled segment, oldest first.
+func (x *index) spooled(ctx context.Context) ([]Segment, error) {
+	return x.query(ctx, `SELECT `+segmentColumns+` FROM spool ORDER BY start_ns, feed_id, seq`)
 }
 
 func (x *index) remove(ctx context.Context, feedID string, seq int64) error {

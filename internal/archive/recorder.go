@@ -40,6 +40,7 @@ type recorder struct {
 // segmentFile is a segment being written: the file is SEQ.ts.part until it is closed.
 type segmentFile struct {
 	seg  Segment
+	path string // the local file once closed
 	part string
 	file *os.File
 	buf  *bufio.Writer
@@ -194,19 +195,22 @@ func (r *recorder) accessPoint(chunk []byte, off int, pts int64, now time.Time) 
 
 func (r *recorder) open(pts int64, start time.Time) error {
 	seq := r.nextSeq
-	dir := filepath.Join(r.arch.cfg.Dir, r.feedID, start.UTC().Format("2006/01/02/15"))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	key := segmentKey(r.feedID, seq, start)
+	path, err := r.arch.local.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return diskError(fmt.Errorf("segment directory: %w", err))
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%010d.ts", seq))
 	file, err := os.OpenFile(path+".part", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return diskError(fmt.Errorf("open segment: %w", err))
 	}
 	r.nextSeq++
 	r.cur = &segmentFile{
-		seg:  Segment{Feed: r.feedID, Seq: seq, Start: start, PTS: pts, Path: path, Discontinuity: r.discontinuity},
-		part: path + ".part", file: file, buf: bufio.NewWriterSize(file, 256<<10),
+		seg:  Segment{Feed: r.feedID, Seq: seq, Start: start, PTS: pts, Key: key, Discontinuity: r.discontinuity},
+		path: path, part: path + ".part", file: file, buf: bufio.NewWriterSize(file, 256<<10),
 	}
 	r.discontinuity, r.maxPTS = false, pts
 	return nil
@@ -307,18 +311,22 @@ func (r *recorder) finish(sf *segmentFile) {
 		err = cerr
 	}
 	if err == nil && sf.seg.Duration <= 0 {
-		err = fmt.Errorf("segment %s has no duration", sf.seg.Path)
+		err = fmt.Errorf("segment %s has no duration", sf.seg.Key)
 	}
 	if err == nil {
-		err = os.Rename(sf.part, sf.seg.Path)
+		err = os.Rename(sf.part, sf.path)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(sf.seg.Path))
+		err = syncDir(filepath.Dir(sf.path))
 	}
 	if err == nil {
-		err = a.index.add(context.Background(), sf.seg)
+		if a.spool != nil {
+			err = a.spoolSegment(context.Background(), sf.seg, sf.path)
+		} else {
+			err = a.index.add(context.Background(), sf.seg)
+		}
 		if err != nil {
-			os.Remove(sf.seg.Path)
+			os.Remove(sf.path)
 		}
 	}
 	if err != nil {
@@ -330,7 +338,9 @@ func (r *recorder) finish(sf *segmentFile) {
 		a.log.Error("archive segment lost", "feed", r.feedID, "seq", sf.seg.Seq, "err", err)
 		return
 	}
-	a.segmentAdded(sf.seg)
+	if a.spool == nil {
+		a.segmentAdded(sf.seg)
+	}
 }
 
 func syncDir(dir string) error {

@@ -2,9 +2,6 @@ package archive
 
 import (
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -57,21 +54,21 @@ func (a *Archive) trimFeed(ctx context.Context, feedID string, st *feedState, no
 	}
 }
 
-// deleteSegment unindexes a segment, then deletes its file and any directory it leaves empty.
+// deleteSegment unindexes a segment, then deletes it from the store: a
+// crash between the two leaves an object without a row, which the next
+// start removes, never a row without its object.
 func (a *Archive) deleteSegment(ctx context.Context, st *feedState, s Segment) error {
 	if err := a.index.remove(ctx, s.Feed, s.Seq); err != nil {
 		return err
 	}
 	st.removeOldest(s)
 	a.metrics.segmentsDeleted.Inc()
-	if err := os.Remove(s.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	feedDir := filepath.Join(a.cfg.Dir, s.Feed)
-	for dir := filepath.Dir(s.Path); dir != feedDir && len(dir) > len(feedDir); dir = filepath.Dir(dir) {
-		if os.Remove(dir) != nil {
-			break
+	if a.spool != nil && a.spool.drop(s.Feed, s.Seq) {
+		// Indexed from its local copy while the store was away: the
+		// uploader skips it (or deletes the object it is putting).
+		if err := a.local.Delete(ctx, s.Key); err != nil {
+			return err
 		}
 	}
-	return nil
+	return a.store.Delete(ctx, s.Key)
 }

@@ -16,7 +16,7 @@ var (
 	ErrNotRecording = errors.New("feed is not being recorded")
 )
 
-// Segment is one closed, indexed archive file: MPEG-TS, every PID as
+// Segment is one closed, indexed archive segment: MPEG-TS, every PID as
 // received, starting with the PAT and PMT and then a video access point.
 type Segment struct {
 	Feed string
@@ -30,8 +30,9 @@ type Segment struct {
 	// PTS is the 90 kHz presentation timestamp of the first access point (33 bits).
 	PTS  int64
 	Size int64
-	// Path is the file's absolute path.
-	Path string
+	// Key names the segment in the archive's SegmentStore
+	// (FEED/YYYY/MM/DD/HH/SEQ.ts); Archive.OpenSegment reads it.
+	Key string
 	// Discontinuity is set when this segment does not follow on from the
 	// previous one (a gap in recording, or a publisher's new timeline).
 	Discontinuity bool

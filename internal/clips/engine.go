@@ -109,6 +109,13 @@ type Source interface {
 	Segments(feedID string, from, to time.Time) ([]archive.Segment, error)
 	// WaitRecorded blocks until the feed is recorded up to t; archive.ErrNotRecording if it never will be.
 	WaitRecorded(ctx context.Context, feedID string, t time.Time) error
+	SegmentOpener
+}
+
+// SegmentOpener reads archive segments by key.
+type SegmentOpener interface {
+	// OpenSegment opens the segment key (archive.Segment.Key) for range reads.
+	OpenSegment(ctx context.Context, key string) (archive.Object, error)
 }
 
 // Engine runs clip jobs. Its methods are safe for concurrent use.
@@ -499,6 +506,7 @@ func (e *Engine) cut(ctx context.Context, s Spec, progress func(float64)) (Updat
 	var sp span
 	if err == nil {
 		sp, err = planSpan(segs, s.Start, s.End)
+		sp.src = e.src
 	}
 	if errors.Is(err, archive.ErrNoMedia) {
 		return Update{}, fmt.Errorf("feed %s has no recorded media between %s and %s",

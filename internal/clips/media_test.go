@@ -164,8 +164,9 @@ func startEngine(t *testing.T, src Source, workers int) (*Engine, *updates, stri
 }
 
 func fullArchive(t *testing.T) *clipstest.Archive {
-	a := clipstest.NewArchive()
-	a.Add(fixtureSegments(t)...)
+	segs := fixtureSegments(t)
+	a := clipstest.NewArchive(filepath.Join(fixture.dir, "archive"))
+	a.Add(segs...)
 	return a
 }
 
@@ -371,7 +372,7 @@ func checkFirstPicture(t *testing.T, clip string, want int) {
 	defer os.Remove(src)
 	var all []byte
 	for _, s := range fixture.segs[:2] {
-		b, err := os.ReadFile(s.Path)
+		b, err := os.ReadFile(filepath.Join(fixture.dir, "archive", s.Key))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -458,7 +459,7 @@ func TestRangeWithoutMediaFails(t *testing.T) {
 // recorded, marks out later at 14 s, and lets the recording catch up.
 func TestOpenClipWaitsForEndAndRecording(t *testing.T) {
 	segs := fixtureSegments(t)
-	a := clipstest.NewArchive()
+	a := clipstest.NewArchive(filepath.Join(fixture.dir, "archive"))
 	a.Add(segs[:2]...) // 0-8 s
 	e, ups, _ := startEngine(t, a, 1)
 	id := "from-live"
@@ -509,7 +510,7 @@ func TestCopyToMP4RefusesATrackItCannotCarry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := clipstest.NewArchive()
+	a := clipstest.NewArchive(filepath.Join(dir, "archive"))
 	a.Add(segs...)
 	e, ups, _ := startEngine(t, a, 1)
 	for _, format := range []string{FormatMP4, FormatTS} {

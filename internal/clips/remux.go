@@ -153,18 +153,18 @@ func (rm *remuxer) probe(ctx context.Context, sp span) error {
 	video := -1
 	if len(sp.ranges) > 0 {
 		psi := make([]byte, sp.ranges[0].len)
-		f, err := os.Open(sp.ranges[0].path)
+		obj, err := sp.src.OpenSegment(ctx, sp.ranges[0].key)
 		if err != nil {
 			return fmt.Errorf("open segment: %w", err)
 		}
-		_, err = f.ReadAt(psi, sp.ranges[0].off)
-		f.Close()
+		_, err = obj.ReadAt(psi, sp.ranges[0].off)
+		obj.Close()
 		if err != nil {
-			return fmt.Errorf("read segment %s: %w", sp.ranges[0].path, err)
+			return fmt.Errorf("read segment %s: %w", sp.ranges[0].key, err)
 		}
 		var scanner ts.Scanner
 		if _, err := scanner.Scan(psi); err != nil {
-			return fmt.Errorf("segment %s: %w", sp.ranges[0].path, err)
+			return fmt.Errorf("segment %s: %w", sp.ranges[0].key, err)
 		}
 		if pid, _, ok := scanner.VideoPID(); ok {
 			video = pid

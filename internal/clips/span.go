@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/podium-broadcast/podium/internal/archive"
@@ -15,6 +14,8 @@ import (
 // before the clip's start up to the first keyframe at or after its end (or
 // to the end of the recorded data when no keyframe follows the end).
 type span struct {
+	// src reads the segments; planSpan leaves it to the caller.
+	src    SegmentOpener
 	ranges []fileRange
 	size   int64
 	// first is the wall-clock time of the first keyframe, firstPTS its PTS.
@@ -27,9 +28,9 @@ type span struct {
 	gops []gop
 }
 
-// gop locates one group of pictures in a segment file.
+// gop locates one group of pictures in a segment.
 type gop struct {
-	path     string
+	key      string
 	psi      int64 // the segment's PAT and PMT: bytes [0, psi)
 	off, end int64
 	at       time.Time
@@ -45,15 +46,15 @@ func (sp span) middle() span {
 			best = g
 		}
 	}
-	var out span
-	out.add(best.path, 0, best.psi)
-	out.add(best.path, best.off, best.end-best.off)
+	out := span{src: sp.src}
+	out.add(best.key, 0, best.psi)
+	out.add(best.key, best.off, best.end-best.off)
 	return out
 }
 
-// fileRange is a byte range of one segment file.
+// fileRange is a byte range of one segment.
 type fileRange struct {
-	path     string
+	key      string
 	off, len int64
 }
 
@@ -95,7 +96,7 @@ func planSpan(segs []archive.Segment, start, end time.Time) (span, error) {
 
 	from := kfs[first]
 	sp := span{first: from.at, firstPTS: segs[from.seg].Keyframes[from.kf].PTS}
-	sp.add(segs[from.seg].Path, 0, segs[from.seg].PSISize())
+	sp.add(segs[from.seg].Key, 0, segs[from.seg].PSISize())
 	lastSeg := len(segs) - 1
 	if last >= 0 {
 		lastSeg = kfs[last].seg
@@ -113,7 +114,7 @@ func planSpan(segs []archive.Segment, start, end time.Time) (span, error) {
 		if last >= 0 && i == lastSeg {
 			stop = seg.Keyframes[kfs[last].kf].Offset
 		}
-		sp.add(seg.Path, off, stop-off)
+		sp.add(seg.Key, off, stop-off)
 		for j, kf := range seg.Keyframes {
 			if kf.Offset < off || kf.Offset >= stop {
 				continue
@@ -122,7 +123,7 @@ func planSpan(segs []archive.Segment, start, end time.Time) (span, error) {
 			if j+1 < len(seg.Keyframes) {
 				end = min(end, seg.Keyframes[j+1].Offset)
 			}
-			sp.gops = append(sp.gops, gop{path: seg.Path, psi: seg.PSISize(), off: kf.Offset, end: end, at: seg.At(kf.PTS)})
+			sp.gops = append(sp.gops, gop{key: seg.Key, psi: seg.PSISize(), off: kf.Offset, end: end, at: seg.At(kf.PTS)})
 		}
 	}
 	if last >= 0 {
@@ -133,31 +134,33 @@ func planSpan(segs []archive.Segment, start, end time.Time) (span, error) {
 	return sp, nil
 }
 
-func (sp *span) add(path string, off, n int64) {
+func (sp *span) add(key string, off, n int64) {
 	if n <= 0 {
 		return
 	}
-	sp.ranges = append(sp.ranges, fileRange{path: path, off: off, len: n})
+	sp.ranges = append(sp.ranges, fileRange{key: key, off: off, len: n})
 	sp.size += n
 }
 
 // end returns the wall-clock time where the span's media ends.
 func (sp span) end() time.Time { return sp.first.Add(sp.duration) }
 
-// spanReader reads a span's bytes in order, one segment file open at a time.
+// spanReader reads a span's bytes in order, one segment open at a time.
 // It stops with ctx's error once ctx ends, and reports the bytes read so far.
 type spanReader struct {
 	ctx    context.Context
+	src    SegmentOpener
 	ranges []fileRange
-	file   *os.File
+	obj    archive.Object
+	in     *archive.ObjectReader
 	left   int64 // bytes of the open range still to read
-	path   string
+	key    string
 	done   int64
 	onRead func(done int64)
 }
 
 func newSpanReader(ctx context.Context, sp span, onRead func(done int64)) *spanReader {
-	return &spanReader{ctx: ctx, ranges: sp.ranges, onRead: onRead}
+	return &spanReader{ctx: ctx, src: sp.src, ranges: sp.ranges, onRead: onRead}
 }
 
 func (r *spanReader) Read(p []byte) (int, error) {
@@ -165,7 +168,7 @@ func (r *spanReader) Read(p []byte) (int, error) {
 		if err := r.ctx.Err(); err != nil {
 			return 0, err
 		}
-		if r.file == nil {
+		if r.obj == nil {
 			if len(r.ranges) == 0 {
 				return 0, io.EOF
 			}
@@ -175,11 +178,11 @@ func (r *spanReader) Read(p []byte) (int, error) {
 			r.ranges = r.ranges[1:]
 		}
 		if r.left == 0 {
-			r.file.Close()
-			r.file = nil
+			r.obj.Close()
+			r.obj = nil
 			continue
 		}
-		n, err := r.file.Read(p[:min(int64(len(p)), r.left)])
+		n, err := r.in.Read(p[:min(int64(len(p)), r.left)])
 		r.left -= int64(n)
 		r.done += int64(n)
 		if n > 0 {
@@ -188,34 +191,34 @@ func (r *spanReader) Read(p []byte) (int, error) {
 			}
 			return n, nil
 		}
-		if err == io.EOF {
-			return 0, fmt.Errorf("segment %s ends %d bytes before its indexed size", r.path, r.left)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return 0, fmt.Errorf("segment %s ends %d bytes before its indexed size", r.key, r.left)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("read segment %s: %w", r.path, err)
+			return 0, fmt.Errorf("read segment %s: %w", r.key, err)
 		}
 	}
 }
 
 func (r *spanReader) open(fr fileRange) error {
-	f, err := os.Open(fr.path)
+	obj, err := r.src.OpenSegment(r.ctx, fr.key)
 	if err != nil {
 		return fmt.Errorf("open segment: %w", err)
 	}
-	if _, err := f.Seek(fr.off, io.SeekStart); err != nil {
-		f.Close()
-		return fmt.Errorf("seek segment %s: %w", fr.path, err)
+	if obj.Size() < fr.off+fr.len {
+		obj.Close()
+		return fmt.Errorf("segment %s ends %d bytes before its indexed size", fr.key, fr.off+fr.len-obj.Size())
 	}
-	r.file, r.left, r.path = f, fr.len, fr.path
+	r.obj, r.in, r.left, r.key = obj, archive.NewObjectReader(obj, fr.off, fr.len), fr.len, fr.key
 	return nil
 }
 
-// Close closes the open segment file, if any.
+// Close closes the open segment, if any.
 func (r *spanReader) Close() error {
-	if r.file == nil {
+	if r.obj == nil {
 		return nil
 	}
-	err := r.file.Close()
-	r.file = nil
+	err := r.obj.Close()
+	r.obj = nil
 	return err
 }

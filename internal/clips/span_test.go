@@ -16,7 +16,7 @@ func fakeSegments(n int) []archive.Segment {
 	var segs []archive.Segment
 	for i := range n {
 		s := archive.Segment{Feed: "f", Seq: int64(i + 1), Start: t0.Add(time.Duration(4*i) * time.Second),
-			Duration: 4 * time.Second, PTS: int64(900000 + 4*i*archive.PTSClock), Path: fmt.Sprintf("/seg/%d.ts", i+1),
+			Duration: 4 * time.Second, PTS: int64(900000 + 4*i*archive.PTSClock), Key: fmt.Sprintf("/seg/%d.ts", i+1),
 			Size: psi + 4*gopBytes}
 		s.End = s.Start.Add(s.Duration)
 		for k := range 4 {
@@ -54,7 +54,7 @@ func TestPlanSpanCoversTheRangeWithWholeGOPs(t *testing.T) {
 				if i > 0 {
 					got += " "
 				}
-				got += fmt.Sprintf("%s %d+%d", r.path, r.off, r.len)
+				got += fmt.Sprintf("%s %d+%d", r.key, r.off, r.len)
 				size += r.len
 			}
 			if got != c.ranges || sp.duration != c.duration || sp.size != size {
@@ -71,7 +71,7 @@ func TestPlanSpanKeepsThePSIOfADiscontinuity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sp.ranges) != 3 || sp.ranges[2] != (fileRange{path: "/seg/2.ts", off: 0, len: 1376}) {
+	if len(sp.ranges) != 3 || sp.ranges[2] != (fileRange{key: "/seg/2.ts", off: 0, len: 1376}) {
 		t.Fatalf("ranges %+v: want the second segment from its PAT", sp.ranges)
 	}
 }
@@ -80,7 +80,7 @@ func TestPlanSpanWithoutMedia(t *testing.T) {
 	if _, err := planSpan(fakeSegments(1), t0.Add(-2*time.Second), t0.Add(-time.Second)); !errors.Is(err, archive.ErrNoMedia) {
 		t.Fatalf("range before the first keyframe: %v, want ErrNoMedia", err)
 	}
-	if _, err := planSpan([]archive.Segment{{Path: "/empty.ts"}}, t0, t0.Add(time.Second)); !errors.Is(err, archive.ErrNoMedia) {
+	if _, err := planSpan([]archive.Segment{{Key: "/empty.ts"}}, t0, t0.Add(time.Second)); !errors.Is(err, archive.ErrNoMedia) {
 		t.Fatalf("segment without keyframes: %v, want ErrNoMedia", err)
 	}
 }

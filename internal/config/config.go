@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -58,7 +59,10 @@ type Config struct {
 	MaxHLSViewersPerBroadcaster  int           `yaml:"max_hls_viewers_per_broadcaster" flag:"max-hls-viewers-per-broadcaster" env:"PODIUM_MAX_HLS_VIEWERS_PER_BROADCASTER" help:"most HLS viewers of one broadcaster at once, counted apart from its SRT pulls and pushes (0: no limit)"`
 	TrustedProxies               CIDRs         `yaml:"trusted_proxies" flag:"trusted-proxies" env:"PODIUM_TRUSTED_PROXIES" help:"networks of the reverse proxies and CDN nodes in front of the HTTP side (comma-separated CIDRs); only from them is the client address taken from X-Forwarded-For or Forwarded (default: none)"`
 	Record                       bool          `yaml:"record" flag:"record" env:"PODIUM_RECORD" help:"record every feed whose own setting says so (false: record nothing)"`
-	ArchiveDir                   string        `yaml:"archive_dir" flag:"archive-dir" env:"PODIUM_ARCHIVE_DIR" help:"directory of the archive's segments and index (default: DATA_DIR/archive)"`
+	Archive                      string        `yaml:"archive" flag:"archive" env:"PODIUM_ARCHIVE" help:"where archive segments are kept: a local directory (default: archive_dir) or s3://BUCKET/PREFIX on S3-compatible object storage (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)"`
+	S3Endpoint                   string        `yaml:"s3_endpoint" flag:"s3-endpoint" env:"PODIUM_S3_ENDPOINT" help:"URL of the object store for an s3:// archive other than AWS S3, such as http://127.0.0.1:7070 (default: AWS)"`
+	ArchiveSpoolMax              ByteSize      `yaml:"archive_spool_max" flag:"archive-spool-max" env:"PODIUM_ARCHIVE_SPOOL_MAX" help:"with an s3:// archive, bytes of closed segments that wait on local disk for upload before the spool-full alert; beyond it they are indexed from local disk until uploaded (0: no bound)"`
+	ArchiveDir                   string        `yaml:"archive_dir" flag:"archive-dir" env:"PODIUM_ARCHIVE_DIR" help:"directory of the archive's index and of the segments being written or waiting for upload, and of every segment unless archive is s3:// (default: DATA_DIR/archive)"`
 	ArchiveSegment               time.Duration `yaml:"archive_segment" flag:"archive-segment" env:"PODIUM_ARCHIVE_SEGMENT" help:"least length of an archive segment (segments end on keyframes)"`
 	ArchiveMaxAge                time.Duration `yaml:"archive_max_age" flag:"archive-max-age" env:"PODIUM_ARCHIVE_MAX_AGE" help:"how long a feed's recording is kept unless the feed sets its own (0: no limit)"`
 	ArchiveMaxBytes              ByteSize      `yaml:"archive_max_bytes" flag:"archive-max-bytes" env:"PODIUM_ARCHIVE_MAX_BYTES" help:"largest archive of one feed unless the feed sets its own, with K, M, G or T (binary; 0: no limit)"`
@@ -103,11 +107,12 @@ var Default = Config{
 	MaxHLSViewersPerBroadcaster:  500,
 	MaxPublishBitrate:            100 * Mbps,
 
-	Record:         true,
-	ArchiveSegment: 4 * time.Second,
-	ArchiveMaxAge:  7 * 24 * time.Hour,
-	ArchiveMinFree: 2 * GiB,
-	ClipWorkers:    2,
+	Record:          true,
+	ArchiveSegment:  4 * time.Second,
+	ArchiveMaxAge:   7 * 24 * time.Hour,
+	ArchiveMinFree:  2 * GiB,
+	ArchiveSpoolMax: 4 * GiB,
+	ClipWorkers:     2,
 
 	AuditRetention: 90 * 24 * time.Hour,
 	AuditMaxRows:   1_000_000,
@@ -264,6 +269,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s %v must be at least %v", d.name, d.v, d.min)
 		}
 	}
+	if err := c.validateArchive(); err != nil {
+		return err
+	}
 	if c.HLSPart > c.HLSSegment {
 		return fmt.Errorf("hls_part %v must not be longer than hls_segment %v", c.HLSPart, c.HLSSegment)
 	}
@@ -288,6 +296,30 @@ func (c Config) Validate() error {
 		return err
 	}
 	return c.validateSecurity()
+}
+
+// ArchiveS3 reports whether archive names object storage (s3://).
+func (c Config) ArchiveS3() bool { return strings.HasPrefix(c.Archive, "s3://") }
+
+func (c Config) validateArchive() error {
+	s3 := c.ArchiveS3()
+	switch {
+	case s3 && strings.SplitN(strings.TrimPrefix(c.Archive, "s3://"), "/", 2)[0] == "":
+		return fmt.Errorf("archive %q has no bucket: s3://BUCKET/PREFIX", c.Archive)
+	case !s3 && strings.Contains(c.Archive, "://"):
+		return fmt.Errorf("archive %q must be a directory or s3://BUCKET/PREFIX", c.Archive)
+	case !s3 && c.Archive != "" && c.ArchiveDir != "" && filepath.Clean(c.Archive) != filepath.Clean(c.ArchiveDir):
+		return fmt.Errorf("archive %q and archive_dir %q name two directories: set one", c.Archive, c.ArchiveDir)
+	case c.S3Endpoint != "" && !s3:
+		return fmt.Errorf("s3_endpoint is set but archive %q is not s3://BUCKET/PREFIX", c.Archive)
+	}
+	if c.S3Endpoint != "" {
+		u, err := url.Parse(c.S3Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("s3_endpoint %q must be http(s)://host[:port], without a path", c.S3Endpoint)
+		}
+	}
+	return nil
 }
 
 func (c Config) validateHTTP() error {
@@ -336,7 +368,7 @@ func (c Config) validateSecurity() error {
 	}{{"auth_max_failures", int64(c.AuthMaxFailures)}, {"max_connections", int64(c.MaxConnections)},
 		{"max_connections_per_broadcaster", int64(c.MaxConnectionsPerBroadcaster)},
 		{"max_hls_viewers", int64(c.MaxHLSViewers)}, {"max_hls_viewers_per_broadcaster", int64(c.MaxHLSViewersPerBroadcaster)}, {"max_publish_bitrate", int64(c.MaxPublishBitrate)},
-		{"archive_max_bytes", int64(c.ArchiveMaxBytes)}, {"archive_min_free", int64(c.ArchiveMinFree)},
+		{"archive_max_bytes", int64(c.ArchiveMaxBytes)}, {"archive_min_free", int64(c.ArchiveMinFree)}, {"archive_spool_max", int64(c.ArchiveSpoolMax)},
 		{"audit_retention", int64(c.AuditRetention)}, {"audit_max_rows", int64(c.AuditMaxRows)}} {
 		if n.v < 0 {
 			return fmt.Errorf("%s %d must not be negative (0 means no limit)", n.name, n.v)

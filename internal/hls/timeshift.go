@@ -1,11 +1,12 @@
 package hls
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,8 @@ import (
 type Archive interface {
 	SegmentTimes(feedID string, from, to time.Time) ([]archive.Segment, error)
 	Segment(feedID string, seq int64) (archive.Segment, error)
+	// OpenSegment opens a segment's bytes (by its Key) for range reads.
+	OpenSegment(ctx context.Context, key string) (archive.Object, error)
 }
 
 // Time-shift files under /hls/FEED/TOKEN/: the playlist of a range of the
@@ -60,16 +63,22 @@ func (s *Server) serveArchive(w http.ResponseWriter, r *http.Request, feedID, fi
 		s.refuse(w, "archive", http.StatusNotFound, "no such archive segment (it may have been deleted by retention)")
 		return 0
 	}
-	f, err := os.Open(seg.Path)
-	if err != nil {
+	obj, err := s.cfg.Archive.OpenSegment(r.Context(), seg.Key)
+	if errors.Is(err, fs.ErrNotExist) {
 		s.refuse(w, "archive", http.StatusNotFound, "archive segment deleted")
 		return 0
 	}
-	defer f.Close()
+	if err != nil {
+		s.log.Error("archive segment", "feed", feedID, "key", seg.Key, "err", err)
+		s.refuse(w, "archive", http.StatusServiceUnavailable, "archive storage unavailable")
+		return 0
+	}
+	defer obj.Close()
 	w.Header().Set("Content-Type", "video/mp2t")
 	w.Header().Set("Cache-Control", "max-age=86400, immutable")
 	rec := &responseRecorder{ResponseWriter: w}
-	http.ServeContent(rec, r, "", seg.End, f)
+	// Only the range asked is read from the store, a chunk at a time.
+	http.ServeContent(rec, r, "", seg.End, archive.NewObjectReader(obj, 0, obj.Size()))
 	s.metrics.requests.WithLabelValues("archive", strconv.Itoa(rec.status)).Inc()
 	return rec.bytes
 }

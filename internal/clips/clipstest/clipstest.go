@@ -120,7 +120,8 @@ func (sp *splitter) next(pts int64) error {
 	}
 	at := sp.start.Add(time.Duration(archive.PTSDiff(pts, sp.firstPTS)) * time.Second / archive.PTSClock)
 	seq := int64(len(sp.segs)) + 1
-	path := filepath.Join(sp.dir, sp.feed, at.UTC().Format("2006/01/02/15"), fmt.Sprintf("%d.ts", seq))
+	key := fmt.Sprintf("%s/%s/%d.ts", sp.feed, at.UTC().Format("2006/01/02/15"), seq)
+	path := filepath.Join(sp.dir, filepath.FromSlash(key))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func (sp *splitter) next(pts int64) error {
 		return err
 	}
 	sp.out, sp.w = out, bufio.NewWriterSize(out, 1<<20)
-	sp.cur = &archive.Segment{Feed: sp.feed, Seq: seq, Start: at, PTS: pts, Path: path}
+	sp.cur = &archive.Segment{Feed: sp.feed, Seq: seq, Start: at, PTS: pts, Key: key}
 	psi := sp.scanner.RAPPSI()
 	if _, err := sp.w.Write(psi); err != nil {
 		return err
@@ -158,18 +159,20 @@ func (sp *splitter) close() error {
 }
 
 // Archive holds segments of feeds in memory and answers as the recorder's
-// archive does. Segments added later extend the recorded edge, which is how a
-// test plays the live edge moving on.
+// archive does, reading their bytes from the directory Split wrote them to.
+// Segments added later extend the recorded edge, which is how a test plays
+// the live edge moving on.
 type Archive struct {
+	store   archive.LocalStore
 	mu      sync.Mutex
 	feeds   map[string][]archive.Segment
 	stopped map[string]bool
 	changed chan struct{} // closed and replaced whenever a feed changes
 }
 
-// NewArchive returns an empty archive.
-func NewArchive() *Archive {
-	return &Archive{feeds: map[string][]archive.Segment{}, stopped: map[string]bool{}, changed: make(chan struct{})}
+// NewArchive returns an empty archive of segments under dir.
+func NewArchive(dir string) *Archive {
+	return &Archive{store: archive.LocalStore{Dir: dir}, feeds: map[string][]archive.Segment{}, stopped: map[string]bool{}, changed: make(chan struct{})}
 }
 
 // Add appends closed segments to their feeds.
@@ -207,6 +210,11 @@ func (a *Archive) Segments(feed string, from, to time.Time) ([]archive.Segment, 
 		return nil, archive.ErrNoMedia
 	}
 	return out, nil
+}
+
+// OpenSegment opens a segment by its key.
+func (a *Archive) OpenSegment(ctx context.Context, key string) (archive.Object, error) {
+	return a.store.Open(ctx, key)
 }
 
 // Edge returns the end of the feed's newest segment.
