@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real peers Podium's tests talk to, when they are missing:
 # ffmpeg/ffprobe, srt-live-transmit (srt-tools), and gcc with libsrt for the
-# libsrt probe that reads SRT rejection codes; for the portal's browser test,
+# libsrt probe that reads SRT rejection codes; PostgreSQL for the catalog on
+# PostgreSQL; for the portal's browser test,
 # Chromium, Node.js and playwright-core (web/node_modules, from
 # web/package-lock.json). Debian packages and the npm registry only: no
 # browser is downloaded by any other means.
@@ -18,6 +19,8 @@ command -v node >/dev/null || need+=(nodejs npm)
 # GStreamer's srtsrc, for the client test of the SRT URL Podium hands out.
 command -v gst-launch-1.0 >/dev/null || need+=(gstreamer1.0-tools)
 gst-inspect-1.0 srtsrc >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-bad)
+# PostgreSQL 15 (initdb, postgres), for the store's tests on PostgreSQL.
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing test dependencies: ${need[*]}"
 	sudo=""
