@@ -2,7 +2,8 @@
 # Installs the real peers Podium's tests talk to, when they are missing:
 # ffmpeg/ffprobe, srt-live-transmit (srt-tools), and gcc with libsrt for the
 # libsrt probe that reads SRT rejection codes; the players broadcasters use
-# (GStreamer, VLC 3, mpv) for the client tests; for the portal's browser test,
+# (GStreamer, VLC 3, mpv) for the client tests; PostgreSQL for the catalog on
+# PostgreSQL; for the portal's browser test,
 # Chromium, Node.js and playwright-core (web/node_modules, from
 # web/package-lock.json); versitygw, the S3-compatible server the archive's
 # object-storage tests start, built with `go install` into Go's bin
@@ -32,6 +33,8 @@ ls /usr/lib/*/vlc/plugins/demux/libadaptive_plugin.so >/dev/null 2>&1 || need+=(
 ls /usr/lib/*/vlc/plugins/access/libaccess_srt_plugin.so >/dev/null 2>&1 || need+=(vlc-plugin-access-extra)
 # mpv, over SRT and HLS.
 command -v mpv >/dev/null || need+=(mpv)
+# PostgreSQL 15 (initdb, postgres), for the store's tests on PostgreSQL.
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing test dependencies: ${need[*]}"
 	sudo=""

@@ -41,13 +41,13 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("audit targets: %w", err)
 	}
-	res, err := s.db.ExecContext(ctx,
-		`INSERT INTO audit_log (at, actor, broadcaster_id, remote_addr, method, path, targets, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		formatTime(e.At), e.Actor, e.BroadcasterID, e.RemoteAddr, e.Method, e.Path, string(targets), e.Status)
-	if err != nil {
+	var id int64
+	if err := s.db.QueryRowContext(ctx,
+		`INSERT INTO audit_log (at, actor, broadcaster_id, remote_addr, method, path, targets, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		formatTime(e.At), e.Actor, e.BroadcasterID, e.RemoteAddr, e.Method, e.Path, string(targets), e.Status).Scan(&id); err != nil {
 		return 0, fmt.Errorf("append audit entry: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // Audit returns up to limit entries of the audit log, newest first, with
@@ -126,7 +126,7 @@ func (s *Store) PruneAudit(ctx context.Context, olderThan time.Time, maxRows int
 	// rather than scan the whole log for old ones.
 	for {
 		res, err := s.db.ExecContext(ctx, `DELETE FROM audit_log WHERE id IN
-			(SELECT id FROM (SELECT id, at FROM audit_log ORDER BY id LIMIT ?) WHERE at < ?)`, auditPruneBatch, formatTime(olderThan))
+			(SELECT id FROM (SELECT id, at FROM audit_log ORDER BY id LIMIT ?) AS oldest WHERE at < ?)`, auditPruneBatch, formatTime(olderThan))
 		if err != nil {
 			return removed, fmt.Errorf("prune audit log: %w", err)
 		}

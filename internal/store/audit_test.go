@@ -10,7 +10,11 @@ import (
 )
 
 func TestAuditEntriesAreCutToTheirBound(t *testing.T) {
-	st := openWithFeeds(t)
+	backends(t, testAuditEntriesAreCutToTheirBound)
+}
+
+func testAuditEntriesAreCutToTheirBound(t *testing.T, b backend) {
+	st := openWithFeeds(t, b)
 	long := strings.Repeat("é", 300_000) // 600 KB, two bytes a character
 	if _, err := st.AppendAudit(context.Background(), AuditEntry{At: time.Now(), Actor: "broadcaster", BroadcasterID: "nhk",
 		RemoteAddr: "127.0.0.1:5000", Method: "DELETE", Path: "/api/v1/clips/" + long, Targets: map[string]string{"clip": long}, Status: 404}); err != nil {
@@ -32,8 +36,12 @@ func TestAuditEntriesAreCutToTheirBound(t *testing.T) {
 }
 
 func TestAuditPrunerKeepsRetentionAndRowsAndStops(t *testing.T) {
+	backends(t, testAuditPrunerKeepsRetentionAndRowsAndStops)
+}
+
+func testAuditPrunerKeepsRetentionAndRowsAndStops(t *testing.T, b backend) {
 	ctx := context.Background()
-	st := openWithFeeds(t)
+	st := openWithFeeds(t, b)
 	now := time.Date(2028, 7, 14, 12, 0, 0, 0, time.UTC)
 	for i := range 20 {
 		// One entry a day, the last one today.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"reflect"
 	"testing"
@@ -14,16 +13,16 @@ import (
 // catalogOf returns a store holding feeds feeds and broadcasters
 // broadcasters, each broadcaster entitled to every tenth feed, filled
 // in one transaction.
-func catalogOf(tb testing.TB, feeds, broadcasters int) *Store {
+func catalogOf(tb testing.TB, b backend, feeds, broadcasters int) *Store {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, tb.TempDir())
+	st, err := b.open()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
 	now := formatTime(time.Now())
-	err = st.write(ctx, func(tx *sql.Tx) error {
+	err = st.write(ctx, func(tx *dbTx) error {
 		for i := range feeds {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO feeds (id, name, kind, publish_passphrase, backup_publish_passphrase, created_at)
 				VALUES (?, ?, 'multilateral', 'pppppppppppp', 'bbbbbbbbbbbb', ?)`, fmt.Sprintf("feed-%05d", i), "Feed", now); err != nil {
@@ -46,7 +45,7 @@ func catalogOf(tb testing.TB, feeds, broadcasters int) *Store {
 		return nil
 	}, func(snap *catalog.Snapshot) *catalog.Snapshot { return snap })
 	if err == nil {
-		err = st.reload(ctx)
+		err = st.resync(ctx)
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -57,7 +56,7 @@ func catalogOf(tb testing.TB, feeds, broadcasters int) *Store {
 // BenchmarkCreateFeedAt10000 creates feeds in a catalog of 10,000 feeds,
 // 50 broadcasters and 50,000 entitlements.
 func BenchmarkCreateFeedAt10000(b *testing.B) {
-	st := catalogOf(b, 10_000, 50)
+	st := catalogOf(b, newBackend(b, "sqlite"), 10_000, 50)
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {
@@ -71,7 +70,7 @@ func BenchmarkCreateFeedAt10000(b *testing.B) {
 
 // BenchmarkCreateBroadcasterAt10000 creates broadcasters in the same catalog.
 func BenchmarkCreateBroadcasterAt10000(b *testing.B) {
-	st := catalogOf(b, 10_000, 50)
+	st := catalogOf(b, newBackend(b, "sqlite"), 10_000, 50)
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {
@@ -86,7 +85,7 @@ func BenchmarkCreateBroadcasterAt10000(b *testing.B) {
 
 // BenchmarkCreateFeedAt100 is the same write in a catalog of 100 feeds.
 func BenchmarkCreateFeedAt100(b *testing.B) {
-	st := catalogOf(b, 100, 5)
+	st := catalogOf(b, newBackend(b, "sqlite"), 100, 5)
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {
@@ -133,8 +132,12 @@ func sameCatalog(a, b *catalog.Snapshot, now time.Time) string {
 // cascades included, and checks after each that the snapshot the write
 // made answers as one read again from the database would.
 func TestSnapshotAfterWritesMatchesAReload(t *testing.T) {
+	backends(t, testSnapshotAfterWritesMatchesAReload)
+}
+
+func testSnapshotAfterWritesMatchesAReload(t *testing.T, b backend) {
 	ctx := context.Background()
-	st := catalogOf(t, 20, 3)
+	st := catalogOf(t, b, 20, 3)
 	now := time.Now()
 	feed := func(id string) catalog.Feed {
 		return catalog.Feed{ID: id, Name: "F " + id, Kind: catalog.KindVenueISO, PublishPassphrase: "pppppppppppp",

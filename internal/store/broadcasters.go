@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -20,13 +19,14 @@ func (s *Store) CreateBroadcaster(ctx context.Context, b catalog.Broadcaster) er
 	for b.Generation == 0 {
 		b.Generation = rand.Uint64()
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO broadcasters (id, name, territories, srt_passphrase, api_key_hash, created_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			b.ID, b.Name, string(territories), b.SRTPassphrase, b.APIKeyHash, formatTime(b.CreatedAt), int64(b.Generation))
-		if isUniqueViolation(err) {
+		if tx.d.isUniqueViolation(err) {
 			return fmt.Errorf("broadcaster %q already exists: %w", b.ID, catalog.ErrConflict)
 		}
+		tx.changed(changeBroadcaster, opPut, b.ID)
 		return err
 	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
 		b.CreatedAt = stored(b.CreatedAt)
@@ -36,17 +36,19 @@ func (s *Store) CreateBroadcaster(ctx context.Context, b catalog.Broadcaster) er
 
 // DeleteBroadcaster removes a broadcaster and all its entitlements.
 func (s *Store) DeleteBroadcaster(ctx context.Context, id string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM broadcasters WHERE id = ?`, id)
 		if err != nil {
 			return err
 		}
+		tx.changed(changeBroadcaster, opDelete, id)
 		return affectedOne(res, "broadcaster", id)
 	}, func(snap *catalog.Snapshot) *catalog.Snapshot { return snap.WithoutBroadcaster(id) })
 }
 
-func (s *Store) loadBroadcasters(ctx context.Context) ([]catalog.Broadcaster, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, territories, srt_passphrase, api_key_hash, created_at, generation FROM broadcasters ORDER BY id`)
+// loadBroadcasters reads the broadcasters a where clause (or "": all) selects.
+func loadBroadcasters(ctx context.Context, q queryer, where string, args ...any) ([]catalog.Broadcaster, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, name, territories, srt_passphrase, api_key_hash, created_at, generation FROM broadcasters `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load broadcasters: %w", err)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -12,7 +11,7 @@ import (
 // PutCallerSource sets the feed's caller source, replacing the one it had
 // (whose creation time is kept). The feed must exist (catalog.ErrNotFound).
 func (s *Store) PutCallerSource(ctx context.Context, src catalog.CallerSource) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		if err := exists(ctx, tx, "feeds", src.FeedID); err != nil {
 			return notFound("feed", src.FeedID)
 		}
@@ -24,6 +23,7 @@ func (s *Store) PutCallerSource(ctx context.Context, src catalog.CallerSource) e
 			   updated_at = excluded.updated_at`,
 			src.FeedID, src.Role, src.Address, src.StreamID, src.Passphrase, src.Latency.Milliseconds(),
 			formatTime(src.CreatedAt), formatTime(src.UpdatedAt))
+		tx.changed(changeSource, opPut, src.FeedID)
 		return err
 	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
 		src.Latency = src.Latency.Truncate(time.Millisecond)
@@ -37,11 +37,12 @@ func (s *Store) PutCallerSource(ctx context.Context, src catalog.CallerSource) e
 
 // DeleteCallerSource removes the feed's caller source.
 func (s *Store) DeleteCallerSource(ctx context.Context, feedID string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sources WHERE feed_id = ?`, feedID)
 		if err != nil {
 			return err
 		}
+		tx.changed(changeSource, opDelete, feedID)
 		return affectedOne(res, "caller source of feed", feedID)
 	}, func(snap *catalog.Snapshot) *catalog.Snapshot { return snap.WithoutCallerSource(feedID) })
 }
@@ -51,7 +52,7 @@ func (s *Store) DeleteCallerSource(ctx context.Context, feedID string) error {
 // *RefError on feed_id); the same feed to the same address and streamid
 // twice, or more than catalog.MaxDestinations, is catalog.ErrConflict.
 func (s *Store) CreateDestination(ctx context.Context, d catalog.Destination) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		if err := exists(ctx, tx, "broadcasters", d.BroadcasterID); err != nil {
 			return notFound("broadcaster", d.BroadcasterID)
 		}
@@ -69,9 +70,10 @@ func (s *Store) CreateDestination(ctx context.Context, d catalog.Destination) er
 			`INSERT INTO destinations (id, broadcaster_id, feed_id, address, streamid, passphrase, latency_ms, created_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.BroadcasterID, d.FeedID, d.Address, d.StreamID, d.Passphrase, d.Latency.Milliseconds(), formatTime(d.CreatedAt))
-		if isUniqueViolation(err) {
+		if tx.d.isUniqueViolation(err) {
 			return fmt.Errorf("broadcaster %q already has feed %q pushed to %s with this streamid: %w", d.BroadcasterID, d.FeedID, d.Address, catalog.ErrConflict)
 		}
+		tx.changed(changeDestination, opPut, d.ID)
 		return err
 	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
 		d.Latency = d.Latency.Truncate(time.Millisecond)
@@ -82,18 +84,20 @@ func (s *Store) CreateDestination(ctx context.Context, d catalog.Destination) er
 
 // DeleteDestination removes one of the broadcaster's destinations.
 func (s *Store) DeleteDestination(ctx context.Context, broadcasterID, id string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM destinations WHERE id = ? AND broadcaster_id = ?`, id, broadcasterID)
 		if err != nil {
 			return err
 		}
+		tx.changed(changeDestination, opDelete, id)
 		return affectedOne(res, "destination", id)
 	}, func(snap *catalog.Snapshot) *catalog.Snapshot { return snap.WithoutDestination(id) })
 }
 
-func (s *Store) loadCallerSources(ctx context.Context) ([]catalog.CallerSource, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT feed_id, role, address, streamid, passphrase, latency_ms, created_at, updated_at FROM sources ORDER BY feed_id`)
+// loadCallerSources reads the caller sources a where clause (or "": all) selects.
+func loadCallerSources(ctx context.Context, q queryer, where string, args ...any) ([]catalog.CallerSource, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT feed_id, role, address, streamid, passphrase, latency_ms, created_at, updated_at FROM sources `+where+` ORDER BY feed_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load caller sources: %w", err)
 	}
@@ -118,9 +122,10 @@ func (s *Store) loadCallerSources(ctx context.Context) ([]catalog.CallerSource, 
 	return out, rows.Err()
 }
 
-func (s *Store) loadDestinations(ctx context.Context) ([]catalog.Destination, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, broadcaster_id, feed_id, address, streamid, passphrase, latency_ms, created_at FROM destinations ORDER BY created_at, id`)
+// loadDestinations reads the destinations a where clause (or "": all) selects.
+func loadDestinations(ctx context.Context, q queryer, where string, args ...any) ([]catalog.Destination, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT id, broadcaster_id, feed_id, address, streamid, passphrase, latency_ms, created_at FROM destinations `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load destinations: %w", err)
 	}

@@ -10,9 +10,12 @@ import (
 )
 
 func TestCallsSurviveReopenAndFollowTheirOwners(t *testing.T) {
+	backends(t, testCallsSurviveReopenAndFollowTheirOwners)
+}
+
+func testCallsSurviveReopenAndFollowTheirOwners(t *testing.T, b backend) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, dir)
+	st, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +51,7 @@ func TestCallsSurviveReopenAndFollowTheirOwners(t *testing.T) {
 	}
 	st.Close()
 
-	st, err = Open(ctx, dir)
+	st, err = b.open()
 	if err != nil {
 		t.Fatal(err)
 	}

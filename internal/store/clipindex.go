@@ -126,7 +126,7 @@ func newClipIndex() *clipIndex {
 
 // loadClipIndex reads the index of the clips in the database, names
 // interned in the order the clips and their athletes were added.
-func loadClipIndex(ctx context.Context, db *sql.DB) (*clipIndex, error) {
+func loadClipIndex(ctx context.Context, db queryer, d *dialect) (*clipIndex, error) {
 	x := newClipIndex()
 	rows, err := db.QueryContext(ctx, `SELECT seq, start_ms, end_ms, feed_id, owner, sport, event FROM clips ORDER BY seq`)
 	if err != nil {
@@ -150,7 +150,7 @@ func loadClipIndex(ctx context.Context, db *sql.DB) (*clipIndex, error) {
 		return nil, fmt.Errorf("load clip index: %w", err)
 	}
 	// In rowid order, each clip's athletes come in the order they were added.
-	athletes, err := db.QueryContext(ctx, `SELECT clip_seq, athlete FROM clip_athletes ORDER BY rowid`)
+	athletes, err := db.QueryContext(ctx, `SELECT clip_seq, athlete FROM clip_athletes ORDER BY `+d.athleteOrder())
 	if err != nil {
 		return nil, fmt.Errorf("load clip athletes: %w", err)
 	}
@@ -170,6 +170,13 @@ func loadClipIndex(ctx context.Context, db *sql.DB) (*clipIndex, error) {
 	}
 	slices.SortFunc(x.order, newer)
 	return x, nil
+}
+
+// replace makes the index hold what other holds.
+func (x *clipIndex) replace(other *clipIndex) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.bySeq, x.order, x.names = other.bySeq, other.order, other.names
 }
 
 func (c *indexedClip) addAthlete(id int32) {

@@ -6,70 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/podium-broadcast/podium/internal/catalog"
 )
-
-// clipsMigration is migration 7. Times are Unix milliseconds; end_ms is
-// NULL while a clip is open (marked in, not yet out).
-const clipsMigration = `CREATE TABLE clips (
-		seq INTEGER PRIMARY KEY AUTOINCREMENT,
-		id TEXT NOT NULL UNIQUE,
-		feed_id TEXT NOT NULL,
-		owner TEXT NOT NULL,
-		start_ms INTEGER NOT NULL,
-		end_ms INTEGER,
-		title TEXT NOT NULL,
-		description TEXT NOT NULL,
-		tags TEXT NOT NULL,
-		athletes TEXT NOT NULL,
-		session_id TEXT NOT NULL,
-		sport TEXT NOT NULL,
-		event TEXT NOT NULL,
-		phase TEXT NOT NULL,
-		venue TEXT NOT NULL,
-		mode TEXT NOT NULL,
-		format TEXT NOT NULL,
-		status TEXT NOT NULL,
-		progress REAL NOT NULL,
-		error TEXT NOT NULL,
-		duration_ms INTEGER NOT NULL,
-		size INTEGER NOT NULL,
-		path TEXT NOT NULL,
-		thumbnail TEXT NOT NULL,
-		created_at TEXT NOT NULL,
-		updated_at TEXT NOT NULL
-	);
-	CREATE INDEX clips_start ON clips(start_ms);
-	CREATE INDEX clips_feed ON clips(feed_id, start_ms);
-	CREATE INDEX clips_owner ON clips(owner, start_ms);
-	CREATE INDEX clips_sport ON clips(sport COLLATE NOCASE);
-	CREATE INDEX clips_event ON clips(event COLLATE NOCASE);
-	CREATE INDEX clips_status ON clips(status);
-	CREATE TABLE clip_athletes (
-		clip_seq INTEGER NOT NULL REFERENCES clips(seq) ON DELETE CASCADE,
-		athlete TEXT NOT NULL COLLATE NOCASE,
-		PRIMARY KEY (clip_seq, athlete)
-	);
-	CREATE INDEX clip_athletes_name ON clip_athletes(athlete, clip_seq);
-	CREATE VIRTUAL TABLE clips_fts USING fts5(title, description, tags, athletes, sport, event, phase, venue,
-		content='clips', content_rowid='seq', tokenize='unicode61 remove_diacritics 2');
-	CREATE TRIGGER clips_fts_insert AFTER INSERT ON clips BEGIN
-		INSERT INTO clips_fts(rowid, title, description, tags, athletes, sport, event, phase, venue)
-		VALUES (new.seq, new.title, new.description, new.tags, new.athletes, new.sport, new.event, new.phase, new.venue);
-	END;
-	CREATE TRIGGER clips_fts_delete AFTER DELETE ON clips BEGIN
-		INSERT INTO clips_fts(clips_fts, rowid, title, description, tags, athletes, sport, event, phase, venue)
-		VALUES ('delete', old.seq, old.title, old.description, old.tags, old.athletes, old.sport, old.event, old.phase, old.venue);
-	END;
-	CREATE TRIGGER clips_fts_update AFTER UPDATE OF title, description, tags, athletes, sport, event, phase, venue ON clips BEGIN
-		INSERT INTO clips_fts(clips_fts, rowid, title, description, tags, athletes, sport, event, phase, venue)
-		VALUES ('delete', old.seq, old.title, old.description, old.tags, old.athletes, old.sport, old.event, old.phase, old.venue);
-		INSERT INTO clips_fts(rowid, title, description, tags, athletes, sport, event, phase, venue)
-		VALUES (new.seq, new.title, new.description, new.tags, new.athletes, new.sport, new.event, new.phase, new.venue);
-	END;`
 
 // MaxClipLength is the longest clip: from its start to its end, set or to be set.
 const MaxClipLength = 3 * time.Hour
@@ -125,31 +67,32 @@ const clipColumns = `c.seq, c.id, c.feed_id, c.owner, c.start_ms, c.end_ms, c.ti
 // in use is catalog.ErrConflict.
 func (s *Store) CreateClips(ctx context.Context, clips ...Clip) error {
 	seqs := make([]int64, len(clips))
-	return s.indexedClipTx(ctx, func(tx *sql.Tx) error {
+	return s.indexedClipTx(ctx, func(tx *dbTx) error {
 		insert, err := tx.PrepareContext(ctx, `INSERT INTO clips (id, feed_id, owner, start_ms, end_ms, title, description, tags, athletes,
 			session_id, sport, event, phase, venue, mode, format, status, progress, error, duration_ms, size, path, thumbnail, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`)
 		if err != nil {
 			return err
 		}
 		defer insert.Close()
 		for i, c := range clips {
-			res, err := insert.ExecContext(ctx, c.ID, c.FeedID, c.Owner, c.Start.UnixMilli(), endMillis(c.End), c.Title, c.Description,
+			err := insert.QueryRowContext(ctx, c.ID, c.FeedID, c.Owner, c.Start.UnixMilli(), endMillis(c.End), c.Title, c.Description,
 				jsonList(c.Tags), jsonList(c.Athletes), c.SessionID, c.Sport, c.Event, c.Phase, c.Venue, c.Mode, c.Format,
 				c.Status, c.Progress, c.Error, c.Duration.Milliseconds(), c.Size, c.Path, c.Thumbnail,
-				formatTime(c.CreatedAt), formatTime(c.UpdatedAt))
-			if isUniqueViolation(err) {
+				formatTime(c.CreatedAt), formatTime(c.UpdatedAt)).Scan(&seqs[i])
+			if tx.d.isUniqueViolation(err) {
 				return fmt.Errorf("clip %q already exists: %w", c.ID, catalog.ErrConflict)
 			}
 			if err != nil {
-				return fmt.Errorf("add clip %s: %w", c.ID, err)
-			}
-			if seqs[i], err = res.LastInsertId(); err != nil {
-				return err
+				return fmt.Errorf("add clip %s: %w", c.ID, tx.d.classify(err))
 			}
 			if err := setAthletes(ctx, tx, seqs[i], c.Athletes); err != nil {
 				return err
 			}
+			if err := setSearchWords(ctx, tx, seqs[i], c); err != nil {
+				return err
+			}
+			tx.changed(changeClip, opPut, strconv.FormatInt(seqs[i], 10))
 		}
 		return nil
 	}, func(x *clipIndex) {
@@ -167,6 +110,9 @@ func (s *Store) Clip(ctx context.Context, id string) (Clip, error) {
 // ClipsWithStatus lists the clips in any of the given states, oldest first:
 // on a restart, the queued and running ones are submitted again.
 func (s *Store) ClipsWithStatus(ctx context.Context, statuses ...string) ([]Clip, error) {
+	if len(statuses) == 0 {
+		return []Clip{}, nil
+	}
 	args := make([]any, len(statuses))
 	for i, st := range statuses {
 		args[i] = st
@@ -189,7 +135,7 @@ type ClipState struct {
 // SetClipState records the export's state and returns the clip as it now is.
 func (s *Store) SetClipState(ctx context.Context, id string, st ClipState, now time.Time) (Clip, error) {
 	var out Clip
-	err := s.clipTx(ctx, func(tx *sql.Tx) error {
+	err := s.clipTx(ctx, func(tx *dbTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE clips SET status = ?, progress = ?, error = ?,
 			path = CASE WHEN ? = '' THEN path ELSE ? END, size = CASE WHEN ? = 0 THEN size ELSE ? END,
 			duration_ms = CASE WHEN ? = 0 THEN duration_ms ELSE ? END, thumbnail = CASE WHEN ? = '' THEN thumbnail ELSE ? END,
@@ -220,7 +166,7 @@ type ClipEdit struct {
 func (s *Store) EditClip(ctx context.Context, id string, e ClipEdit, now time.Time) (Clip, error) {
 	var out Clip
 	var seq int64
-	err := s.indexedClipTx(ctx, func(tx *sql.Tx) error {
+	err := s.indexedClipTx(ctx, func(tx *dbTx) error {
 		c, err := scanClip(tx.QueryRowContext(ctx, `SELECT `+clipColumns+` FROM clips c WHERE c.id = ?`, id), id)
 		if err != nil {
 			return err
@@ -259,6 +205,10 @@ func (s *Store) EditClip(ctx context.Context, id string, e ClipEdit, now time.Ti
 			endMillis(c.End), c.Title, c.Description, jsonList(c.Tags), jsonList(c.Athletes), formatTime(now), id); err != nil {
 			return fmt.Errorf("edit clip %s: %w", id, err)
 		}
+		if err := setSearchWords(ctx, tx, seq, c); err != nil {
+			return err
+		}
+		tx.changed(changeClip, opPut, strconv.FormatInt(seq, 10))
 		out = c
 		return nil
 	}, func(x *clipIndex) { x.put(seq, out) })
@@ -268,7 +218,7 @@ func (s *Store) EditClip(ctx context.Context, id string, e ClipEdit, now time.Ti
 // DeleteClip removes a clip from the library (its files are the engine's to remove).
 func (s *Store) DeleteClip(ctx context.Context, id string) error {
 	var seq int64
-	return s.indexedClipTx(ctx, func(tx *sql.Tx) error {
+	return s.indexedClipTx(ctx, func(tx *dbTx) error {
 		err := tx.QueryRowContext(ctx, `DELETE FROM clips WHERE id = ? RETURNING seq`, id).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("clip", id)
@@ -276,6 +226,7 @@ func (s *Store) DeleteClip(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("delete clip %s: %w", id, err)
 		}
+		tx.changed(changeClip, opDelete, strconv.FormatInt(seq, 10))
 		return nil
 	}, func(x *clipIndex) { x.remove(seq) })
 }
@@ -339,18 +290,18 @@ func scanClip(row scanner, id string) (Clip, error) {
 	return c, nil
 }
 
-func setAthletes(ctx context.Context, tx *sql.Tx, seq int64, athletes []string) error {
+func setAthletes(ctx context.Context, tx *dbTx, seq int64, athletes []string) error {
 	for _, a := range athletes {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO clip_athletes (clip_seq, athlete) VALUES (?, ?)`, seq, a); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clip_athletes (clip_seq, athlete) VALUES (?, ?) ON CONFLICT DO NOTHING`, seq, a); err != nil {
 			return fmt.Errorf("clip athletes: %w", err)
 		}
 	}
 	return nil
 }
 
-// clipTx runs fn in a transaction of the library. Library writes do not
-// touch the catalog, so no snapshot is rebuilt.
-func (s *Store) clipTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// clipTx runs fn in a transaction of the library. It changes nothing a
+// search filters on, so takes no catalog version.
+func (s *Store) clipTx(ctx context.Context, fn func(tx *dbTx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -365,16 +316,43 @@ func (s *Store) clipTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// indexedClipTx runs fn in a transaction of the library, then, once it
-// has committed, gives the clip index what fn changed with indexed. The
+// indexedClipTx runs fn in a transaction of the library that takes the
+// next catalog version (the other nodes' indexes follow it), then, once
+// it has committed, gives the clip index what fn changed with indexed. The
 // index is locked from before the transaction begins: see clipIndex.
-func (s *Store) indexedClipTx(ctx context.Context, fn func(tx *sql.Tx) error, indexed func(*clipIndex)) error {
+func (s *Store) indexedClipTx(ctx context.Context, fn func(tx *dbTx) error, indexed func(*clipIndex)) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	s.clips.mu.Lock()
-	defer s.clips.mu.Unlock()
-	if err := s.clipTx(ctx, fn); err != nil {
+	version, err := s.commit(ctx, fn)
+	if err != nil {
+		s.clips.mu.Unlock()
 		return err
 	}
-	indexed(s.clips)
+	s.sync.seen(version)
+	if s.sync.at() == version-1 {
+		indexed(s.clips)
+		s.clips.mu.Unlock()
+		s.sync.applied(version, version)
+		return nil
+	}
+	// Another node's write came between: take both from the database.
+	s.clips.mu.Unlock()
+	if err := s.catchUpLocked(ctx); err != nil {
+		s.log.Warn("clip index not caught up after a write", "version", version, "err", err)
+	}
+	return nil
+}
+
+// setSearchWords keeps PostgreSQL's full-text index of the clip stored at
+// seq (SQLite's is kept by triggers).
+func setSearchWords(ctx context.Context, tx *dbTx, seq int64, c Clip) error {
+	if tx.d.name != "postgres" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE clips SET search_words = ? WHERE seq = ?`, searchWords(c), seq); err != nil {
+		return fmt.Errorf("clip %s search words: %w", c.ID, err)
+	}
 	return nil
 }
 

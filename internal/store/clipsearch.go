@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // ClipRights limits a search to what a broadcaster may see: clips of the
@@ -71,22 +73,31 @@ func (s *Store) SearchClips(ctx context.Context, q ClipQuery) (ClipPage, error) 
 	s.clips.mu.RLock()
 	defer s.clips.mu.RUnlock()
 	sel := s.clips.selection(q)
-	if match := ftsQuery(q.Text); match != "" {
+	if q.Text != "" && len(queryTerms(q.Text)) > 0 {
 		var err error
-		if sel.matches, err = s.fullTextMatches(ctx, match); err != nil {
+		if sel.matches, err = s.fullTextMatches(ctx, q.Text); err != nil {
 			return ClipPage{}, err
 		}
 	}
 	page, seqs := s.clips.count(sel, max(q.Limit, 1), max(q.Offset, 0))
+	if len(seqs) == 0 {
+		page.Clips = []Clip{}
+		return page, nil
+	}
 	var err error
 	page.Clips, err = queryClips(ctx, s.reads, `SELECT `+clipColumns+` FROM clips c WHERE c.seq IN (`+placeholders(len(seqs))+`)
 		ORDER BY c.start_ms DESC, c.seq DESC`, seqs...)
 	return page, err
 }
 
-// fullTextMatches returns the seqs of the clips that match an FTS5 query.
-func (s *Store) fullTextMatches(ctx context.Context, match string) (seqSet, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT rowid FROM clips_fts WHERE clips_fts MATCH ?`, match)
+// fullTextMatches returns the seqs of the clips whose words match every
+// word of text, as a prefix: FTS5's index on SQLite, a tsvector's on PostgreSQL.
+func (s *Store) fullTextMatches(ctx context.Context, text string) (seqSet, error) {
+	query, match := `SELECT rowid FROM clips_fts WHERE clips_fts MATCH ?`, ftsQuery(text)
+	if s.d.name == "postgres" {
+		query, match = `SELECT seq FROM clips WHERE search_vector @@ to_tsquery('simple', ?)`, tsQuery(text)
+	}
+	rows, err := s.reads.QueryContext(ctx, query, match)
 	if err != nil {
 		return nil, fmt.Errorf("match clips: %w", err)
 	}
@@ -281,4 +292,45 @@ func ftsQuery(text string) string {
 		}
 	}
 	return strings.Join(terms, " ")
+}
+
+// tsQuery turns what a user typed into a PostgreSQL tsquery matching as
+// ftsQuery does: every word, folded as searchWords folds, as a prefix.
+func tsQuery(text string) string {
+	seen := map[string]bool{}
+	var terms []string
+	for _, w := range queryTerms(text) {
+		if key := foldWord(w); key != "" && !seen[key] {
+			seen[key] = true
+			terms = append(terms, key+":*")
+		}
+	}
+	return strings.Join(terms, " & ")
+}
+
+// searchWords is what PostgreSQL's full-text index holds of a clip: the
+// words of the columns SQLite's FTS5 index holds (the same text, the JSON
+// of the lists included), split and folded as its unicode61 tokenizer
+// with remove_diacritics does, so that both match the same clips.
+func searchWords(c Clip) string {
+	var words []string
+	for _, text := range []string{c.Title, c.Description, jsonList(c.Tags), jsonList(c.Athletes), c.Sport, c.Event, c.Phase, c.Venue} {
+		for _, w := range queryTerms(text) {
+			if f := foldWord(w); f != "" {
+				words = append(words, f)
+			}
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// foldWord lowers a word's case and takes the diacritics off its letters.
+func foldWord(w string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(w) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
 }

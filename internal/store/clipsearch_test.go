@@ -199,16 +199,19 @@ func firstSpelling(t *testing.T, st *Store, facet, value string) string {
 		FacetAthlete: `SELECT athlete FROM clip_athletes WHERE athlete = ? ORDER BY clip_seq, rowid LIMIT 1`,
 	}[facet]
 	var first string
-	if err := st.db.QueryRow(query, value).Scan(&first); err != nil {
+	if err := st.db.QueryRowContext(context.Background(), query, value).Scan(&first); err != nil {
 		t.Fatalf("%s %q: %v", facet, value, err)
 	}
 	return first
 }
 
+// TestClipSearchAgreesWithReferenceQueries checks SQLite's searches
+// against plain SQL; TestClipSearchIsTheSameOnBothBackends checks
+// PostgreSQL's against SQLite's.
 func TestClipSearchAgreesWithReferenceQueries(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, dir)
+	b := newBackend(t, "sqlite")
+	st, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,15 +278,19 @@ func TestClipSearchAgreesWithReferenceQueries(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err = Open(ctx, dir); err != nil {
+	if st, err = b.open(); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("reopened", func(t *testing.T) { compare(t, false) })
 }
 
 func TestClipSearchesRunBesideClipWrites(t *testing.T) {
+	backends(t, testClipSearchesRunBesideClipWrites)
+}
+
+func testClipSearchesRunBesideClipWrites(t *testing.T, b backend) {
 	ctx := context.Background()
-	st := openWithFeeds(t)
+	st := openWithFeeds(t, b)
 	at := time.Date(2028, 7, 14, 8, 0, 0, 0, time.UTC)
 	clips := randomLibrary(rand.New(rand.NewPCG(1, 2)), 200, at)
 	done := make(chan error)
@@ -334,4 +341,72 @@ func sum(ns []int) int {
 		total += n
 	}
 	return total
+}
+
+// TestClipSearchIsTheSameOnBothBackends fills a SQLite and a PostgreSQL
+// library alike, edits both alike, and checks that every search answers
+// the same clips, totals and facets in both: PostgreSQL's full-text index
+// matches as FTS5's does.
+func TestClipSearchIsTheSameOnBothBackends(t *testing.T) {
+	ctx := context.Background()
+	lite, pg := openWithFeeds(t, newBackend(t, "sqlite")), openWithFeeds(t, newBackend(t, "postgres"))
+	rnd := rand.New(rand.NewPCG(9, 4))
+	at := time.Date(2028, 7, 14, 8, 0, 0, 0, time.UTC)
+	clips := randomLibrary(rnd, 2000, at)
+	clips[0].Title, clips[1].Title = "Ōta Comăneci <relay> & Élan", "ÉLAN MEN'S 100M"
+	for _, st := range []*Store{lite, pg} {
+		for i := 0; i < len(clips); i += 500 {
+			if err := st.CreateClips(ctx, clips[i:i+500]...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	compare := func(t *testing.T) {
+		texts := []string{"final", "fin", "gold relay", "léon", "LEON", "photo finish", "zzz", "bol", "ota", "comaneci", "élan 100m", "men s", "u003c", "relay", "zoe", "édition nouv"}
+		for i := range 80 {
+			q := randomQuery(rnd, clips, at)
+			if i < len(texts) {
+				q = ClipQuery{Text: texts[i], Limit: 50}
+			}
+			want, err := lite.SearchClips(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := pg.SearchClips(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := func(p ClipPage) (out []string) {
+				for _, c := range p.Clips {
+					out = append(out, c.ID)
+				}
+				return out
+			}
+			if !slices.Equal(ids(got), ids(want)) || got.Total != want.Total {
+				t.Fatalf("search %d %+v: postgres %v (total %d), sqlite %v (total %d)", i, q, ids(got), got.Total, ids(want), want.Total)
+			}
+			for facet := range want.Facets {
+				if !maps.Equal(got.Facets[facet], want.Facets[facet]) {
+					t.Fatalf("search %d %+v: %s facet on postgres %v, on sqlite %v", i, q, facet, got.Facets[facet], want.Facets[facet])
+				}
+			}
+		}
+	}
+	t.Run("as added", compare)
+	for i := range 200 {
+		c := clips[rnd.IntN(len(clips))]
+		for _, st := range []*Store{lite, pg} {
+			switch i % 3 {
+			case 0:
+				title, athletes := "Édition "+c.Title, []string{strings.ToLower(c.Athletes[0]), "Zoë Nouvelle"}
+				st.EditClip(ctx, c.ID, ClipEdit{Title: &title, Athletes: &athletes}, at)
+			case 1:
+				end := c.Start.Add(time.Minute)
+				st.EditClip(ctx, c.ID, ClipEdit{End: &end}, at)
+			case 2:
+				st.DeleteClip(ctx, c.ID)
+			}
+		}
+	}
+	t.Run("edited", compare)
 }

@@ -13,7 +13,7 @@ import (
 // CreateEntitlement grants a broadcaster a feed. The broadcaster and the feed
 // must exist (catalog.ErrNotFound, wrapped in a *catalog.FieldError naming the field).
 func (s *Store) CreateEntitlement(ctx context.Context, e catalog.Entitlement) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		if err := exists(ctx, tx, "broadcasters", e.BroadcasterID); err != nil {
 			return &RefError{Field: "broadcaster_id", Err: notFound("broadcaster", e.BroadcasterID)}
 		}
@@ -25,9 +25,10 @@ func (s *Store) CreateEntitlement(ctx context.Context, e catalog.Entitlement) er
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.BroadcasterID, e.FeedID, formatTime(e.StartsAt), formatTime(e.EndsAt), string(e.Status),
 			formatTime(e.CreatedAt), formatTime(e.UpdatedAt))
-		if isUniqueViolation(err) {
+		if tx.d.isUniqueViolation(err) {
 			return fmt.Errorf("entitlement %q already exists: %w", e.ID, catalog.ErrConflict)
 		}
+		tx.changed(changeEntitlement, opPut, e.ID)
 		return err
 	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
 		e.StartsAt, e.EndsAt, e.CreatedAt, e.UpdatedAt = stored(e.StartsAt), stored(e.EndsAt), stored(e.CreatedAt), stored(e.UpdatedAt)
@@ -44,7 +45,7 @@ type RefError struct {
 func (e *RefError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *RefError) Unwrap() error { return e.Err }
 
-func exists(ctx context.Context, tx *sql.Tx, table, id string) error {
+func exists(ctx context.Context, tx *dbTx, table, id string) error {
 	var one int
 	return tx.QueryRowContext(ctx, "SELECT 1 FROM "+table+" WHERE id = ?", id).Scan(&one)
 }
@@ -52,7 +53,7 @@ func exists(ctx context.Context, tx *sql.Tx, table, id string) error {
 // SetEntitlementStatus changes an entitlement's status at instant now. A revoked
 // entitlement cannot change again (catalog.ErrConflict).
 func (s *Store) SetEntitlementStatus(ctx context.Context, id string, status catalog.EntitlementStatus, now time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		var current string
 		err := tx.QueryRowContext(ctx, `SELECT status FROM entitlements WHERE id = ?`, id).Scan(&current)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -65,6 +66,7 @@ func (s *Store) SetEntitlementStatus(ctx context.Context, id string, status cata
 			return fmt.Errorf("entitlement %q is revoked: %w", id, catalog.ErrConflict)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE entitlements SET status = ?, updated_at = ? WHERE id = ?`, string(status), formatTime(now), id)
+		tx.changed(changeEntitlement, opPut, id)
 		return err
 	}, func(snap *catalog.Snapshot) *catalog.Snapshot {
 		e, _ := snap.Entitlement(id)
@@ -73,9 +75,10 @@ func (s *Store) SetEntitlementStatus(ctx context.Context, id string, status cata
 	})
 }
 
-func (s *Store) loadEntitlements(ctx context.Context) ([]catalog.Entitlement, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, broadcaster_id, feed_id, starts_at, ends_at, status, created_at, updated_at FROM entitlements ORDER BY created_at, id`)
+// loadEntitlements reads the entitlements a where clause (or "": all) selects.
+func loadEntitlements(ctx context.Context, q queryer, where string, args ...any) ([]catalog.Entitlement, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT id, broadcaster_id, feed_id, starts_at, ends_at, status, created_at, updated_at FROM entitlements `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load entitlements: %w", err)
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/podium-broadcast/podium/internal/catalog"
 )
 
-func openWithFeeds(t *testing.T, feeds ...string) *Store {
+func openWithFeeds(t *testing.T, b backend, feeds ...string) *Store {
 	t.Helper()
-	st, err := Open(context.Background(), t.TempDir())
+	st, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +28,12 @@ func openWithFeeds(t *testing.T, feeds ...string) *Store {
 }
 
 func TestScheduleImportIsAllOrNothingAndUpdatesByID(t *testing.T) {
+	backends(t, testScheduleImportIsAllOrNothingAndUpdatesByID)
+}
+
+func testScheduleImportIsAllOrNothingAndUpdatesByID(t *testing.T, b backend) {
 	ctx := context.Background()
-	st := openWithFeeds(t, "f1", "f2")
+	st := openWithFeeds(t, b, "f1", "f2")
 	at := time.Date(2028, 7, 14, 19, 0, 0, 0, time.UTC)
 	heats := catalog.Session{ID: "H", Sport: "Athletics", Event: "100m", Phase: "Heats", Venue: "Stadium", Start: at, End: at.Add(time.Hour), FeedIDs: []string{"f2", "f1"}}
 	final := catalog.Session{ID: "F", Sport: "Athletics", Event: "100m", Phase: "Final", Venue: "Stadium", Start: at.Add(2 * time.Hour), End: at.Add(3 * time.Hour), FeedIDs: []string{"f1"}}
@@ -92,8 +96,12 @@ func testClip(i int, at time.Time) Clip {
 }
 
 func TestClipLibrarySearchesFiltersCountsAndPages(t *testing.T) {
+	backends(t, testClipLibrarySearchesFiltersCountsAndPages)
+}
+
+func testClipLibrarySearchesFiltersCountsAndPages(t *testing.T, b backend) {
 	ctx := context.Background()
-	st := openWithFeeds(t)
+	st := openWithFeeds(t, b)
 	at := time.Date(2028, 7, 14, 19, 0, 0, 0, time.UTC)
 	var clips []Clip
 	for i := range 30 {

@@ -85,10 +85,10 @@ func (s *Store) Sessions(ctx context.Context, q SessionQuery) ([]catalog.Session
 		where, args = append(where, "s.start_ms <= ?"), append(args, q.To.UnixMilli())
 	}
 	if q.Sport != "" {
-		where, args = append(where, "s.sport = ? COLLATE NOCASE"), append(args, q.Sport)
+		where, args = append(where, s.d.equalFoldASCII("s.sport")), append(args, q.Sport)
 	}
 	if q.Venue != "" {
-		where, args = append(where, "s.venue = ? COLLATE NOCASE"), append(args, q.Venue)
+		where, args = append(where, s.d.equalFoldASCII("s.venue")), append(args, q.Venue)
 	}
 	query := `SELECT ` + sessionColumns + ` FROM schedule_sessions s`
 	if len(where) > 0 {
@@ -112,7 +112,7 @@ func (s *Store) SessionAt(ctx context.Context, feedID string, t time.Time) (ses 
 
 // sessionColumns are a session's columns of schedule_sessions s, then its feeds joined by ";".
 const sessionColumns = `s.id, s.sport, s.event, s.phase, s.venue, s.start_ms, s.end_ms,
-	(SELECT group_concat(feed_id, ';' ORDER BY position) FROM session_feeds WHERE session_id = s.id)`
+	(SELECT string_agg(feed_id, ';' ORDER BY position) FROM session_feeds WHERE session_id = s.id)`
 
 func (s *Store) querySessions(ctx context.Context, query string, args ...any) ([]catalog.Session, error) {
 	rows, err := s.reads.QueryContext(ctx, query, args...)

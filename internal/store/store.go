@@ -1,17 +1,22 @@
 // Package store persists the catalog (feeds, broadcasters, entitlements,
 // and where Podium calls out: caller sources and push destinations) in
-// SQLite and serves it as an immutable in-memory catalog.Snapshot that is
+// SQLite or PostgreSQL and serves it as an immutable in-memory catalog.Snapshot that is
 // replaced after every committed write. It holds no rules of its own beyond
 // referential integrity: those live in package catalog. Beside the catalog
 // it keeps the schedule and the clip library, whose searches filter and
 // count in an in-memory index of the clips (clipIndex), kept by the
-// library's writes.
+// library's writes. Every write takes the next catalog version; on
+// PostgreSQL, where many nodes share one catalog, each node applies the
+// others' changes in version order as they are notified (see changes.go).
 package store
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,171 +24,127 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/podium-broadcast/podium/internal/catalog"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Store is the catalog's persistence. It is safe for concurrent use.
 type Store struct {
-	// db is the one connection that writes; reads that are not part of a
-	// write go to reads, a pool of read-only connections, so that no read,
-	// however heavy, delays a write (WAL lets readers and the writer run
-	// side by side).
-	db       *sql.DB
-	reads    *sql.DB
-	writeMu  sync.Mutex // serialises write+reload so snapshots follow commit order
+	d *dialect
+	// db writes. On SQLite it is the one connection that writes, and
+	// reads that are not part of a write go to reads, a pool of read-only
+	// connections, so that no read, however heavy, delays a write (WAL lets
+	// readers and the writer run side by side). On PostgreSQL both are the
+	// same pool.
+	db       *database
+	reads    *database
+	writeMu  sync.Mutex // serialises writes and the changes applied, so snapshots follow version order
 	snapshot atomic.Pointer[catalog.Snapshot]
+	sync     syncState
 
 	observersMu sync.Mutex
 	observers   []func(*catalog.Snapshot)
 
 	// clips indexes the clip library for searches; clip writes keep it.
 	clips *clipIndex
+
+	log *slog.Logger
+	// stop ends the goroutines the store owns (the change listener); wg waits for them.
+	stop context.CancelFunc
+	wg   sync.WaitGroup
 }
 
-var migrations = []string{
-	`CREATE TABLE feeds (
-		id TEXT PRIMARY KEY,
-		name TEXT NOT NULL,
-		kind TEXT NOT NULL,
-		publish_passphrase TEXT NOT NULL,
-		created_at TEXT NOT NULL
-	);
-	CREATE TABLE broadcasters (
-		id TEXT PRIMARY KEY,
-		name TEXT NOT NULL,
-		territories TEXT NOT NULL,
-		srt_passphrase TEXT NOT NULL,
-		api_key_hash TEXT NOT NULL UNIQUE,
-		created_at TEXT NOT NULL
-	);
-	CREATE TABLE entitlements (
-		id TEXT PRIMARY KEY,
-		broadcaster_id TEXT NOT NULL REFERENCES broadcasters(id) ON DELETE CASCADE,
-		feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
-		starts_at TEXT NOT NULL,
-		ends_at TEXT NOT NULL,
-		status TEXT NOT NULL,
-		created_at TEXT NOT NULL,
-		updated_at TEXT NOT NULL
-	);
-	CREATE INDEX entitlements_pair ON entitlements(broadcaster_id, feed_id);`,
-	// 2: a backup source's passphrase for every feed, generated for the existing ones.
-	`ALTER TABLE feeds ADD COLUMN backup_publish_passphrase TEXT NOT NULL DEFAULT '';
-	UPDATE feeds SET backup_publish_passphrase = upper(hex(randomblob(16))) WHERE backup_publish_passphrase = '';`,
-	// 3: where Podium calls out over SRT: the encoder a feed is pulled from,
-	// and the receivers broadcasters have a feed pushed to. (IF NOT EXISTS:
-	// it can be run again for a catalog that took the placeholder 3 once had.)
-	`CREATE TABLE IF NOT EXISTS sources (
-		feed_id TEXT PRIMARY KEY REFERENCES feeds(id) ON DELETE CASCADE,
-		role TEXT NOT NULL,
-		address TEXT NOT NULL,
-		streamid TEXT NOT NULL,
-		passphrase TEXT NOT NULL,
-		latency_ms INTEGER NOT NULL,
-		created_at TEXT NOT NULL,
-		updated_at TEXT NOT NULL
-	);
-	CREATE TABLE IF NOT EXISTS destinations (
-		id TEXT PRIMARY KEY,
-		broadcaster_id TEXT NOT NULL REFERENCES broadcasters(id) ON DELETE CASCADE,
-		feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
-		address TEXT NOT NULL,
-		streamid TEXT NOT NULL,
-		passphrase TEXT NOT NULL,
-		latency_ms INTEGER NOT NULL,
-		created_at TEXT NOT NULL,
-		UNIQUE (broadcaster_id, feed_id, address, streamid)
-	);`,
-	// 4: the audit log of administrative actions. Ids only grow (AUTOINCREMENT),
-	// so that they page the log; rows outlive the feeds and broadcasters they name.
-	`CREATE TABLE audit_log (
-		id INTEGER PRIMARY KEY AUTOINCREMENT,
-		at TEXT NOT NULL,
-		actor TEXT NOT NULL,
-		broadcaster_id TEXT NOT NULL,
-		remote_addr TEXT NOT NULL,
-		method TEXT NOT NULL,
-		path TEXT NOT NULL,
-		targets TEXT NOT NULL,
-		status INTEGER NOT NULL
-	);`,
-	// 5: each feed's archive setting: recorded or not, and its retention (0: the server's default).
-	`ALTER TABLE feeds ADD COLUMN record INTEGER NOT NULL DEFAULT 1;
-	ALTER TABLE feeds ADD COLUMN record_max_age_s INTEGER NOT NULL DEFAULT 0;
-	ALTER TABLE feeds ADD COLUMN record_max_bytes INTEGER NOT NULL DEFAULT 0;`,
-	// 6: the Games schedule. Times are Unix milliseconds so that ranges compare
-	// as numbers; session_feeds says which feeds carry which session.
-	`CREATE TABLE schedule_sessions (
-		id TEXT PRIMARY KEY,
-		sport TEXT NOT NULL,
-		event TEXT NOT NULL,
-		phase TEXT NOT NULL,
-		venue TEXT NOT NULL,
-		start_ms INTEGER NOT NULL,
-		end_ms INTEGER NOT NULL,
-		updated_at TEXT NOT NULL
-	);
-	CREATE INDEX schedule_sessions_time ON schedule_sessions(start_ms, end_ms);
-	CREATE TABLE session_feeds (
-		session_id TEXT NOT NULL REFERENCES schedule_sessions(id) ON DELETE CASCADE,
-		feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
-		position INTEGER NOT NULL,
-		PRIMARY KEY (session_id, feed_id)
-	);
-	CREATE INDEX session_feeds_feed ON session_feeds(feed_id);`,
-	// 7: the clip library: clips, their athletes (for the athlete facet),
-	// and a full-text index kept in step by triggers. Clips outlive their
-	// feed (no foreign key); seq is the rowid the index refers to.
-	clipsMigration,
-	// 8: searches filter, order and count in memory (clipIndex): the
-	// indexes they used are no longer read, only written.
-	`DROP INDEX clips_start;
-	DROP INDEX clips_feed;
-	DROP INDEX clips_owner;
-	DROP INDEX clips_sport;
-	DROP INDEX clips_event;
-	DROP INDEX clip_athletes_name;`,
-	// 9: each broadcaster's creation generation, sealed into its signed URLs,
-	// so that an id deleted and created again is another account. The
-	// existing broadcasters draw one (their URLs signed before are void).
-	`ALTER TABLE broadcasters ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
-	UPDATE broadcasters SET generation = random() WHERE generation = 0;
-	UPDATE broadcasters SET generation = 1 WHERE generation = 0;`,
+// Options say where the catalog is kept.
+type Options struct {
+	// Store is "sqlite" (or empty) for a catalog in DataDir, or a
+	// PostgreSQL URL, postgres://USER:PASS@HOST:PORT/DB?sslmode=...
+	Store string
+	// DataDir holds catalog.db when Store is sqlite.
+	DataDir string
+	// Log receives what the change listener has to say (PostgreSQL); nil: discarded.
+	Log *slog.Logger
+}
+
+// IsPostgresURL reports whether a store setting names PostgreSQL.
+func IsPostgresURL(store string) bool {
+	return strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://")
+}
+
+// CheckSetting says what is wrong with a store setting, or returns nil.
+func CheckSetting(store string) error {
+	if store == "" || store == "sqlite" {
+		return nil
+	}
+	if !IsPostgresURL(store) {
+		return fmt.Errorf("store is sqlite or a PostgreSQL URL (postgres://USER:PASS@HOST:PORT/DB), not %q", redactURL(store))
+	}
+	if _, err := pgx.ParseConfig(store); err != nil {
+		return fmt.Errorf("store %s: %w", redactURL(store), err)
+	}
+	return nil
+}
+
+// redactURL hides a URL's password.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // Open opens (creating if needed) the catalog database in dataDir.
 func Open(ctx context.Context, dataDir string) (*Store, error) {
+	return OpenWith(ctx, Options{DataDir: dataDir})
+}
+
+// OpenWith opens the catalog where o says, migrating its schema.
+func OpenWith(ctx context.Context, o Options) (*Store, error) {
+	if err := CheckSetting(o.Store); err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if IsPostgresURL(o.Store) {
+		return openPostgres(ctx, o.Store, log)
+	}
+	return openSQLite(ctx, o.DataDir, log)
+}
+
+func openSQLite(ctx context.Context, dataDir string, log *slog.Logger) (*Store, error) {
 	path := filepath.Join(dataDir, "catalog.db")
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
-	db, err := sql.Open("sqlite", dsn)
+	raw, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
-	s := &Store{db: db}
+	raw.SetMaxOpenConns(1)
+	s := &Store{d: sqliteDialect, db: &database{raw: raw, d: sqliteDialect}, log: log, stop: func() {}}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		raw.Close()
 		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
 	}
 	// The writer has made the database (and its -wal and -shm) before the
 	// readers open it read-only.
 	reads, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)")
 	if err != nil {
-		db.Close()
+		raw.Close()
 		return nil, fmt.Errorf("open catalog %s for reading: %w", path, err)
 	}
 	reads.SetMaxOpenConns(readConns)
 	reads.SetMaxIdleConns(readConns)
-	s.reads = reads
-	if err := s.reload(ctx); err != nil {
+	s.reads = &database{raw: reads, d: sqliteDialect}
+	if err := s.resync(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if s.clips, err = loadClipIndex(ctx, db); err != nil {
-		s.Close()
-		return nil, err
-	}
+	// One process writes a SQLite catalog: it is always current.
+	s.sync.markCurrent()
 	// The catalog holds SRT passphrases: keep it, and the WAL that holds
 	// its latest writes, from other local users.
 	if err := protect(path); err != nil {
@@ -193,7 +154,48 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	return s, nil
 }
 
-// readConns is the size of the pool of read-only connections.
+// postgresConns is the size of a node's pool of PostgreSQL connections.
+const postgresConns = 10
+
+// postgresConnectTimeout bounds a connection attempt when the URL sets
+// none, so that a write to an unreachable server answers rather than hangs.
+const postgresConnectTimeout = 5 * time.Second
+
+func openPostgres(ctx context.Context, location string, log *slog.Logger) (*Store, error) {
+	cfg, err := pgx.ParseConfig(location)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", redactURL(location), err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = postgresConnectTimeout
+	}
+	raw := stdlib.OpenDB(*cfg)
+	raw.SetMaxOpenConns(postgresConns)
+	raw.SetMaxIdleConns(postgresConns)
+	raw.SetConnMaxIdleTime(time.Minute)
+	db := &database{raw: raw, d: postgresDialect}
+	s := &Store{d: postgresDialect, db: db, reads: db, log: log, stop: func() {}}
+	where := fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
+	if err := s.migrate(ctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("migrate catalog postgres %s: %w", where, err)
+	}
+	if err := s.resync(ctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("load catalog postgres %s: %w", where, err)
+	}
+	s.sync.markCurrent()
+	listenCtx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.listen(listenCtx, cfg)
+	}()
+	return s, nil
+}
+
+// readConns is the size of the pool of read-only SQLite connections.
 const readConns = 4
 
 // protect makes a database file and its side files readable by their owner only.
@@ -206,71 +208,110 @@ func protect(path string) error {
 	return nil
 }
 
-// Close closes the database: the readers first, then the writer, which
-// checkpoints the WAL.
+// Close stops the change listener and closes the database: on SQLite the
+// readers first, then the writer, which checkpoints the WAL.
 func (s *Store) Close() error {
-	rerr := s.reads.Close()
+	s.stop()
+	s.wg.Wait()
+	var rerr error
+	if s.reads != nil && s.reads != s.db {
+		rerr = s.reads.Close()
+	}
 	if err := s.db.Close(); err != nil {
 		return err
 	}
 	return rerr
 }
 
+// Dialect is "sqlite" or "postgres": where the catalog is kept.
+func (s *Store) Dialect() string { return s.d.name }
+
 func (s *Store) migrate(ctx context.Context) error {
-	var version int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	for i := version; i < len(migrations); i++ {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
+	if s.d.name == "postgres" {
+		if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 			return err
 		}
 	}
-	return nil
+	for {
+		done, err := s.migrateOne(ctx)
+		if err != nil || done {
+			return err
+		}
+	}
 }
 
-// Snapshot returns the catalog as of the last committed write.
+// migrateOne takes the next migration, if any, in a transaction of its
+// own; done says there was none. On PostgreSQL, nodes starting at once
+// take their turns (an advisory lock), each reading the version anew.
+func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	version, err := s.schemaVersion(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	if version >= len(migrations) {
+		return true, nil
+	}
+	m := migrations[version]
+	text := m.sqlite
+	if s.d.name == "postgres" {
+		text = m.postgres
+	}
+	if _, err := tx.raw.ExecContext(ctx, text); err != nil {
+		return false, fmt.Errorf("migration %d: %w", version+1, err)
+	}
+	if err := s.setSchemaVersion(ctx, tx, version+1); err != nil {
+		return false, err
+	}
+	return false, tx.Commit()
+}
+
+// schemaVersion is how many migrations the database has taken.
+func (s *Store) schemaVersion(ctx context.Context, tx *dbTx) (int, error) {
+	var version int
+	if s.d.name == "sqlite" {
+		return version, tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7263001)`); err != nil {
+		return 0, err
+	}
+	err := tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return version, err
+}
+
+func (s *Store) setSchemaVersion(ctx context.Context, tx *dbTx, version int) error {
+	if s.d.name == "sqlite" {
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version))
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, version)
+	return err
+}
+
+// Snapshot returns the catalog as of the last applied version.
 func (s *Store) Snapshot() *catalog.Snapshot { return s.snapshot.Load() }
 
 // OnChange registers fn to be called with the new snapshot after every
-// committed write. fn runs on the writer's goroutine and must not block.
+// committed write, this node's or (PostgreSQL) another's once applied. fn
+// runs on the writer's or the listener's goroutine and must not block.
 func (s *Store) OnChange(fn func(*catalog.Snapshot)) {
 	s.observersMu.Lock()
 	defer s.observersMu.Unlock()
 	s.observers = append(s.observers, fn)
 }
 
-// write runs fn in a transaction, then publishes the next snapshot, made
-// from the last by edit (what fn changed), not read again from the
-// database: a write costs the same in a catalog of ten feeds or ten
-// thousand.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error, edit func(*catalog.Snapshot) *catalog.Snapshot) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	snap := edit(s.snapshot.Load())
+// publish makes snap the snapshot and tells the observers; the caller holds writeMu.
+func (s *Store) publish(snap *catalog.Snapshot) {
 	s.snapshot.Store(snap)
 	s.observersMu.Lock()
 	observers := append([]func(*catalog.Snapshot){}, s.observers...)
@@ -278,37 +319,76 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error, edit func(
 	for _, fn := range observers {
 		fn(snap)
 	}
-	return nil
 }
 
-func (s *Store) reload(ctx context.Context) error {
-	snap, err := s.load(ctx)
+// write runs fn in a transaction that takes the next catalog version,
+// then publishes the next snapshot, made from the last by edit (what fn
+// changed), not read again from the database: a write costs the same in a
+// catalog of ten feeds or ten thousand. fn says what it changed with
+// tx.changed, for the other nodes.
+func (s *Store) write(ctx context.Context, fn func(tx *dbTx) error, edit func(*catalog.Snapshot) *catalog.Snapshot) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	version, err := s.commit(ctx, fn)
 	if err != nil {
 		return err
 	}
-	s.snapshot.Store(snap)
+	s.applyOwn(ctx, version, func() { s.publish(edit(s.snapshot.Load())) })
+	return nil
+}
+
+// resync reads the whole catalog and the clip index again, as of one
+// version, and makes them the node's; the caller holds writeMu or is Open.
+func (s *Store) resync(ctx context.Context) error {
+	// One repeatable read: the version and the tables agree.
+	t, err := s.reads.BeginTx(ctx, s.d.snapshotTx())
+	if err != nil {
+		return fmt.Errorf("read catalog: %w", err)
+	}
+	defer t.Rollback()
+	var version int64
+	if err := t.QueryRowContext(ctx, `SELECT version FROM catalog_version WHERE id = 1`).Scan(&version); err != nil {
+		return fmt.Errorf("read catalog version: %w", err)
+	}
+	snap, err := load(ctx, t)
+	if err != nil {
+		return err
+	}
+	clips, err := loadClipIndex(ctx, t, s.d)
+	if err != nil {
+		return err
+	}
+	if s.clips == nil {
+		s.clips = clips
+	} else {
+		s.clips.replace(clips)
+	}
+	s.publish(snap)
+	s.sync.applied(version, version)
 	return nil
 }
 
 // load reads the whole catalog into a new snapshot.
-func (s *Store) load(ctx context.Context) (*catalog.Snapshot, error) {
-	feeds, err := s.loadFeeds(ctx)
+func (s *Store) load(ctx context.Context) (*catalog.Snapshot, error) { return load(ctx, s.db) }
+
+func load(ctx context.Context, q queryer) (*catalog.Snapshot, error) {
+	feeds, err := loadFeeds(ctx, q, "")
 	if err != nil {
 		return nil, err
 	}
-	broadcasters, err := s.loadBroadcasters(ctx)
+	broadcasters, err := loadBroadcasters(ctx, q, "")
 	if err != nil {
 		return nil, err
 	}
-	entitlements, err := s.loadEntitlements(ctx)
+	entitlements, err := loadEntitlements(ctx, q, "")
 	if err != nil {
 		return nil, err
 	}
-	sources, err := s.loadCallerSources(ctx)
+	sources, err := loadCallerSources(ctx, q, "")
 	if err != nil {
 		return nil, err
 	}
-	destinations, err := s.loadDestinations(ctx)
+	destinations, err := loadDestinations(ctx, q, "")
 	if err != nil {
 		return nil, err
 	}
@@ -333,10 +413,6 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return time.Parse(time.RFC3339Nano, s)
-}
-
-func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 func notFound(what, id string) error {

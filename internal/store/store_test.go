@@ -13,14 +13,19 @@ import (
 )
 
 func TestCatalogSurvivesReopenAndRefusesBadReferences(t *testing.T) {
+	backends(t, testCatalogSurvivesReopenAndRefusesBadReferences)
+}
+
+func testCatalogSurvivesReopenAndRefusesBadReferences(t *testing.T, b backend) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, dir)
+	st, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info, err := os.Stat(filepath.Join(dir, "catalog.db")); err != nil || info.Mode().Perm() != 0o600 {
-		t.Fatalf("catalog.db mode: %v %v", info, err)
+	if b.name == "sqlite" {
+		if info, err := os.Stat(filepath.Join(b.opts.DataDir, "catalog.db")); err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("catalog.db mode: %v %v", info, err)
+		}
 	}
 	changes := 0
 	st.OnChange(func(*catalog.Snapshot) { changes++ })
@@ -48,7 +53,7 @@ func TestCatalogSurvivesReopenAndRefusesBadReferences(t *testing.T) {
 	}
 	st.Close()
 
-	st, err = Open(ctx, dir)
+	st, err = b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +77,12 @@ func TestCatalogSurvivesReopenAndRefusesBadReferences(t *testing.T) {
 }
 
 func TestAuditLogPagesNewestFirstAndSurvivesReopen(t *testing.T) {
+	backends(t, testAuditLogPagesNewestFirstAndSurvivesReopen)
+}
+
+func testAuditLogPagesNewestFirstAndSurvivesReopen(t *testing.T, b backend) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, dir)
+	st, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +100,7 @@ func TestAuditLogPagesNewestFirstAndSurvivesReopen(t *testing.T) {
 		t.Fatal("an audit entry changed the catalog")
 	}
 	st.Close()
-	st, err = Open(ctx, dir)
+	st, err = b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,14 +122,17 @@ func TestAuditLogPagesNewestFirstAndSurvivesReopen(t *testing.T) {
 // generation that survives a reopen; deleting the id and creating it
 // again draws another, so the new account is not the old one.
 func TestBroadcasterGenerationIsNewForARecreatedID(t *testing.T) {
+	backends(t, testBroadcasterGenerationIsNewForARecreatedID)
+}
+
+func testBroadcasterGenerationIsNewForARecreatedID(t *testing.T, b backend) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, dir)
+	st, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := catalog.Broadcaster{ID: "nbc", Name: "NBC", Territories: []string{"US"}, SRTPassphrase: "ssssssssss", APIKeyHash: "h1", CreatedAt: time.Now()}
-	if err := st.CreateBroadcaster(ctx, b); err != nil {
+	nbc := catalog.Broadcaster{ID: "nbc", Name: "NBC", Territories: []string{"US"}, SRTPassphrase: "ssssssssss", APIKeyHash: "h1", CreatedAt: time.Now()}
+	if err := st.CreateBroadcaster(ctx, nbc); err != nil {
 		t.Fatal(err)
 	}
 	first, _ := st.Snapshot().Broadcaster("nbc")
@@ -129,7 +140,7 @@ func TestBroadcasterGenerationIsNewForARecreatedID(t *testing.T) {
 		t.Fatal("no generation drawn")
 	}
 	st.Close()
-	if st, err = Open(ctx, dir); err != nil {
+	if st, err = b.open(); err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
@@ -139,8 +150,8 @@ func TestBroadcasterGenerationIsNewForARecreatedID(t *testing.T) {
 	if err := st.DeleteBroadcaster(ctx, "nbc"); err != nil {
 		t.Fatal(err)
 	}
-	b.APIKeyHash = "h2"
-	if err := st.CreateBroadcaster(ctx, b); err != nil {
+	nbc.APIKeyHash = "h2"
+	if err := st.CreateBroadcaster(ctx, nbc); err != nil {
 		t.Fatal(err)
 	}
 	if reborn, _ := st.Snapshot().Broadcaster("nbc"); reborn.Generation == 0 || reborn.Generation == first.Generation {
@@ -149,25 +160,40 @@ func TestBroadcasterGenerationIsNewForARecreatedID(t *testing.T) {
 }
 
 // TestGenerationMigrationDrawsOneForExistingBroadcasters: a catalog made
-// before the generation migration (the last) gets a non-zero generation for each broadcaster.
+// before the generation migration (9) gets a non-zero generation for each
+// broadcaster.
 func TestGenerationMigrationDrawsOneForExistingBroadcasters(t *testing.T) {
+	backends(t, testGenerationMigrationDrawsOneForExistingBroadcasters)
+}
+
+func testGenerationMigrationDrawsOneForExistingBroadcasters(t *testing.T, b backend) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, dir)
+	st, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Back to the schema of migration 8: without what 9 and 10 added.
 	for _, q := range []string{
+		`DROP TABLE catalog_changes`,
+		`DROP TABLE catalog_version`,
 		`ALTER TABLE broadcasters DROP COLUMN generation`,
 		`INSERT INTO broadcasters (id, name, territories, srt_passphrase, api_key_hash, created_at) VALUES ('ebu', 'EBU', '["CH"]', 'ssssssssss', 'h', '2028-07-01T00:00:00Z')`,
-		fmt.Sprintf("PRAGMA user_version = %d", len(migrations)-1),
 	} {
 		if _, err := st.db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err == nil {
+		if err = st.setSchemaVersion(ctx, tx, 8); err == nil {
+			err = tx.Commit()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
-	if st, err = Open(ctx, dir); err != nil {
+	if st, err = b.open(); err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
