@@ -357,8 +357,9 @@ func (a *Archive) CatalogChanged(*catalog.Snapshot) {
 
 // Run records the feeds the catalog says to, uploads closed segments to
 // the store, applies retention and watches the disk until ctx ends, then
-// stops every recorder and the uploader (what is still spooled is uploaded
-// after the next start) and closes the index.
+// stops every recorder and the uploader (which first uploads what it can of
+// the spool within spoolDrain; the rest waits for the next start) and
+// closes the index.
 func (a *Archive) Run(ctx context.Context) {
 	a.sync(ctx)
 	disk := time.NewTicker(2 * time.Second)
@@ -368,14 +369,27 @@ func (a *Archive) Run(ctx context.Context) {
 	live := time.NewTicker(livePoll)
 	defer live.Stop()
 	a.applyRetention(ctx)
+	// The uploader outlives ctx by up to spoolDrain, for the segments the
+	// recorders close as they stop.
+	uploadCtx, stopUploads := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopUploads()
+	draining := make(chan struct{})
 	if a.spool != nil {
-		a.uploads.Go(func() { a.upload(ctx) })
+		a.uploads.Go(func() { a.upload(uploadCtx, draining) })
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			a.stopAll()
-			a.uploads.Wait()
+			close(draining)
+			drained := make(chan struct{})
+			go func() { a.uploads.Wait(); close(drained) }()
+			select {
+			case <-drained:
+			case <-time.After(spoolDrain):
+				stopUploads()
+				<-drained
+			}
 			a.index.close()
 			return
 		case <-a.changed:
@@ -389,6 +403,10 @@ func (a *Archive) Run(ctx context.Context) {
 		}
 	}
 }
+
+// spoolDrain is how long a stopping archive goes on uploading its spool;
+// what is left is uploaded after the next start.
+const spoolDrain = 5 * time.Second
 
 // livePoll is how often the archive looks for feeds that went live with
 // no recorder yet: a recording starts within it of a feed's first publisher.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -96,6 +97,28 @@ func TestSegmentStores(t *testing.T) {
 			}
 			if _, err := store.Open(ctx, keys[0]); !errors.Is(err, fs.ErrNotExist) {
 				t.Fatalf("open deleted: %v, want fs.ErrNotExist", err)
+			}
+		})
+	}
+}
+
+// BenchmarkSegmentPut puts a 4 MiB segment into each store: the upload
+// throughput the spool has, against the local copy it starts from.
+func BenchmarkSegmentPut(b *testing.B) {
+	data := make([]byte, 4<<20)
+	rand.Read(data)
+	src := filepath.Join(b.TempDir(), "seg.ts")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	s3, _ := newS3Store(b)
+	for name, store := range map[string]SegmentStore{"local": LocalStore{Dir: b.TempDir()}, "s3": s3} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for i := 0; b.Loop(); i++ {
+				if err := store.Put(context.Background(), fmt.Sprintf("f/2028/07/14/20/%010d.ts", i), src); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -194,10 +194,10 @@ func (a *Archive) indexSpooled(ctx context.Context, q *spooled) error {
 	return nil
 }
 
-// upload puts spooled segments into the store in order until ctx ends,
-// retrying the oldest while the store fails, and reconciles the store
-// with the index once it answers.
-func (a *Archive) upload(ctx context.Context) {
+// upload puts spooled segments into the store in order until ctx ends, or
+// the spool is empty once draining is closed, retrying the oldest while the
+// store fails; and reconciles the store with the index once it answers.
+func (a *Archive) upload(ctx context.Context, draining <-chan struct{}) {
 	backoff := time.Duration(0)
 	reconciled := false
 	var lastReconcile time.Time
@@ -217,6 +217,8 @@ func (a *Archive) upload(ctx context.Context) {
 		if item == nil {
 			select {
 			case <-ctx.Done():
+				return
+			case <-draining:
 				return
 			case <-a.spool.wake:
 			case <-time.After(30 * time.Second):
