@@ -1,10 +1,6 @@
 package app_test
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
@@ -30,24 +26,6 @@ func TestConsoleLayoutInBrowser(t *testing.T) {
 	p.grant(b.ID, "console-offline", time.Now().Add(time.Hour), time.Now().Add(3*time.Hour))
 	p.pull(srtFeed.ID, b)
 
-	artifacts := artifactDir(t, "console")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "web/e2e/console.mjs")
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(),
-		"PODIUM_URL="+p.base,
-		"PODIUM_ADMIN_TOKEN="+p.AdminToken,
-		"PODIUM_LIVE_FEEDS="+srtFeed.ID+",console-swm",
-		"PODIUM_ARTIFACTS="+artifacts,
-	)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	t.Logf("web/e2e/console.mjs (%v, screenshots in %s):\n%s", time.Since(start).Round(time.Second), artifacts, out)
-	if err != nil {
-		t.Fatalf("console layout browser test failed: %v", err)
-	}
-	if strings.Contains(string(out), "page error:") {
-		t.Errorf("the portal threw uncaught exceptions (see the output above)")
-	}
+	out := p.runBrowserScript("console", 2*time.Minute, []string{"PODIUM_LIVE_FEEDS=" + srtFeed.ID + ",console-swm"}, nil)
+	checkNoPageErrors(t, out)
 }

@@ -1,11 +1,8 @@
 package app_test
 
 import (
-	"context"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -58,22 +55,7 @@ func TestCrossSiteRequestsInBrowser(t *testing.T) {
 	go func() { page.Serve(ln); close(served) }()
 	t.Cleanup(func() { page.Close(); <-served })
 
-	artifacts := artifactDir(t, "csrf")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "web/e2e/csrf.mjs")
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(),
-		"PODIUM_URL="+p.base,
-		"PODIUM_ADMIN_TOKEN="+p.AdminToken,
-		"PODIUM_ATTACKER=http://"+ln.Addr().String()+"/",
-		"PODIUM_ARTIFACTS="+artifacts,
-	)
-	out, err := cmd.CombinedOutput()
-	t.Logf("web/e2e/csrf.mjs:\n%s", out)
-	if err != nil {
-		t.Fatalf("csrf browser test failed: %v", err)
-	}
+	p.runBrowserScript("csrf", 2*time.Minute, []string{"PODIUM_ATTACKER=http://" + ln.Addr().String() + "/"}, nil)
 
 	for _, id := range []string{"csrf-evil", "csrf-evil2"} {
 		if status := p.api("GET", "/api/v1/broadcasters/"+id, p.AdminToken, nil, nil); status != 404 {

@@ -1,12 +1,9 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -35,29 +32,14 @@ func TestLibraryInBrowser(t *testing.T) {
 		"feed_ids": []string{feed},
 	}}, 200, nil)
 
-	artifacts := artifactDir(t, "library")
 	download := filepath.Join(t.TempDir(), "clip.mp4")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "web/e2e/library.mjs")
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(),
-		"PODIUM_URL="+p.base,
-		"PODIUM_BROADCASTER_KEY="+b.APIKey,
-		"PODIUM_FEED="+feed,
-		"PODIUM_SPORT="+sport,
-		"PODIUM_DOWNLOAD="+download,
-		"PODIUM_ARTIFACTS="+artifacts,
-	)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	t.Logf("web/e2e/library.mjs (%v, screenshots in %s):\n%s", time.Since(start).Round(time.Second), artifacts, out)
-	if err != nil {
-		t.Fatalf("library browser test failed: %v", err)
-	}
-	if strings.Contains(string(out), "page error:") {
-		t.Errorf("the portal threw uncaught exceptions (see the output above)")
-	}
+	out := p.runBrowserScript("library", 5*time.Minute, []string{
+		"PODIUM_BROADCASTER_KEY=" + b.APIKey,
+		"PODIUM_FEED=" + feed,
+		"PODIUM_SPORT=" + sport,
+		"PODIUM_DOWNLOAD=" + download,
+	}, nil)
+	checkNoPageErrors(t, out)
 
 	// What the browser saved is the clip: an MP4 with the feed's picture and
 	// every one of its audio tracks.

@@ -1,10 +1,6 @@
 package app_test
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
@@ -34,26 +30,12 @@ func TestPortalInBrowser(t *testing.T) {
 	other := p.createBroadcaster("portal-other")
 	p.grant(other.ID, "portal-z")
 
-	artifacts := artifactDir(t, "portal")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "web/e2e/portal.mjs")
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(),
-		"PODIUM_URL="+p.base,
-		"PODIUM_ADMIN_TOKEN="+p.AdminToken,
-		"PODIUM_BROADCASTER_KEY="+b.APIKey,
-		"PODIUM_BROADCASTER_ID="+b.ID,
+	out := p.runBrowserScript("portal", 2*time.Minute, []string{
+		"PODIUM_BROADCASTER_KEY=" + b.APIKey,
+		"PODIUM_BROADCASTER_ID=" + b.ID,
 		"PODIUM_ENTITLED=portal-x,portal-y",
 		"PODIUM_NOT_ENTITLED=portal-z",
-		"PODIUM_ARTIFACTS="+artifacts,
-	)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	t.Logf("web/e2e/portal.mjs (%v, screenshots in %s):\n%s", time.Since(start).Round(time.Second), artifacts, out)
-	if err != nil {
-		t.Fatalf("portal browser test failed: %v", err)
-	}
+	}, nil)
 
 	// What the operator did in the browser is what the catalog holds.
 	var e struct{ Status string }
@@ -61,7 +43,5 @@ func TestPortalInBrowser(t *testing.T) {
 	if e.Status != "revoked" {
 		t.Errorf("entitlement %s is %q after the revoke in the portal, want revoked", revoked, e.Status)
 	}
-	if strings.Contains(string(out), "page error:") {
-		t.Errorf("the portal threw uncaught exceptions (see the output above)")
-	}
+	checkNoPageErrors(t, out)
 }

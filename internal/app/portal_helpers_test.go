@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -82,4 +83,57 @@ func artifactDir(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// runBrowserScript runs web/e2e/NAME.mjs (playwright-core in Debian's
+// Chromium) against p for at most timeout, with PODIUM_URL,
+// PODIUM_ADMIN_TOKEN and PODIUM_ARTIFACTS (screenshots, test-artifacts/NAME)
+// set beside env. Each line the script prints goes to onLine, if set, as it
+// comes. The whole output is logged and returned; the test fails if the
+// script does.
+func (p *podium) runBrowserScript(name string, timeout time.Duration, env []string, onLine func(string)) string {
+	t := p.t
+	t.Helper()
+	artifacts := artifactDir(t, name)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	script := "web/e2e/" + name + ".mjs"
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Dir = repoRoot
+	cmd.Env = append(append(os.Environ(),
+		"PODIUM_URL="+p.base,
+		"PODIUM_ADMIN_TOKEN="+p.AdminToken,
+		"PODIUM_ARTIFACTS="+artifacts,
+	), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		out.WriteString(lines.Text() + "\n")
+		if onLine != nil {
+			onLine(lines.Text())
+		}
+	}
+	err = cmd.Wait()
+	t.Logf("%s (%v, screenshots in %s):\n%s", script, time.Since(start).Round(time.Second), artifacts, out.String())
+	if err != nil {
+		t.Fatalf("%s failed: %v", script, err)
+	}
+	return out.String()
+}
+
+// checkNoPageErrors flags the uncaught exceptions a browser script reported.
+func checkNoPageErrors(t *testing.T, out string) {
+	t.Helper()
+	if strings.Contains(out, "page error:") {
+		t.Errorf("the portal threw uncaught exceptions (see the output above)")
+	}
 }

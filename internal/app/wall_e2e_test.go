@@ -1,11 +1,6 @@
 package app_test
 
 import (
-	"bufio"
-	"context"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
@@ -28,45 +23,18 @@ func TestWallOfflineInBrowser(t *testing.T) {
 	p.grant(b.ID, liveFeed)
 	p.grant(b.ID, offlineFeed)
 
-	artifacts := artifactDir(t, "wall")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "web/e2e/wall.mjs")
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(),
-		"PODIUM_URL="+p.base,
-		"PODIUM_ADMIN_TOKEN="+p.AdminToken,
-		"PODIUM_BROADCASTER_KEY="+b.APIKey,
-		"PODIUM_LIVE_FEED="+liveFeed,
-		"PODIUM_OFFLINE_FEED="+offlineFeed,
-		"PODIUM_ARTIFACTS="+artifacts,
-	)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
 	refused := -1.0
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() {
-		line := lines.Text()
-		out.WriteString(line + "\n")
+	out := p.runBrowserScript("wall", 3*time.Minute, []string{
+		"PODIUM_BROADCASTER_KEY=" + b.APIKey,
+		"PODIUM_LIVE_FEED=" + liveFeed,
+		"PODIUM_OFFLINE_FEED=" + offlineFeed,
+	}, func(line string) {
 		if line == "publish "+offlineFeed {
 			// Only the offline feed's playlists are refused for being offline.
 			refused = p.metric(`podium_hls_requests_total{kind="playlist",status="503"}`)
 			p.loopSample(offlineFeed, "swm-200fr-heats")
 		}
-	}
-	err = cmd.Wait()
-	t.Logf("web/e2e/wall.mjs (%v, screenshots in %s):\n%s", time.Since(start).Round(time.Second), artifacts, out.String())
-	if err != nil {
-		t.Fatalf("wall browser test failed: %v", err)
-	}
+	})
 	if refused < 0 {
 		t.Fatalf("the script never asked for %s to be published", offlineFeed)
 	}
@@ -74,7 +42,5 @@ func TestWallOfflineInBrowser(t *testing.T) {
 	if refused > 2 {
 		t.Errorf("Podium refused %v playlists of the offline feed while it was offline, want at most 2", refused)
 	}
-	if strings.Contains(out.String(), "page error:") {
-		t.Errorf("the portal threw uncaught exceptions (see the output above)")
-	}
+	checkNoPageErrors(t, out)
 }

@@ -225,36 +225,29 @@ func applyChange(ctx context.Context, q queryer, snap *catalog.Snapshot, c chang
 	switch c.kind {
 	case changeFeed:
 		feeds, err := loadFeeds(ctx, q, "WHERE id = ?", c.key)
-		for _, f := range feeds {
-			snap = snap.WithFeed(f)
-		}
-		return snap, err
+		return withAll(snap, feeds, err, (*catalog.Snapshot).WithFeed)
 	case changeBroadcaster:
 		broadcasters, err := loadBroadcasters(ctx, q, "WHERE id = ?", c.key)
-		for _, b := range broadcasters {
-			snap = snap.WithBroadcaster(b)
-		}
-		return snap, err
+		return withAll(snap, broadcasters, err, (*catalog.Snapshot).WithBroadcaster)
 	case changeEntitlement:
 		entitlements, err := loadEntitlements(ctx, q, "WHERE id = ?", c.key)
-		for _, e := range entitlements {
-			snap = snap.WithEntitlement(e)
-		}
-		return snap, err
+		return withAll(snap, entitlements, err, (*catalog.Snapshot).WithEntitlement)
 	case changeSource:
 		sources, err := loadCallerSources(ctx, q, "WHERE feed_id = ?", c.key)
-		for _, src := range sources {
-			snap = snap.WithCallerSource(src)
-		}
-		return snap, err
+		return withAll(snap, sources, err, (*catalog.Snapshot).WithCallerSource)
 	case changeDestination:
 		destinations, err := loadDestinations(ctx, q, "WHERE id = ?", c.key)
-		for _, d := range destinations {
-			snap = snap.WithDestination(d)
-		}
-		return snap, err
+		return withAll(snap, destinations, err, (*catalog.Snapshot).WithDestination)
 	}
 	return nil, fmt.Errorf("catalog change %d: unknown kind %q", c.version, c.kind)
+}
+
+// withAll returns snap with each of items put in by with, and err.
+func withAll[T any](snap *catalog.Snapshot, items []T, err error, with func(*catalog.Snapshot, T) *catalog.Snapshot) (*catalog.Snapshot, error) {
+	for _, it := range items {
+		snap = with(snap, it)
+	}
+	return snap, err
 }
 
 // applyClipChange gives the clip index the clip c names as the database has it now.

@@ -12,7 +12,7 @@ type migration struct {
 func same(sql string) migration { return migration{sqlite: sql, postgres: sql} }
 
 var migrations = []migration{
-	{sqlite: `CREATE TABLE feeds (
+	same(`CREATE TABLE feeds (
 		id TEXT PRIMARY KEY,
 		name TEXT NOT NULL,
 		kind TEXT NOT NULL,
@@ -37,33 +37,7 @@ var migrations = []migration{
 		created_at TEXT NOT NULL,
 		updated_at TEXT NOT NULL
 	);
-	CREATE INDEX entitlements_pair ON entitlements(broadcaster_id, feed_id);`,
-		postgres: `CREATE TABLE feeds (
-		id TEXT PRIMARY KEY,
-		name TEXT NOT NULL,
-		kind TEXT NOT NULL,
-		publish_passphrase TEXT NOT NULL,
-		created_at TEXT NOT NULL
-	);
-	CREATE TABLE broadcasters (
-		id TEXT PRIMARY KEY,
-		name TEXT NOT NULL,
-		territories TEXT NOT NULL,
-		srt_passphrase TEXT NOT NULL,
-		api_key_hash TEXT NOT NULL UNIQUE,
-		created_at TEXT NOT NULL
-	);
-	CREATE TABLE entitlements (
-		id TEXT PRIMARY KEY,
-		broadcaster_id TEXT NOT NULL REFERENCES broadcasters(id) ON DELETE CASCADE,
-		feed_id TEXT NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
-		starts_at TEXT NOT NULL,
-		ends_at TEXT NOT NULL,
-		status TEXT NOT NULL,
-		created_at TEXT NOT NULL,
-		updated_at TEXT NOT NULL
-	);
-	CREATE INDEX entitlements_pair ON entitlements(broadcaster_id, feed_id);`},
+	CREATE INDEX entitlements_pair ON entitlements(broadcaster_id, feed_id);`),
 	// 2: a backup source's passphrase for every feed, generated for the existing ones.
 	{sqlite: `ALTER TABLE feeds ADD COLUMN backup_publish_passphrase TEXT NOT NULL DEFAULT '';
 	UPDATE feeds SET backup_publish_passphrase = upper(hex(randomblob(16))) WHERE backup_publish_passphrase = '';`,
